@@ -1,0 +1,16 @@
+//! Database migrations for authql: one module per change, never edited after it lands.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_initial;
+mod columns;
+
+/// Every migration of authql, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_initial::Migration)]
+    }
+}

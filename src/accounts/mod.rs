@@ -1,0 +1,56 @@
+//! Accounts: sign-up, confirmation, login, password recovery and deletion.
+
+mod confirm;
+mod delete;
+mod login;
+pub mod password;
+mod recovery;
+mod signup;
+pub mod validate;
+
+pub use confirm::{confirm_email, resend_confirmation};
+pub use delete::delete_account;
+pub use login::{Credentials, login};
+pub use recovery::{change_password, forgot_password, reset_password};
+pub use signup::{NewAccount, SignupOutcome, signup};
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::users;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Role names as stored.
+pub const ROLE_USER: &str = "USER";
+/// The administrator role.
+pub const ROLE_ADMIN: &str = "ADMIN";
+
+/// The user with this (normalised) email.
+///
+/// # Errors
+/// When the database fails.
+pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> AppResult<Option<users::Model>> {
+    Ok(users::Entity::find().filter(users::Column::Email.eq(email)).one(conn).await?)
+}
+
+/// The user with this id, read from the writer so it reflects the latest change.
+///
+/// # Errors
+/// [`AppError::Unauthenticated`] if the user is gone; database errors.
+pub async fn fresh_user(state: &AppState, id: Uuid) -> AppResult<users::Model> {
+    users::Entity::find_by_id(id).one(&state.db.write).await?.ok_or(AppError::Unauthenticated)
+}
+
+/// Runs `work` after the response, logging its failure: for requests whose
+/// answer must not depend on whether an account exists.
+pub fn in_background<F>(work: F)
+where
+    F: std::future::Future<Output = AppResult<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = work.await {
+            e.log();
+        }
+    });
+}

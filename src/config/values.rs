@@ -1,0 +1,150 @@
+//! Parsers for configuration values, each with an error that says what it accepts.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Whether authql runs for development (forgiving defaults) or production (strict checks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AppEnv {
+    /// Missing secrets are generated into DATA_DIR; GraphiQL and introspection default on.
+    Development,
+    /// Secrets must be given; SQLite needs ALLOW_SQLITE_IN_PRODUCTION=true.
+    Production,
+}
+
+/// How log lines are written to standard output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A value that must never be printed: Debug and Display show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Parses `30s`, `15m`, `1d` (or combinations such as `1h 30m`).
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value.trim())
+        .map_err(|_| "expected a duration such as 30s, 15m or 1d".to_owned())
+}
+
+/// Parses a secret; an empty value counts as absent.
+///
+/// # Errors
+/// Never; the signature fits clap's value parsers.
+pub fn secret(value: &str) -> Result<Secret, String> {
+    Ok(Secret::new(value))
+}
+
+/// Parses an absolute http(s) URL without a trailing slash in its path.
+///
+/// # Errors
+/// A message when the value is not an absolute http or https URL.
+pub fn http_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value.trim())
+        .map_err(|_| "expected an absolute URL such as https://auth.example.com".to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err("expected an http:// or https:// URL".to_owned());
+    }
+    Ok(url)
+}
+
+/// Parses an IP address or a CIDR block (`10.0.0.0/8`).
+///
+/// # Errors
+/// A message when the value is neither.
+pub fn ip_net(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| "expected IP addresses or CIDR blocks, comma-separated".to_owned())
+}
+
+/// Parses a `From:` mailbox such as `authql <noreply@example.com>`.
+///
+/// # Errors
+/// A message when the value is not a mailbox.
+pub fn mailbox(value: &str) -> Result<lettre::message::Mailbox, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| "expected a mailbox such as \"authql <noreply@example.com>\"".to_owned())
+}
+
+/// Parses an SMTP URL: `smtp://host:port`, `smtp://user:pass@host:587` or `smtps://user:pass@host`.
+///
+/// # Errors
+/// A message when the scheme or host is wrong.
+pub fn smtp_url(value: &str) -> Result<Secret, String> {
+    let accepted = "expected smtp://host:port, smtp://user:password@host:587 or smtps://user:password@host";
+    let url = url::Url::parse(value.trim()).map_err(|_| accepted.to_owned())?;
+    if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none_or(str::is_empty) {
+        return Err(accepted.to_owned());
+    }
+    Ok(Secret::new(value.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_the_documented_forms() {
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(duration("soon").unwrap_err().contains("30s, 15m or 1d"));
+        assert!(duration("15").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2-hunter2");
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+    }
+
+    #[test]
+    fn urls_and_networks_are_checked() {
+        assert!(http_url("https://auth.example.com").is_ok());
+        assert!(http_url("ftp://x").is_err());
+        assert!(http_url("auth.example.com").is_err());
+        assert!(ip_net("10.0.0.0/8").is_ok());
+        assert!(ip_net("127.0.0.1").is_ok());
+        assert!(ip_net("localhost").is_err());
+        assert!(smtp_url("smtp://127.0.0.1:2525").is_ok());
+        assert!(smtp_url("http://127.0.0.1").is_err());
+        assert!(mailbox("authql <no-reply@example.com>").is_ok());
+        assert!(mailbox("not a mailbox").is_err());
+    }
+}

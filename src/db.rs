@@ -1,0 +1,100 @@
+//! Database connections: a read pool and a write pool, the same on PostgreSQL and MySQL.
+//!
+//! SQLite allows one writer at a time. Writers sharing a pool queue on the
+//! database lock and back off in sleeps, which gives a long tail, so on SQLite
+//! every write goes through a pool of exactly one connection and waits its
+//! turn in-process instead. WAL lets readers run beside it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+/// The connections of one instance. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// For reads that need not see a write of this request.
+    pub read: DatabaseConnection,
+    /// For writes and transactions (the only writer on SQLite).
+    pub write: DatabaseConnection,
+}
+
+impl Db {
+    /// Connects to `url` with at most `max_connections` per pool.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+        if url.starts_with("sqlite:") {
+            let write = Database::connect(options(url, 1)).await?;
+            let read = Database::connect(options(url, max_connections)).await?;
+            Ok(Self { read, write })
+        } else {
+            let pool = Database::connect(options(url, max_connections)).await?;
+            Ok(Self { read: pool.clone(), write: pool })
+        }
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// When a migration fails; the database is left at the last one applied.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        migration::Migrator::up(&self.write, None).await
+    }
+
+    /// Which SQL dialect this database speaks.
+    pub fn backend(&self) -> DbBackend {
+        self.write.get_database_backend()
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.read.ping().await
+    }
+}
+
+fn options(url: &str, max_connections: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(max_connections)
+        .min_connections(if max_connections == 1 { 1 } else { 0 })
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            // synchronous=NORMAL in WAL mode survives a process kill; only an OS
+            // crash or power loss can drop the last commits.
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    opts
+}
+
+/// Now, to the microsecond every backend stores, so a value reads back equal.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// `now() + d`, saturating at the end of time.
+pub fn after(d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now().checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `now() - d`, saturating at the start of time.
+pub fn before(d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now().checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}

@@ -1,0 +1,9 @@
+//! SeaORM entities, one per table. Never exposed as GraphQL types.
+
+pub mod mail_outbox;
+pub mod one_time_tokens;
+pub mod refresh_tokens;
+pub mod security_events;
+pub mod sessions;
+pub mod signing_keys;
+pub mod users;

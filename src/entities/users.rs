@@ -1,0 +1,36 @@
+//! A person who can sign in; `email` and `username` are stored normalised (lower case).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub email: String,
+    pub username: Option<String>,
+    /// argon2id PHC string; `None` for accounts that only sign in through a provider.
+    pub password_hash: Option<String>,
+    pub email_verified_at: Option<DateTimeUtc>,
+    pub display_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// E.164, e.g. `+14155552671`.
+    pub phone_number: Option<String>,
+    pub avatar_key: Option<String>,
+    /// `USER` or `ADMIN`.
+    pub role: String,
+    pub active: bool,
+    /// Sealed with the master key.
+    pub totp_secret: Option<String>,
+    pub totp_enabled_at: Option<DateTimeUtc>,
+    pub totp_last_step: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub last_active_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,221 @@
+//! The one error type of authql and its mapping to client-facing codes.
+//!
+//! Domain code returns [`AppError`]; the GraphQL and HTTP layers turn it into
+//! an error whose `extensions.code` is an [`ErrorCode`]. Internal details are
+//! logged here, once, and never reach a client.
+
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+/// Machine-readable error codes of the public contract.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    BadUserInput,
+    InvalidCredentials,
+    EmailNotConfirmed,
+    EmailTaken,
+    InvalidToken,
+    InvalidCode,
+    MfaNotEnabled,
+    MfaAlreadyEnabled,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    RateLimited,
+    QueryTooComplex,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears in `extensions.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::EmailNotConfirmed => "EMAIL_NOT_CONFIRMED",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::InvalidCode => "INVALID_CODE",
+            Self::MfaNotEnabled => "MFA_NOT_ENABLED",
+            Self::MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMedia => "UNSUPPORTED_MEDIA",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// Every failure authql reports.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{message}")]
+    BadInput { field: &'static str, message: String },
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("the email address is not confirmed yet")]
+    EmailNotConfirmed,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("the token is invalid or has expired")]
+    InvalidToken,
+    #[error("the code is invalid or has expired")]
+    InvalidCode,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("too many requests; retry in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}")]
+    QueryTooComplex(String),
+    #[error("a required service is unavailable; retry later")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// Shorthand for results in authql.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// A validation failure on `field`.
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadInput { field, message: message.into() }
+    }
+
+    /// An unexpected failure; `context` is logged, never shown.
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        Self::Internal(anyhow::anyhow!("{context}"))
+    }
+
+    /// The contract's code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::BadInput { .. } => ErrorCode::BadUserInput,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::EmailNotConfirmed => ErrorCode::EmailNotConfirmed,
+            Self::EmailTaken => ErrorCode::EmailTaken,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::InvalidCode => ErrorCode::InvalidCode,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::QueryTooComplex(_) => ErrorCode::QueryTooComplex,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Logs what a client must not see; call once where the error leaves authql.
+    pub fn log(&self) {
+        match self {
+            Self::Internal(e) => tracing::error!(error = %format!("{e:#}"), "internal error"),
+            Self::Unavailable(detail) => tracing::warn!(%detail, "service unavailable"),
+            _ => {}
+        }
+    }
+
+    /// The GraphQL error with `extensions.code` (and `field` or `retryAfter`).
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        self.log();
+        let mut error = async_graphql::Error::new(self.to_string());
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", self.code().as_str());
+        match self {
+            Self::BadInput { field, .. } => ext.set("field", *field),
+            Self::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+            _ => {}
+        }
+        error.extensions = Some(ext);
+        error
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        if is_outage(&e) {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+/// Whether a database error means the database is out of reach (rather than a bug).
+fn is_outage(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => matches!(
+            inner.as_ref(),
+            sea_orm::sqlx::Error::Io(_)
+                | sea_orm::sqlx::Error::Tls(_)
+                | sea_orm::sqlx::Error::Protocol(_)
+                | sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::WorkerCrashed
+        ),
+        _ => false,
+    }
+}
+
+/// The unique index a violation names, if `e` is a unique violation.
+///
+/// Index names follow `idx_<table>_<column>`; SQLite names `<table>.<column>`
+/// instead. Only the end of the message is read, where the backends put the
+/// constraint, so a conflicting value cannot fake another constraint.
+pub fn unique_violation(e: &DbErr) -> Option<String> {
+    let SqlErr::UniqueConstraintViolation(message) = e.sql_err()? else {
+        return None;
+    };
+    let tail = ["for key ", "constraint ", "failed: "]
+        .iter()
+        .filter_map(|marker| message.rfind(marker).map(|at| &message[at + marker.len()..]))
+        .min_by_key(|tail| tail.len())
+        .unwrap_or(&message);
+    Some(tail.trim_matches(|c: char| c == '"' || c == '\'' || c == '`' || c.is_whitespace()).to_owned())
+}
+
+/// Whether a unique violation is on `table.column`.
+pub fn violates(constraint: &str, table: &str, column: &str) -> bool {
+    let by_index = format!("idx_{table}_{column}");
+    let by_column = format!("{table}.{column}");
+    constraint == by_index || constraint.ends_with(&format!(".{by_index}")) || constraint == by_column
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraint_names_are_matched_exactly() {
+        assert!(violates("idx_users_email", "users", "email"));
+        assert!(violates("users.idx_users_email", "users", "email"));
+        assert!(violates("users.email", "users", "email"));
+        assert!(!violates("idx_users_email", "users", "username"));
+    }
+
+    #[test]
+    fn graphql_errors_carry_codes_and_fields() {
+        let e = AppError::bad_input("email", "not an email address").to_graphql();
+        let ext = serde_json::to_value(e.extensions.unwrap()).unwrap();
+        assert_eq!(ext["code"], "BAD_USER_INPUT");
+        assert_eq!(ext["field"], "email");
+        let e = AppError::internal("SELECT secret FROM users").to_graphql();
+        assert_eq!(e.message, "internal error");
+    }
+}

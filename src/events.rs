@@ -1,0 +1,73 @@
+//! Security events: what happened to an account, when and from where.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use crate::db;
+use crate::entities::security_events::{ActiveModel, Column, Entity, Model};
+use crate::error::AppResult;
+use crate::sessions::ClientInfo;
+
+/// The kinds of security event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    SignedUp,
+    EmailConfirmed,
+    LoginSucceeded,
+    LoginFailed,
+    PasswordChanged,
+    PasswordReset,
+    PasswordResetRequested,
+    SessionRevoked,
+    LoggedOut,
+    RefreshTokenReused,
+}
+
+impl EventKind {
+    /// The name clients see in `SecurityEvent.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignedUp => "SIGNED_UP",
+            Self::EmailConfirmed => "EMAIL_CONFIRMED",
+            Self::LoginSucceeded => "LOGIN_SUCCEEDED",
+            Self::LoginFailed => "LOGIN_FAILED",
+            Self::PasswordChanged => "PASSWORD_CHANGED",
+            Self::PasswordReset => "PASSWORD_RESET",
+            Self::PasswordResetRequested => "PASSWORD_RESET_REQUESTED",
+            Self::SessionRevoked => "SESSION_REVOKED",
+            Self::LoggedOut => "LOGGED_OUT",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+        }
+    }
+}
+
+/// Records an event for `user_id`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn record(conn: &impl ConnectionTrait, user_id: Uuid, kind: EventKind, client: &ClientInfo) -> AppResult<()> {
+    ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(user_id),
+        kind: Set(kind.as_str().to_owned()),
+        ip: Set(client.ip_string()),
+        user_agent: Set(client.user_agent_trimmed()),
+        at: Set(db::now()),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest `first` events of `user_id` (1 to 100).
+///
+/// # Errors
+/// When the database fails.
+pub async fn latest(conn: &impl ConnectionTrait, user_id: Uuid, first: u64) -> AppResult<Vec<Model>> {
+    Ok(Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .order_by_desc(Column::At)
+        .limit(first.clamp(1, 100))
+        .all(conn)
+        .await?)
+}

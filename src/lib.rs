@@ -1,0 +1,16 @@
+//! authql: a self-hosted authentication server with a GraphQL API.
+//!
+//! `http` and `graphql` are thin layers over the domain modules (`accounts`,
+//! `tokens`, `sessions`, `mail`), which know nothing of either.
+
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod accounts;
+pub mod events;
+pub mod mail;
+pub mod sessions;
+pub mod state;
+pub mod tokens;

@@ -1,0 +1,148 @@
+//! The outbox worker: claims due mail, sends it, and backs off on failure.
+//!
+//! A claim is a conditional update with a lease (`claimed_until`), so every
+//! instance can run the worker and each mail is still sent by one of them.
+//! A mail whose worker died mid-send is picked up again when the lease ends.
+
+use std::time::Duration;
+
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+use sea_orm::sea_query::Expr;
+use tokio_util::sync::CancellationToken;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::seal_purpose;
+use crate::db;
+use crate::entities::mail_outbox::{Column, Entity, Model};
+use crate::error::AppResult;
+use crate::state::AppState;
+
+const BATCH: u64 = 20;
+const LEASE: Duration = Duration::from_secs(120);
+const MAX_DELAY: Duration = Duration::from_secs(3600);
+/// About two days of retries at the longest delay.
+const MAX_ATTEMPTS: i32 = 50;
+
+/// Sends due mail until `shutdown` resolves; wakes on new mail or every poll interval.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let poll = state.config.mail.poll_interval;
+    loop {
+        match deliver_due(&state).await {
+            Ok(n) if n == BATCH as usize => continue,
+            Ok(_) => {}
+            Err(e) => e.log(),
+        }
+        tokio::select! {
+            () = state.outbox.woken() => {}
+            () = tokio::time::sleep(poll) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Sends one batch of due mail; returns how many were attempted.
+///
+/// # Errors
+/// When the database fails.
+pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
+    let now = db::now();
+    let due = Entity::find()
+        .filter(Column::SentAt.is_null())
+        .filter(Column::NextAttemptAt.lte(now))
+        .filter(Condition::any().add(Column::ClaimedUntil.is_null()).add(Column::ClaimedUntil.lt(now)))
+        .order_by_asc(Column::NextAttemptAt)
+        .limit(BATCH)
+        .all(&state.db.read)
+        .await?;
+    let count = due.len();
+    for mail in due {
+        if claim(state, &mail).await? {
+            deliver(state, mail).await?;
+        }
+    }
+    Ok(count)
+}
+
+async fn claim(state: &AppState, mail: &Model) -> AppResult<bool> {
+    let now = db::now();
+    let claimed = Entity::update_many()
+        .col_expr(Column::ClaimedUntil, Expr::value(db::after(LEASE)))
+        .filter(Column::Id.eq(mail.id))
+        .filter(Column::SentAt.is_null())
+        .filter(Condition::any().add(Column::ClaimedUntil.is_null()).add(Column::ClaimedUntil.lt(now)))
+        .exec(&state.db.write)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+async fn deliver(state: &AppState, mail: Model) -> AppResult<()> {
+    let outcome = match build(state, &mail) {
+        Ok(message) => state.outbox.transport.send(mail.id, message).await,
+        Err(e) => Err(e),
+    };
+    let update = Entity::update_many().filter(Column::Id.eq(mail.id)).col_expr(Column::ClaimedUntil, Expr::value(None::<chrono::DateTime<chrono::Utc>>));
+    let update = match outcome {
+        Ok(()) => {
+            tracing::info!(mail_id = %mail.id, subject = %mail.subject, "mail sent");
+            // The bodies may hold live tokens: keep nothing of them once delivered.
+            update
+                .col_expr(Column::SentAt, Expr::value(db::now()))
+                .col_expr(Column::NextAttemptAt, Expr::value(None::<chrono::DateTime<chrono::Utc>>))
+                .col_expr(Column::Text, Expr::value(""))
+                .col_expr(Column::Html, Expr::value(""))
+        }
+        Err(error) => {
+            let attempts = mail.attempts + 1;
+            let next = (attempts < MAX_ATTEMPTS).then(|| db::after(backoff(state.config.mail.retry_base, attempts)));
+            tracing::warn!(mail_id = %mail.id, attempts, %error, gave_up = next.is_none(), "mail not sent");
+            let error: String = error.chars().take(500).collect();
+            update
+                .col_expr(Column::Attempts, Expr::value(attempts))
+                .col_expr(Column::NextAttemptAt, Expr::value(next))
+                .col_expr(Column::LastError, Expr::value(error))
+        }
+    };
+    update.exec(&state.db.write).await?;
+    Ok(())
+}
+
+fn build(state: &AppState, mail: &Model) -> Result<Message, String> {
+    let purpose = seal_purpose(mail.id);
+    let open = |sealed: &str| {
+        state
+            .crypto
+            .open(sealed, &purpose)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| "cannot open the sealed body (was SECRET_KEY changed?)".to_owned())
+    };
+    let to: Mailbox = mail.recipient.parse().map_err(|_| "the recipient is not a mailbox".to_owned())?;
+    Message::builder()
+        .from(state.config.mail.from.clone())
+        .to(to)
+        .subject(&mail.subject)
+        .message_id(None)
+        .multipart(MultiPart::alternative_plain_html(open(&mail.text)?, open(&mail.html)?))
+        .map_err(|e| format!("building the message: {e}"))
+}
+
+/// `base × 2^(attempts-1)`, at most an hour.
+fn backoff(base: Duration, attempts: i32) -> Duration {
+    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    base.saturating_mul(1 << exp).min(MAX_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let base = Duration::from_secs(5);
+        assert_eq!(backoff(base, 1), Duration::from_secs(5));
+        assert_eq!(backoff(base, 2), Duration::from_secs(10));
+        assert_eq!(backoff(base, 4), Duration::from_secs(40));
+        assert_eq!(backoff(base, 40), MAX_DELAY);
+    }
+}

@@ -1,0 +1,68 @@
+//! Where mail goes: an SMTP server, or `.eml` files under DATA_DIR/outbox.
+
+use std::path::PathBuf;
+
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::MailConfig;
+use crate::error::{AppError, AppResult};
+
+/// A configured mail transport.
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(PathBuf),
+}
+
+impl Transport {
+    /// SMTP when SMTP_URL is set, files otherwise.
+    ///
+    /// `smtp://host:port` is plain SMTP (for local sinks); credentials on an
+    /// `smtp://` URL switch on STARTTLS (required) so they never cross the
+    /// network in the clear; `smtps://` is TLS from the first byte.
+    ///
+    /// # Errors
+    /// When the URL cannot be used (the message never repeats the URL, which may hold a password).
+    pub fn new(cfg: &MailConfig, data_dir: &std::path::Path) -> AppResult<Self> {
+        let Some(url) = &cfg.smtp_url else {
+            return Ok(Self::Files(data_dir.join("outbox")));
+        };
+        let mut parsed = url::Url::parse(url.expose()).map_err(|_| AppError::internal("SMTP_URL is not a URL"))?;
+        let has_tls_param = parsed.query_pairs().any(|(k, _)| k == "tls");
+        if parsed.scheme() == "smtp" && parsed.password().is_some() && !has_tls_param {
+            parsed.query_pairs_mut().append_pair("tls", "required");
+        }
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(parsed.as_str())
+            .map_err(|e| AppError::internal(format!("SMTP_URL cannot be used: {}", redact(&e.to_string(), url.expose()))))?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build();
+        Ok(Self::Smtp(transport))
+    }
+
+    /// Whether mail is written to files (development without SMTP).
+    pub fn is_files(&self) -> bool {
+        matches!(self, Self::Files(_))
+    }
+
+    /// Sends one message.
+    ///
+    /// # Errors
+    /// A short description of the failure, safe to store and log.
+    pub async fn send(&self, id: uuid::Uuid, message: Message) -> Result<(), String> {
+        match self {
+            Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Self::Files(dir) => {
+                tokio::fs::create_dir_all(dir).await.map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+                let path = dir.join(format!("{stamp}-{id}.eml"));
+                tokio::fs::write(&path, message.formatted()).await.map_err(|e| format!("writing {}: {e}", path.display()))?;
+                tracing::info!(path = %path.display(), "mail written to a file (no SMTP_URL set)");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Removes the URL (and so any password in it) from an error message.
+fn redact(message: &str, url: &str) -> String {
+    message.replace(url, "[SMTP_URL]")
+}

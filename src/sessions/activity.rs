@@ -1,0 +1,91 @@
+//! Session activity gathered in memory and written to the database in batches.
+//!
+//! Writing `last_active_at` on every request would turn each read into a
+//! write; instead each request notes the time here and a job flushes it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
+
+use crate::db::{self, Db};
+use crate::entities::{sessions, users};
+use crate::error::AppResult;
+
+/// Flushed entries are kept this long so the idle check still sees them.
+const KEEP_FLUSHED: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy)]
+struct Seen {
+    user_id: Uuid,
+    at: DateTime<Utc>,
+    dirty: bool,
+}
+
+/// The latest activity of each session since the last flush.
+#[derive(Default)]
+pub struct Activity {
+    seen: Mutex<HashMap<Uuid, Seen>>,
+}
+
+impl Activity {
+    /// Notes that session `sid` of `user_id` was used now.
+    pub fn touch(&self, sid: Uuid, user_id: Uuid) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(sid, Seen { user_id, at: db::now(), dirty: true });
+        }
+    }
+
+    /// The latest activity noted here for `sid`.
+    pub fn last(&self, sid: Uuid) -> Option<DateTime<Utc>> {
+        self.seen.lock().ok()?.get(&sid).map(|s| s.at)
+    }
+
+    /// Writes pending activity to sessions and users.
+    ///
+    /// # Errors
+    /// When the database fails; the activity stays pending for the next flush.
+    pub async fn flush(&self, db: &Db) -> AppResult<()> {
+        let pending: Vec<(Uuid, Seen)> = match self.seen.lock() {
+            Ok(seen) => seen.iter().filter(|(_, s)| s.dirty).map(|(k, s)| (*k, *s)).collect(),
+            Err(_) => return Ok(()),
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut per_user: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        let txn = db.write.begin().await?;
+        for (sid, seen) in &pending {
+            sessions::Entity::update_many()
+                .col_expr(sessions::Column::LastActiveAt, Expr::value(seen.at))
+                .filter(sessions::Column::Id.eq(*sid))
+                .filter(sessions::Column::LastActiveAt.lt(seen.at))
+                .exec(&txn)
+                .await?;
+            let at = per_user.entry(seen.user_id).or_insert(seen.at);
+            *at = (*at).max(seen.at);
+        }
+        for (user_id, at) in per_user {
+            users::Entity::update_many()
+                .col_expr(users::Column::LastActiveAt, Expr::value(at))
+                .filter(users::Column::Id.eq(user_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        if let Ok(mut seen) = self.seen.lock() {
+            for (sid, flushed) in pending {
+                if let Some(s) = seen.get_mut(&sid).filter(|s| s.at == flushed.at) {
+                    s.dirty = false;
+                }
+            }
+            let horizon = db::before(KEEP_FLUSHED);
+            seen.retain(|_, s| s.dirty || s.at > horizon);
+        }
+        Ok(())
+    }
+}

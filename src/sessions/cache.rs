@@ -1,0 +1,69 @@
+//! A short-lived in-process cache of sessions and their users for the per-request liveness check.
+//!
+//! Entries live one second: a revocation on this instance removes them at
+//! once, and one on another instance is seen here within that second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::entities::{sessions, users};
+
+/// How long an entry may be served without rereading the database.
+pub const TTL: Duration = Duration::from_secs(1);
+const SWEEP_ABOVE: usize = 10_000;
+
+/// A session and its user as read from the database.
+#[derive(Debug)]
+pub struct LiveSession {
+    pub session: sessions::Model,
+    pub user: users::Model,
+    fetched: Instant,
+}
+
+impl LiveSession {
+    /// Wraps a freshly read session and user.
+    pub fn new(session: sessions::Model, user: users::Model) -> Self {
+        Self { session, user, fetched: Instant::now() }
+    }
+}
+
+/// Sessions by id.
+#[derive(Default)]
+pub struct SessionCache {
+    map: RwLock<HashMap<Uuid, Arc<LiveSession>>>,
+}
+
+impl SessionCache {
+    /// The cached entry for `sid`, if still fresh.
+    pub fn get(&self, sid: Uuid) -> Option<Arc<LiveSession>> {
+        let map = self.map.read().ok()?;
+        map.get(&sid).filter(|e| e.fetched.elapsed() < TTL).cloned()
+    }
+
+    /// Caches an entry.
+    pub fn put(&self, entry: Arc<LiveSession>) {
+        if let Ok(mut map) = self.map.write() {
+            if map.len() >= SWEEP_ABOVE {
+                map.retain(|_, e| e.fetched.elapsed() < TTL);
+            }
+            map.insert(entry.session.id, entry);
+        }
+    }
+
+    /// Drops one session, after it was revoked.
+    pub fn forget(&self, sid: Uuid) {
+        if let Ok(mut map) = self.map.write() {
+            map.remove(&sid);
+        }
+    }
+
+    /// Drops every session of a user, after a change to the user or all their sessions.
+    pub fn forget_user(&self, user_id: Uuid) {
+        if let Ok(mut map) = self.map.write() {
+            map.retain(|_, e| e.user.id != user_id);
+        }
+    }
+}

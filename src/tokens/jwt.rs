@@ -1,0 +1,94 @@
+//! Access tokens: EdDSA JWTs with `kid`, verifiable by anyone holding the JWKS.
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::keys::KeyStore;
+use crate::config::Config;
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+
+/// The claims of an access token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id.
+    pub sub: Uuid,
+    /// The session's id; the token dies with its session.
+    pub sid: Uuid,
+    /// `USER` or `ADMIN`.
+    pub role: String,
+    /// How the user authenticated (RFC 8176 values such as `pwd`).
+    pub amr: Vec<String>,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Signs an access token for `sub`'s session `sid`.
+///
+/// # Errors
+/// Only if signing fails, which means a corrupt key.
+pub fn issue(keys: &KeyStore, config: &Config, sub: Uuid, sid: Uuid, role: &str, amr: &[String]) -> AppResult<String> {
+    let now = chrono::Utc::now().timestamp();
+    let ttl = i64::try_from(config.tokens.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    let claims = Claims {
+        sub,
+        sid,
+        role: role.to_owned(),
+        amr: amr.to_vec(),
+        iss: config.issuer(),
+        aud: config.tokens.audience.clone(),
+        iat: now,
+        exp: now.saturating_add(ttl),
+    };
+    keys.with_signer(|signer| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(signer.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &signer.key)
+    })?
+    .map_err(|e| AppError::internal(format!("signing an access token: {e}")))
+}
+
+/// Verifies signature, issuer, audience and expiry of an access token.
+///
+/// A `kid` this instance has not seen triggers one reload of the keys, so a
+/// rotation on another instance is picked up at once.
+///
+/// # Errors
+/// [`AppError::Unauthenticated`] for any token that does not verify.
+pub async fn verify(keys: &KeyStore, db: &Db, crypto: &Crypto, config: &Config, token: &str) -> AppResult<Claims> {
+    // A JWT is three short base64 parts; anything long is not ours.
+    if token.len() > 4096 {
+        return Err(AppError::Unauthenticated);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| AppError::Unauthenticated)?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(AppError::Unauthenticated);
+    }
+    let kid = header.kid.ok_or(AppError::Unauthenticated)?;
+    let key = match keys.verifier(&kid) {
+        Some(key) => key,
+        None if keys.may_reload() => {
+            keys.reload(db, crypto).await?;
+            keys.verifier(&kid).ok_or(AppError::Unauthenticated)?
+        }
+        None => return Err(AppError::Unauthenticated),
+    };
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[config.issuer()]);
+    validation.set_audience(&[&config.tokens.audience]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    validation.leeway = 0;
+    jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| AppError::Unauthenticated)
+}
+
+/// Seconds an access token lives, for `expiresIn`.
+pub fn lifetime_secs(config: &Config) -> i64 {
+    i64::try_from(config.tokens.access_ttl.as_secs()).unwrap_or(i64::MAX)
+}
+

@@ -1,0 +1,172 @@
+//! Ed25519 signing keys: shared by every instance through the database, sealed at rest.
+//!
+//! The newest unretired key signs. Retired keys keep verifying until every
+//! token they could have signed has expired, so rotation never logs anyone out.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use rand::RngExt;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::Crypto;
+use crate::db::{self, Db};
+use crate::entities::signing_keys;
+use crate::error::{AppError, AppResult};
+
+const SEAL_PURPOSE: &str = "signing_key";
+/// How long past `retired_at + ACCESS_TOKEN_TTL` a retired key is still published,
+/// covering instances that keep signing with it until their next reload.
+const RETIRED_MARGIN: Duration = Duration::from_secs(300);
+/// Unknown `kid`s trigger at most one reload this often.
+const RELOAD_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The key that signs new tokens.
+pub struct Signer {
+    pub kid: String,
+    pub key: EncodingKey,
+}
+
+struct KeySet {
+    signer: Signer,
+    verifiers: HashMap<String, DecodingKey>,
+    jwks: String,
+    loaded_at: Instant,
+}
+
+/// The signing and verifying keys of this instance, reloaded from the database.
+pub struct KeyStore {
+    set: RwLock<KeySet>,
+    access_ttl: Duration,
+}
+
+impl KeyStore {
+    /// Loads the keys, creating the first one if the database has none.
+    ///
+    /// # Errors
+    /// When the database fails or a key cannot be opened (a different SECRET_KEY).
+    pub async fn load(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<Self> {
+        let set = load_set(db, crypto, access_ttl).await?;
+        Ok(Self { set: RwLock::new(set), access_ttl })
+    }
+
+    /// Rereads the keys, picking up rotations made by any instance.
+    ///
+    /// # Errors
+    /// As for [`KeyStore::load`].
+    pub async fn reload(&self, db: &Db, crypto: &Crypto) -> AppResult<()> {
+        let set = load_set(db, crypto, self.access_ttl).await?;
+        *self.set.write().map_err(|_| AppError::internal("key store lock poisoned"))? = set;
+        Ok(())
+    }
+
+    /// Calls `f` with the current signing key.
+    ///
+    /// # Errors
+    /// Only if the lock was poisoned.
+    pub fn with_signer<T>(&self, f: impl FnOnce(&Signer) -> T) -> AppResult<T> {
+        let set = self.set.read().map_err(|_| AppError::internal("key store lock poisoned"))?;
+        Ok(f(&set.signer))
+    }
+
+    /// The verifying key for `kid`, if it is known.
+    pub fn verifier(&self, kid: &str) -> Option<DecodingKey> {
+        self.set.read().ok()?.verifiers.get(kid).cloned()
+    }
+
+    /// Whether an unknown `kid` may trigger a reload now.
+    pub fn may_reload(&self) -> bool {
+        self.set.read().is_ok_and(|s| s.loaded_at.elapsed() >= RELOAD_BACKOFF)
+    }
+
+    /// The JWKS document (`/.well-known/jwks.json`).
+    pub fn jwks(&self) -> String {
+        self.set.read().map(|s| s.jwks.clone()).unwrap_or_else(|_| r#"{"keys":[]}"#.to_owned())
+    }
+}
+
+/// Creates a new signing key and retires the others; returns its `kid`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn rotate(db: &Db, crypto: &Crypto) -> AppResult<String> {
+    let kid = insert_new(db, crypto).await?;
+    signing_keys::Entity::update_many()
+        .col_expr(signing_keys::Column::RetiredAt, sea_orm::sea_query::Expr::value(db::now()))
+        .filter(signing_keys::Column::RetiredAt.is_null())
+        .filter(signing_keys::Column::Kid.ne(kid.clone()))
+        .exec(&db.write)
+        .await?;
+    Ok(kid)
+}
+
+async fn load_set(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<KeySet> {
+    let mut rows = published(db, access_ttl).await?;
+    if !rows.iter().any(|k| k.retired_at.is_none()) {
+        insert_new(db, crypto).await?;
+        rows = published(db, access_ttl).await?;
+    }
+    // Newest first: every instance picks the same signer once it has reloaded.
+    let current = rows
+        .iter()
+        .find(|k| k.retired_at.is_none())
+        .ok_or_else(|| AppError::internal("no signing key after creating one"))?;
+    let der = crypto.open(&current.private_key, SEAL_PURPOSE)?;
+    let signer = Signer { kid: current.kid.clone(), key: EncodingKey::from_ed_der(&der) };
+    let mut verifiers = HashMap::new();
+    let mut jwks = Vec::new();
+    for k in &rows {
+        let key = DecodingKey::from_ed_components(&k.public_key)
+            .map_err(|e| AppError::internal(format!("signing key {} is malformed: {e}", k.kid)))?;
+        verifiers.insert(k.kid.clone(), key);
+        jwks.push(serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": k.kid, "x": k.public_key,
+        }));
+    }
+    let jwks = serde_json::json!({ "keys": jwks }).to_string();
+    Ok(KeySet { signer, verifiers, jwks, loaded_at: Instant::now() })
+}
+
+async fn published(db: &Db, access_ttl: Duration) -> AppResult<Vec<signing_keys::Model>> {
+    let oldest_useful = db::before(access_ttl + RETIRED_MARGIN);
+    Ok(signing_keys::Entity::find()
+        .filter(
+            signing_keys::Column::RetiredAt
+                .is_null()
+                .or(signing_keys::Column::RetiredAt.gt(oldest_useful)),
+        )
+        .order_by_desc(signing_keys::Column::CreatedAt)
+        .order_by_desc(signing_keys::Column::Kid)
+        .all(&db.read)
+        .await?)
+}
+
+async fn insert_new(db: &Db, crypto: &Crypto) -> AppResult<String> {
+    let seed: [u8; 32] = rand::rng().random();
+    let key = SigningKey::from_bytes(&seed);
+    let der = key.to_pkcs8_der().map_err(|e| AppError::internal(format!("pkcs8: {e}")))?;
+    let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
+    // RFC 7638 thumbprint: a kid anyone can recompute from the JWK.
+    let thumbprint_input = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint_input.as_bytes()));
+    signing_keys::ActiveModel {
+        kid: Set(kid.clone()),
+        algorithm: Set("EdDSA".to_owned()),
+        private_key: Set(crypto.seal(der.as_bytes(), SEAL_PURPOSE)?),
+        public_key: Set(x),
+        created_at: Set(db::now()),
+        retired_at: Set(None),
+    }
+    .insert(&db.write)
+    .await?;
+    tracing::info!(%kid, "created a new signing key");
+    Ok(kid)
+}

@@ -1,0 +1,110 @@
+//! Single-use mailed tokens (email confirmation, password reset), stored only as SHA-256.
+
+use std::time::Duration;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use crate::crypto::{random_token, token_hash};
+use crate::db;
+use crate::entities::one_time_tokens::{ActiveModel, Column, Entity, Model};
+use crate::error::{AppError, AppResult};
+
+/// What a one-time token may be used for; a token of one purpose never serves another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    ConfirmEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ConfirmEmail => "confirm_email",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+
+    /// How long a token of this purpose lives.
+    pub fn ttl(self) -> Duration {
+        match self {
+            Self::ConfirmEmail => Duration::from_secs(24 * 3600),
+            Self::ResetPassword => Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Creates a token for `user_id`; returns the token itself, which is never stored.
+///
+/// # Errors
+/// When the database fails.
+pub async fn create(conn: &impl ConnectionTrait, user_id: Uuid, purpose: Purpose) -> AppResult<String> {
+    let token = random_token();
+    let now = db::now();
+    ActiveModel {
+        id: Set(Uuid::new_v4()),
+        purpose: Set(purpose.as_str().to_owned()),
+        token_hash: Set(token_hash(&token)),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        expires_at: Set(db::after(purpose.ttl())),
+        used_at: Set(None),
+        attempts: Set(0),
+    }
+    .insert(conn)
+    .await?;
+    Ok(token)
+}
+
+/// The live token row for `token`, without spending it.
+///
+/// # Errors
+/// [`AppError::InvalidToken`] when the token is unknown, spent, expired or of another purpose.
+pub async fn find(conn: &impl ConnectionTrait, token: &str, purpose: Purpose) -> AppResult<Model> {
+    // Our tokens are 43 characters; do not hash megabytes for an attacker.
+    if token.is_empty() || token.len() > 128 {
+        return Err(AppError::InvalidToken);
+    }
+    Entity::find()
+        .filter(Column::TokenHash.eq(token_hash(token)))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::ExpiresAt.gt(db::now()))
+        .one(conn)
+        .await?
+        .ok_or(AppError::InvalidToken)
+}
+
+/// Spends `token`; of two concurrent spends exactly one succeeds.
+///
+/// # Errors
+/// [`AppError::InvalidToken`] as for [`find`], or when another request spent it first.
+pub async fn consume(conn: &impl ConnectionTrait, token: &str, purpose: Purpose) -> AppResult<Model> {
+    let row = find(conn, token, purpose).await?;
+    let spent = Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(db::now()))
+        .filter(Column::Id.eq(row.id))
+        .filter(Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    if spent.rows_affected != 1 {
+        return Err(AppError::InvalidToken);
+    }
+    Ok(row)
+}
+
+/// Spends every live token of `purpose` for `user_id`, so only a newer one works.
+///
+/// # Errors
+/// When the database fails.
+pub async fn invalidate_all(conn: &impl ConnectionTrait, user_id: Uuid, purpose: Purpose) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(db::now()))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
