@@ -3,14 +3,19 @@
 //! `http` and `graphql` are thin layers over the domain modules (`accounts`,
 //! `tokens`, `sessions`, `mail`), which know nothing of either.
 
+pub mod accounts;
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod error;
-pub mod accounts;
 pub mod events;
+pub mod graphql;
+pub mod http;
+pub mod jobs;
 pub mod mail;
 pub mod sessions;
+pub mod startup;
 pub mod state;
 pub mod tokens;

@@ -1,1 +1,131 @@
-fn main() {}
+//! The authql command: `serve` (the default), `migrate`, `schema` and `keygen`.
+
+use std::process::ExitCode;
+
+use authql::config::{LogFormat, Settings};
+use authql::startup::Application;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "authql", version, about = "Self-hosted authentication server with a GraphQL API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Create a new token signing key and retire the others; `--secret` prints a new SECRET_KEY instead.
+    Keygen {
+        /// Print a random master key for SECRET_KEY; touches nothing.
+        #[arg(long)]
+        secret: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal; a broken one should not pass silently.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("authql: cannot read .env: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One line that names the variable and what it accepts.
+            let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+            eprintln!("authql: configuration error: {first}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    match cli.command {
+        Some(Command::Schema) => {
+            print!("{}", authql::graphql::sdl());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Keygen { secret: true }) => {
+            println!("{}", authql::config::generate_secret());
+            ExitCode::SUCCESS
+        }
+        command => run(command, cli.settings),
+    }
+}
+
+fn run(command: Option<Command>, settings: Settings) -> ExitCode {
+    init_logging(settings.log_format);
+    let config = match settings.resolve() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("authql: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("authql: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match command {
+            Some(Command::Migrate) => authql::commands::migrate(&config).await,
+            Some(Command::Keygen { .. }) => authql::commands::rotate_key(&config).await,
+            _ => Application::build(config).await?.run_until(shutdown_signal()).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("authql: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tokio_cron_scheduler=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

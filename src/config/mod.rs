@@ -5,6 +5,7 @@
 //! default filled in, or one line that says what is wrong.
 
 mod secrets;
+pub use secrets::generate as generate_secret;
 pub mod values;
 
 use std::net::SocketAddr;

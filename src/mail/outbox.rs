@@ -133,6 +133,19 @@ fn backoff(base: Duration, attempts: i32) -> Duration {
     base.saturating_mul(1 << exp).min(MAX_DELAY)
 }
 
+/// Deletes sent or abandoned mail older than a week.
+///
+/// # Errors
+/// When the database fails.
+pub async fn purge(state: &AppState) -> AppResult<()> {
+    Entity::delete_many()
+        .filter(Column::NextAttemptAt.is_null())
+        .filter(Column::CreatedAt.lt(db::before(Duration::from_secs(7 * 24 * 3600))))
+        .exec(&state.db.write)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod auth;
 pub mod cache;
+pub mod expiry;
 pub mod store;
 
 use std::net::IpAddr;

@@ -108,3 +108,15 @@ pub async fn invalidate_all(conn: &impl ConnectionTrait, user_id: Uuid, purpose:
         .await?;
     Ok(())
 }
+
+/// Deletes tokens that expired over a day ago.
+///
+/// # Errors
+/// When the database fails.
+pub async fn purge_expired(conn: &impl ConnectionTrait) -> AppResult<()> {
+    Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(db::before(Duration::from_secs(24 * 3600))))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

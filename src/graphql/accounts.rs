@@ -1,0 +1,100 @@
+//! Resolvers for accounts: sign-up, confirmation, passwords, deletion and `me`.
+
+use async_graphql::{Context, InputObject, Object};
+
+use super::context::{client, principal, state};
+use super::errors::GqlResult;
+use super::types::{SignupPayload, User};
+use crate::accounts::{self, NewAccount};
+
+#[derive(InputObject)]
+pub struct SignupInput {
+    pub email: String,
+    pub password: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> GqlResult<User> {
+        Ok(User::from(principal(ctx).await?.user()))
+    }
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    /// Creates an account. With confirmation on, the answer is the same whether or not the email was taken.
+    async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> GqlResult<SignupPayload> {
+        let account = NewAccount {
+            email: input.email,
+            password: input.password,
+            username: input.username,
+            display_name: input.display_name,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            phone_number: input.phone_number,
+        };
+        let outcome = accounts::signup(state(ctx)?, account, client(ctx)?).await?;
+        Ok(SignupPayload { confirmation_required: outcome.confirmation_required, auth: outcome.auth.map(Into::into) })
+    }
+
+    /// Confirms an email address with the mailed token.
+    async fn confirm_email(&self, ctx: &Context<'_>, token: String) -> GqlResult<bool> {
+        accounts::confirm_email(state(ctx)?, &token, client(ctx)?).await?;
+        Ok(true)
+    }
+
+    /// Mails a new confirmation link. Always true: reveals nothing.
+    async fn resend_confirmation(&self, ctx: &Context<'_>, email: String) -> GqlResult<bool> {
+        accounts::resend_confirmation(state(ctx)?, &email).await?;
+        Ok(true)
+    }
+
+    /// Mails a password reset link. Always true: reveals nothing.
+    async fn forgot_password(&self, ctx: &Context<'_>, email: String) -> GqlResult<bool> {
+        accounts::forgot_password(state(ctx)?, &email, client(ctx)?).await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with a mailed token; ends every session of the account.
+    async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> GqlResult<bool> {
+        accounts::reset_password(state(ctx)?, &input.token, &input.new_password, client(ctx)?).await?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password; ends every other session.
+    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> GqlResult<bool> {
+        let caller = principal(ctx).await?;
+        accounts::change_password(state(ctx)?, caller, &input.current_password, &input.new_password, client(ctx)?).await?;
+        Ok(true)
+    }
+
+    /// Deletes the caller's account and everything that belongs to it.
+    async fn delete_account(&self, ctx: &Context<'_>, password: String) -> GqlResult<bool> {
+        accounts::delete_account(state(ctx)?, principal(ctx).await?, &password).await?;
+        Ok(true)
+    }
+}

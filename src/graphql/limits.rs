@@ -1,0 +1,66 @@
+//! Request guardrails: depth, complexity and alias limits, and a code on every error.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Response, ServerError, ServerResult, Variables};
+
+use super::errors::ensure_codes;
+use crate::error::ErrorCode;
+
+/// Deepest selection nesting accepted.
+pub const MAX_DEPTH: usize = 12;
+/// Largest complexity (about one per field) accepted.
+pub const MAX_COMPLEXITY: usize = 500;
+/// Most aliased fields in one document: aliases are how one request repeats an operation.
+pub const MAX_ALIASES: usize = 15;
+/// Most operations in one batched HTTP request.
+pub const MAX_BATCH: usize = 10;
+
+/// The extension that applies these limits.
+pub struct Guardrails;
+
+impl ExtensionFactory for Guardrails {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Guardrails)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Guardrails {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        ensure_codes(&mut response.errors);
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let aliases = doc.operations.iter().map(|(_, op)| count_aliases(&op.node.selection_set.node)).sum::<usize>()
+            + doc.fragments.values().map(|f| count_aliases(&f.node.selection_set.node)).sum::<usize>();
+        if aliases > MAX_ALIASES {
+            let mut error = ServerError::new(format!("too many aliases: at most {MAX_ALIASES}"), None);
+            error.extensions.get_or_insert_with(Default::default).set("code", ErrorCode::QueryTooComplex.as_str());
+            return Err(error);
+        }
+        Ok(doc)
+    }
+}
+
+fn count_aliases(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node),
+            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}

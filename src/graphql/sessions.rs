@@ -1,0 +1,89 @@
+//! Resolvers for login, tokens and sessions.
+
+use async_graphql::{Context, ID, InputObject, Object};
+use uuid::Uuid;
+
+use super::context::{client, principal, state};
+use super::errors::GqlResult;
+use super::types::{AuthPayload, LoginPayload, SecurityEvent, Session};
+use crate::accounts::{self, Credentials};
+use crate::error::AppError;
+use crate::events::{self, EventKind};
+use crate::sessions::store;
+use crate::tokens::refresh;
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password: String,
+}
+
+#[derive(Default)]
+pub struct SessionsQuery;
+
+#[Object]
+impl SessionsQuery {
+    /// The caller's live sessions, newest first.
+    async fn sessions(&self, ctx: &Context<'_>) -> GqlResult<Vec<Session>> {
+        let caller = principal(ctx).await?;
+        let state = state(ctx)?;
+        let rows = store::list_live(state, caller.user()).await?;
+        Ok(rows
+            .iter()
+            .map(|s| {
+                let last = state.activity.last(s.id).map_or(s.last_active_at, |t| t.max(s.last_active_at));
+                Session::new(s, s.id == caller.session().id, last)
+            })
+            .collect())
+    }
+
+    /// The caller's newest security events.
+    async fn security_events(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: i32) -> GqlResult<Vec<SecurityEvent>> {
+        let caller = principal(ctx).await?;
+        let first = u64::try_from(first).map_err(|_| AppError::bad_input("first", "must not be negative"))?;
+        let rows = events::latest(&state(ctx)?.db.read, caller.user().id, first).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct SessionsMutation;
+
+#[Object]
+impl SessionsMutation {
+    /// Signs in with an email or a username and a password.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<LoginPayload> {
+        let creds = Credentials { email: input.email, username: input.username, password: input.password };
+        Ok(accounts::login(state(ctx)?, creds, client(ctx)?).await?.into())
+    }
+
+    /// Spends a refresh token for new tokens. Reusing a spent token revokes its session.
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> GqlResult<AuthPayload> {
+        Ok(refresh::rotate(state(ctx)?, &refresh_token, client(ctx)?).await?.into())
+    }
+
+    /// Ends the caller's session.
+    async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let caller = principal(ctx).await?;
+        store::revoke(state(ctx)?, caller.user().id, caller.session().id, EventKind::LoggedOut, client(ctx)?).await?;
+        Ok(true)
+    }
+
+    /// Ends every session of the caller; returns how many.
+    async fn logout_all(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        let caller = principal(ctx).await?;
+        let state = state(ctx)?;
+        let ended = store::revoke_all(&state.db.write, caller.user().id, None).await?;
+        state.live.forget_user(caller.user().id);
+        events::record(&state.db.write, caller.user().id, EventKind::LoggedOut, client(ctx)?).await?;
+        Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    /// Ends one of the caller's sessions; false if there is no such live session.
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+        let caller = principal(ctx).await?;
+        let Ok(sid) = Uuid::parse_str(&id) else { return Ok(false) };
+        Ok(store::revoke(state(ctx)?, caller.user().id, sid, EventKind::SessionRevoked, client(ctx)?).await?)
+    }
+}

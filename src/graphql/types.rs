@@ -1,0 +1,155 @@
+//! GraphQL output types of the contract, built from domain values.
+
+use async_graphql::{Enum, ID, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::accounts::ROLE_ADMIN;
+use crate::entities::{security_events, sessions, users};
+use crate::sessions::store::AuthBundle;
+
+/// What a user may do.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Admin,
+}
+
+/// Second factors a login may continue with.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MfaMethod {
+    Totp,
+    EmailOtp,
+    RecoveryCode,
+}
+
+/// An account as its owner (or an admin) sees it.
+#[derive(SimpleObject)]
+pub struct User {
+    pub id: ID,
+    pub email: String,
+    pub email_verified: bool,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+    pub avatar_url: Option<String>,
+    pub mfa_enabled: bool,
+    pub providers: Vec<String>,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_active_at: Option<DateTime<Utc>>,
+}
+
+impl From<&users::Model> for User {
+    fn from(u: &users::Model) -> Self {
+        let mut providers = Vec::new();
+        if u.password_hash.is_some() {
+            providers.push("password".to_owned());
+        }
+        Self {
+            id: ID(u.id.to_string()),
+            email: u.email.clone(),
+            email_verified: u.email_verified_at.is_some(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            phone_number: u.phone_number.clone(),
+            avatar_url: None,
+            mfa_enabled: u.totp_enabled_at.is_some(),
+            providers,
+            role: if u.role == ROLE_ADMIN { Role::Admin } else { Role::User },
+            active: u.active,
+            created_at: u.created_at,
+            last_active_at: u.last_active_at,
+        }
+    }
+}
+
+/// Tokens for a signed-in session.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: i32,
+    pub user: User,
+}
+
+impl From<AuthBundle> for AuthPayload {
+    fn from(b: AuthBundle) -> Self {
+        Self {
+            access_token: b.access_token,
+            refresh_token: b.refresh_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: i32::try_from(b.expires_in).unwrap_or(i32::MAX),
+            user: User::from(&b.user),
+        }
+    }
+}
+
+/// The answer to `signup`.
+#[derive(SimpleObject)]
+pub struct SignupPayload {
+    pub confirmation_required: bool,
+    pub auth: Option<AuthPayload>,
+}
+
+/// The answer to `login`.
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    pub auth: Option<AuthPayload>,
+    pub mfa_required: bool,
+    pub mfa_token: Option<String>,
+    pub mfa_methods: Vec<MfaMethod>,
+}
+
+impl From<AuthBundle> for LoginPayload {
+    fn from(b: AuthBundle) -> Self {
+        Self { auth: Some(b.into()), mfa_required: false, mfa_token: None, mfa_methods: Vec::new() }
+    }
+}
+
+/// A signed-in device of the caller.
+#[derive(SimpleObject)]
+pub struct Session {
+    pub id: ID,
+    pub created_at: DateTime<Utc>,
+    pub last_active_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub current: bool,
+}
+
+impl Session {
+    /// `last_active_at` may be newer in memory than in the row.
+    pub fn new(s: &sessions::Model, current: bool, last_active_at: DateTime<Utc>) -> Self {
+        Self {
+            id: ID(s.id.to_string()),
+            created_at: s.created_at,
+            last_active_at,
+            expires_at: s.expires_at,
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            current,
+        }
+    }
+}
+
+/// Something that happened to the caller's account.
+#[derive(SimpleObject)]
+pub struct SecurityEvent {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<security_events::Model> for SecurityEvent {
+    fn from(e: security_events::Model) -> Self {
+        Self { kind: e.kind, at: e.at, ip: e.ip, user_agent: e.user_agent }
+    }
+}

@@ -1,0 +1,147 @@
+//! `/graphql`: POST (JSON or multipart) and GET per the GraphQL-over-HTTP spec; GraphiQL for browsers.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::http::MultipartOptions;
+use async_graphql::{BatchRequest, BatchResponse, ParseRequestError, Request as GqlRequest};
+use tokio::io::AsyncReadExt;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+use poem::http::{Method, StatusCode, header};
+use poem::web::Data;
+use poem::{Body, Request, Response, handler};
+
+use super::graphiql;
+use super::responses::graphql_error;
+use crate::error::ErrorCode;
+use crate::graphql::AppSchema;
+use crate::graphql::context::RequestInfo;
+use crate::graphql::limits::MAX_BATCH;
+use crate::sessions::ClientInfo;
+use crate::state::AppState;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
+/// Largest GraphQL multipart request (it carries a file); it must declare its length.
+const MAX_MULTIPART_BYTES: usize = 8 * 1024 * 1024;
+
+/// Serves one GraphQL HTTP request.
+#[handler]
+pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, Data(schema): Data<&AppSchema>) -> Response {
+    // The newer media type gets spec status codes; plain JSON clients always get 200.
+    let accept = req.header(header::ACCEPT).unwrap_or("");
+    let modern = accept.contains("application/graphql-response+json") || accept.is_empty();
+    let content_type = if modern { GRAPHQL_RESPONSE } else { JSON };
+    let bad = |status, code, message: &str| graphql_error(status, code, message, content_type);
+
+    let batch = match *req.method() {
+        Method::GET => {
+            if state.config.http.graphiql && accept.contains("text/html") && !req.uri().query().unwrap_or("").contains("query=") {
+                return graphiql::page();
+            }
+            let request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or("")) {
+                Ok(r) => r,
+                Err(_) => return bad(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, "malformed query string"),
+            };
+            if is_mutation(&request) {
+                let mut resp = bad(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadUserInput, "mutations must use POST");
+                resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+                return resp;
+            }
+            BatchRequest::Single(request)
+        }
+        Method::POST => match read_post(req, body, state.config.http.max_body_bytes).await {
+            Ok(batch) => batch,
+            Err((status, code, message)) => return bad(status, code, &message),
+        },
+        _ => {
+            let mut resp = bad(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadUserInput, "use GET or POST");
+            resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+            return resp;
+        }
+    };
+    if let BatchRequest::Batch(items) = &batch {
+        if items.len() > MAX_BATCH || items.is_empty() {
+            return bad(StatusCode::BAD_REQUEST, ErrorCode::QueryTooComplex, &format!("a batch holds 1 to {MAX_BATCH} operations"));
+        }
+    }
+
+    let client = ClientInfo { ip: super::client_ip_of(req, state), user_agent: req.header(header::USER_AGENT).map(str::to_owned) };
+    let bearer = req.header(header::AUTHORIZATION).and_then(|h| h.strip_prefix("Bearer ")).map(|t| t.trim().to_owned());
+    let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));
+    // One RequestInfo per HTTP request, so a batch authenticates once.
+    let response = schema.execute_batch(batch).await;
+    let status = match &response {
+        BatchResponse::Single(r) if modern && is_request_error(r) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    let body = match &response {
+        BatchResponse::Single(r) if is_request_error(r) => serde_json::json!({ "errors": r.errors }).to_string(),
+        _ => serde_json::to_string(&response).unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()),
+    };
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body)
+}
+
+type Rejection = (StatusCode, ErrorCode, String);
+
+async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchRequest, Rejection> {
+    let Some(content_type) = req.content_type() else {
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::BadUserInput, "Content-Type must be application/json".into()));
+    };
+    let mime: mime::Mime = content_type
+        .parse()
+        .map_err(|_| (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::BadUserInput, "unreadable Content-Type".to_owned()))?;
+    let declared = req.header(header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large(limit));
+    }
+    match (mime.type_(), mime.subtype().as_str()) {
+        (mime::APPLICATION, "json" | "graphql-response+json") => {
+            let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
+                _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, "the body could not be read".into()),
+            })?;
+            serde_json::from_slice::<BatchRequest>(&bytes)
+                .map_err(|e| (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, format!("malformed JSON body: {}", json_error(&e))))
+        }
+        (mime::MULTIPART, "form-data") => {
+            if declared.is_none_or(|len| len > MAX_MULTIPART_BYTES) {
+                return Err(too_large(MAX_MULTIPART_BYTES));
+            }
+            let opts = MultipartOptions::default().max_num_files(1).max_file_size(MAX_MULTIPART_BYTES);
+            let reader = body.into_async_read().take(MAX_MULTIPART_BYTES as u64).compat();
+            async_graphql::http::receive_batch_body(Some(content_type), reader, opts).await.map_err(|e| match e {
+                ParseRequestError::PayloadTooLarge => too_large(MAX_MULTIPART_BYTES),
+                _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, "malformed GraphQL multipart request".into()),
+            })
+        }
+        _ => Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::BadUserInput, "Content-Type must be application/json".into())),
+    }
+}
+
+fn too_large(limit: usize) -> Rejection {
+    (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes"))
+}
+
+/// Where the JSON broke, without echoing any of it (it may hold a password).
+fn json_error(e: &serde_json::Error) -> String {
+    format!("{:?} error at line {}, column {}", e.classify(), e.line(), e.column())
+}
+
+/// Whether the request selects a mutation, which GET must not run.
+fn is_mutation(request: &GqlRequest) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else { return false };
+    let mut operations = doc.operations.iter();
+    let chosen = match request.operation_name.as_deref() {
+        Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => operations.next(),
+    };
+    chosen.is_some_and(|(_, op)| op.node.ty == OperationType::Mutation)
+}
+
+/// A response that failed before execution (syntax, validation): no `data` at all.
+fn is_request_error(r: &async_graphql::Response) -> bool {
+    r.data == async_graphql::Value::Null && !r.errors.is_empty() && r.errors.iter().all(|e| e.path.is_empty())
+}

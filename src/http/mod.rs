@@ -1,0 +1,47 @@
+//! HTTP routes: the GraphQL endpoint and GraphiQL, confirmation links, JWKS and health.
+
+mod client_ip;
+mod confirm;
+mod graphiql;
+mod graphql;
+pub mod middleware;
+mod meta;
+mod responses;
+
+use std::net::IpAddr;
+
+use poem::http::Method;
+use poem::middleware::{CatchPanic, Cors};
+use poem::{Endpoint, EndpointExt, Request, Route, get};
+
+use crate::graphql::AppSchema;
+use crate::state::AppState;
+
+/// Every route of authql, with its middleware.
+pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
+    let origins = state.config.http.cors_origins.clone();
+    let routes = Route::new()
+        .at("/graphql", graphql::endpoint)
+        .at("/graphiql/:name", get(graphiql::asset))
+        .at("/confirm/:token", get(confirm::confirm))
+        .at("/.well-known/jwks.json", get(meta::jwks))
+        .at("/healthz", get(meta::healthz))
+        .at("/readyz", get(meta::readyz))
+        .data(state)
+        .data(schema);
+    let cors = Cors::new()
+        .allow_origins(origins.iter().map(String::as_str))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(["authorization", "content-type"])
+        .max_age(600);
+    routes
+        .with_if(!origins.is_empty(), cors)
+        .with(CatchPanic::new())
+        .around(|ep, req| middleware::observe(ep, req))
+}
+
+/// The client IP of a request, honouring TRUSTED_PROXIES.
+pub(crate) fn client_ip_of(req: &Request, state: &AppState) -> Option<IpAddr> {
+    let peer = req.remote_addr().as_socket_addr().map(std::net::SocketAddr::ip);
+    client_ip::client_ip(peer, req.headers(), &state.config.http.trusted_proxies)
+}

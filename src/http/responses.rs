@@ -1,0 +1,35 @@
+//! Response helpers shared by the HTTP handlers.
+
+use poem::Response;
+use poem::http::{StatusCode, header};
+
+use crate::error::ErrorCode;
+
+/// A GraphQL-shaped error body (`{"errors":[...]}`, no `data`) for failures before execution.
+pub fn graphql_error(status: StatusCode, code: ErrorCode, message: &str, content_type: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+    });
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body.to_string())
+}
+
+/// A small self-contained HTML page.
+pub fn html_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let title = html_escape::encode_text(title);
+    let message = html_escape::encode_text(message);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:4rem auto\">\
+         <h1>{title}</h1><p>{message}</p></body></html>"
+    );
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'")
+        .body(body)
+}
