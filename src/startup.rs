@@ -33,7 +33,7 @@ impl Application {
     /// # Errors
     /// When the database cannot be reached or migrated, the keys cannot be
     /// opened with SECRET_KEY, or the address cannot be bound.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections)
             .await
             .context("cannot connect to DATABASE_URL")?;
@@ -51,6 +51,10 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr).with_context(|| format!("cannot listen on {}", config.listen_addr))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
+        // The default PUBLIC_URL is LISTEN_ADDR; with port 0 only now do we know the port.
+        if config.public_url.port() == Some(0) {
+            let _ = config.public_url.set_port(Some(port));
+        }
         let acceptor = TcpAcceptor::from_std(listener)?;
         let state = AppState::new(Services {
             config,

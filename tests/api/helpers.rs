@@ -1,0 +1,191 @@
+//! `spawn_app`: a real authql on port 0 with a fresh database and a real SMTP sink,
+//! plus typed helpers for the requests tests make.
+
+use std::time::Duration;
+
+use authql::config::{Config, Secret, Settings};
+use authql::startup::Application;
+use authql::state::AppState;
+use clap::Parser;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::db::TestDb;
+use crate::smtp::MailSink;
+
+/// A password zxcvbn rates strong.
+pub const PASSWORD: &str = "Correct-Horse-Battery-Staple-42";
+
+#[derive(Parser)]
+struct Defaults {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+/// A running server and what it talks to.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub mail: MailSink,
+    pub state: AppState,
+    stop: CancellationToken,
+    // Dropped last: the database outlives the server's use of it.
+    _data_dir: tempfile::TempDir,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The configuration tests start from; `tweak` adjusts it.
+pub async fn test_config(db: &TestDb, data_dir: &std::path::Path, smtp_url: Option<String>) -> Config {
+    let mut settings = Defaults::parse_from(["authql"]).settings;
+    settings.listen_addr = "127.0.0.1:0".parse().unwrap();
+    settings.data_dir = data_dir.to_path_buf();
+    settings.database_url = Some(Secret::new(db.url.clone()));
+    settings.secret_key = Some(Secret::new("test-secret-key-that-is-long-enough-0123456789"));
+    settings.smtp_url = smtp_url.map(Secret::new);
+    let mut config = settings.resolve().expect("test configuration resolves");
+    // Cheap hashing keeps the suite fast; production cost is covered by the benchmarks.
+    config.password.memory_kib = 256;
+    config.password.iterations = 1;
+    config.password.concurrency = 4;
+    config.mail.poll_interval = Duration::from_millis(100);
+    config.mail.retry_base = Duration::from_millis(200);
+    config.database_max_connections = 5;
+    config
+}
+
+/// Starts authql with defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts authql after `tweak` has adjusted the configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mail = MailSink::start().await;
+    spawn_app_on(mail, tweak).await
+}
+
+/// Starts authql mailing through `mail` (whose port may have nothing listening yet).
+pub async fn spawn_app_on(mail: MailSink, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::create().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&db, data_dir.path(), Some(mail.url())).await;
+    tweak(&mut config);
+    let app = Application::build(config).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    tokio::spawn(async move { app.run_until(async move { stopped.cancelled().await }).await });
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { address, http, mail, state, stop, _data_dir: data_dir, _db: db }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn code(v: &Value) -> Option<&str> {
+    v["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Access and refresh token of a login.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Tokens {
+    pub fn from_auth(auth: &Value) -> Self {
+        Self {
+            access: auth["accessToken"].as_str().expect("an access token").to_owned(),
+            refresh: auth["refreshToken"].as_str().expect("a refresh token").to_owned(),
+        }
+    }
+}
+
+pub const SIGNUP: &str = "mutation($input: SignupInput!) { signup(input: $input) { confirmationRequired auth { accessToken refreshToken user { id email } } } }";
+pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { mfaRequired auth { accessToken refreshToken tokenType expiresIn user { id email emailVerified } } } }";
+pub const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken user { id } } }";
+pub const ME: &str = "{ me { id email emailVerified username role active providers } }";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs a raw body as JSON; returns status and parsed body.
+    pub async fn post_raw(&self, body: impl Into<reqwest::Body>, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.post(self.url("/graphql")).header("content-type", "application/json").body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON response, got {status}: {text}")))
+    }
+
+    /// Runs an operation anonymously.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.post_raw(json!({ "query": query, "variables": variables }).to_string(), None).await.1
+    }
+
+    /// Runs an operation with an access token.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.post_raw(json!({ "query": query, "variables": variables }).to_string(), Some(token)).await.1
+    }
+
+    pub async fn signup(&self, email: &str, password: &str) -> Value {
+        self.gql(SIGNUP, json!({ "input": { "email": email, "password": password } })).await
+    }
+
+    /// Signs up and follows the mailed confirmation link.
+    pub async fn confirmed_user(&self, email: &str) {
+        let r = self.signup(email, PASSWORD).await;
+        assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
+        let link = self.mail.wait_for(email).await.link();
+        let resp = self.http.get(&link).send().await.unwrap();
+        assert!(resp.status().is_success(), "confirming {email}: {}", resp.status());
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        self.gql(LOGIN, json!({ "input": { "email": email, "password": password } })).await
+    }
+
+    /// Logs in and returns the tokens, failing the test if login fails.
+    pub async fn login_tokens(&self, email: &str, password: &str) -> Tokens {
+        let r = self.login(email, password).await;
+        Tokens::from_auth(&r["data"]["login"]["auth"])
+    }
+
+    /// A confirmed, logged-in user.
+    pub async fn user_with_tokens(&self, email: &str) -> Tokens {
+        self.confirmed_user(email).await;
+        self.login_tokens(email, PASSWORD).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Value {
+        self.gql(REFRESH, json!({ "t": refresh_token })).await
+    }
+
+    pub async fn me(&self, access: &str) -> Value {
+        self.gql_as(access, ME, json!({})).await
+    }
+
+    /// Counts rows of `table` straight from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = &self.state.db.write;
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table}")))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}

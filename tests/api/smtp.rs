@@ -1,0 +1,186 @@
+//! A real SMTP server on loopback for tests: speaks SMTP over TCP (through the `mailin`
+//! protocol engine) and keeps every message it receives.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use mailin::{Action, Handler, Response, SessionBuilder};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// One received message.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub rcpt: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl Received {
+    fn parsed(&self) -> mail_parser::Message<'_> {
+        MessageParser::default().parse(&self.raw).expect("a parsable message")
+    }
+
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_owned()
+    }
+
+    /// The decoded text part.
+    pub fn text(&self) -> String {
+        self.parsed().body_text(0).map(|t| t.into_owned()).unwrap_or_default()
+    }
+
+    /// The decoded HTML part.
+    pub fn html(&self) -> String {
+        self.parsed().body_html(0).map(|t| t.into_owned()).unwrap_or_default()
+    }
+
+    /// The first http(s) link of the text part.
+    pub fn link(&self) -> String {
+        let text = self.text();
+        let start = text.find("http").expect("a link in the mail");
+        text[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// The token of the link (its last path segment or its `token` parameter).
+    pub fn token(&self) -> String {
+        let url = url::Url::parse(&self.link()).unwrap();
+        url.query_pairs()
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| url.path_segments().unwrap().next_back().unwrap().to_owned())
+    }
+}
+
+#[derive(Default)]
+struct Store {
+    messages: Mutex<Vec<Received>>,
+    arrived: Notify,
+}
+
+/// The sink: where it listens and what it received.
+#[derive(Clone)]
+pub struct MailSink {
+    pub port: u16,
+    store: Arc<Store>,
+}
+
+impl MailSink {
+    /// Listens on a free loopback port.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener)
+    }
+
+    /// Listens on `port` (to bring a sink "back up" where the server expects it).
+    pub async fn start_on(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        Self::serve(listener)
+    }
+
+    fn serve(listener: TcpListener) -> Self {
+        let port = listener.local_addr().unwrap().port();
+        let store = Arc::new(Store::default());
+        let accepting = store.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, peer)) = listener.accept().await {
+                tokio::spawn(session(stream, peer.ip(), accepting.clone()));
+            }
+        });
+        Self { port, store }
+    }
+
+    /// A sink URL for SMTP_URL.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far.
+    pub fn all(&self) -> Vec<Received> {
+        self.store.messages.lock().unwrap().clone()
+    }
+
+    /// Messages to `to` so far.
+    pub fn to(&self, to: &str) -> Vec<Received> {
+        self.all().into_iter().filter(|m| m.rcpt.iter().any(|r| r == to)).collect()
+    }
+
+    /// Waits (up to 15 s) until `count` messages to `to` have arrived and returns the newest.
+    pub async fn wait_for_nth(&self, to: &str, count: usize) -> Received {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let arrived = self.store.arrived.notified();
+            let got = self.to(to);
+            if got.len() >= count {
+                return got[count - 1].clone();
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("no mail #{count} to {to} within 15 s; got {}", got.len());
+            }
+        }
+    }
+
+    /// Waits for the first message to `to`.
+    pub async fn wait_for(&self, to: &str) -> Received {
+        self.wait_for_nth(to, 1).await
+    }
+}
+
+struct Collector {
+    rcpt: Vec<String>,
+    data: Vec<u8>,
+    store: Arc<Store>,
+}
+
+impl Handler for Collector {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.rcpt = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let message = Received { rcpt: std::mem::take(&mut self.rcpt), raw: std::mem::take(&mut self.data) };
+        self.store.messages.lock().unwrap().push(message);
+        self.store.arrived.notify_waiters();
+        mailin::response::OK
+    }
+}
+
+async fn session(stream: tokio::net::TcpStream, peer: IpAddr, store: Arc<Store>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut session = SessionBuilder::new("authql-test-sink").build(peer, Collector { rcpt: vec![], data: vec![], store });
+    let greeting = session.greeting().buffer().unwrap();
+    if write.write_all(&greeting).await.is_err() {
+        return;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let response = session.process(&line);
+        match response.action {
+            Action::Reply | Action::Close => {
+                if write.write_all(&response.buffer().unwrap()).await.is_err() {
+                    return;
+                }
+                if matches!(response.action, Action::Close) {
+                    return;
+                }
+            }
+            Action::NoReply => {}
+            Action::UpgradeTls => return,
+        }
+    }
+}
