@@ -141,24 +141,26 @@ async fn already_registered(state: &AppState, email: &str) -> AppResult<SignupOu
         return Err(AppError::EmailTaken);
     }
     let user = find_by_email(&state.db.write, email).await?.ok_or_else(|| AppError::internal("taken email has no user"))?;
-    // A burst of sign-ups for one address sends one mail, not one each.
+    let unconfirmed = user.email_verified_at.is_none();
+    let subject = if unconfirmed { templates::CONFIRM_SUBJECT } else { templates::EXISTS_SUBJECT };
+    // A burst of sign-ups for one address sends one such mail, not one each.
     let recent = mail_outbox::Entity::find()
         .filter(mail_outbox::Column::Recipient.eq(email))
+        .filter(mail_outbox::Column::Subject.eq(subject))
         .filter(mail_outbox::Column::CreatedAt.gt(db::before(std::time::Duration::from_secs(60))))
         .count(&state.db.write)
         .await?;
-    if recent > 0 {
-        return Ok(SignupOutcome { confirmation_required: true, auth: None });
+    if recent == 0 {
+        let txn = state.db.write.begin().await?;
+        let mail = if unconfirmed {
+            let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
+            templates::confirm_email(email, &confirm_link(state, &token))
+        } else {
+            templates::account_exists(email, &state.config.frontend_link("/forgot-password"))
+        };
+        mail::enqueue(&txn, state, mail).await?;
+        txn.commit().await?;
+        state.outbox.wake();
     }
-    let txn = state.db.write.begin().await?;
-    let mail = if user.email_verified_at.is_none() {
-        let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
-        templates::confirm_email(email, &confirm_link(state, &token))
-    } else {
-        templates::account_exists(email, &state.config.frontend_link("/forgot-password"))
-    };
-    mail::enqueue(&txn, state, mail).await?;
-    txn.commit().await?;
-    state.outbox.wake();
     Ok(SignupOutcome { confirmation_required: true, auth: None })
 }

@@ -5,6 +5,11 @@ use html_escape::encode_text as text;
 
 use super::Mail;
 
+/// Subject of the confirmation mail.
+pub const CONFIRM_SUBJECT: &str = "Confirm your email address";
+/// Subject of the mail to the owner of an address someone signed up with again.
+pub const EXISTS_SUBJECT: &str = "You already have an account";
+
 fn compose(to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) -> Mail {
     let mut plain = lines.join("\n\n");
     let mut html = String::from("<!DOCTYPE html><html><body style=\"font-family:sans-serif\">");
@@ -30,7 +35,7 @@ fn compose(to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) 
 pub fn confirm_email(to: &str, link: &str) -> Mail {
     compose(
         to,
-        "Confirm your email address",
+        CONFIRM_SUBJECT,
         &["Welcome! Please confirm your email address to finish creating your account.", "The link works once and expires in 24 hours."],
         Some(("Confirm your email address", link)),
     )
@@ -40,7 +45,7 @@ pub fn confirm_email(to: &str, link: &str) -> Mail {
 pub fn account_exists(to: &str, forgot_link: &str) -> Mail {
     compose(
         to,
-        "You already have an account",
+        EXISTS_SUBJECT,
         &["Someone, probably you, tried to create an account with this email address, but you already have one.", "If you forgot your password, you can reset it."],
         Some(("Reset your password", forgot_link)),
     )

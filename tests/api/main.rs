@@ -1,7 +1,10 @@
 //! Integration tests: a real authql on port 0, a fresh database per test
 //! (SQLite, or TEST_DATABASE_URL's server), a real SMTP sink on loopback.
 
+mod concurrency;
 mod db;
+mod enumeration;
 mod flow;
 mod helpers;
+mod recovery;
 mod smtp;

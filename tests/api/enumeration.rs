@@ -1,0 +1,64 @@
+//! Nothing tells whether an email is registered.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, SIGNUP, spawn_app, spawn_app_with};
+
+async fn answer(app: &crate::helpers::TestApp, query: &str, vars: Value) -> (u16, Value) {
+    let (status, body) = app.post_raw(json!({ "query": query, "variables": vars }).to_string(), None).await;
+    (status.as_u16(), body)
+}
+
+#[tokio::test]
+async fn signup_resend_and_forgot_answer_alike_for_known_and_unknown_emails() {
+    let app = spawn_app().await;
+    let known = "known@example.com";
+    app.confirmed_user(known).await;
+    let unconfirmed = "pending@example.com";
+    app.signup(unconfirmed, PASSWORD).await;
+    let unknown = "nobody@example.com";
+
+    let signup_vars = |e: &str| json!({ "input": { "email": e, "password": "Some-Other-Strong-Passphrase-3" } });
+    let email_var = |e: &str| json!({ "e": e });
+    let cases: [(&str, &dyn Fn(&str) -> Value); 3] = [
+        (SIGNUP, &signup_vars),
+        ("mutation($e: String!) { resendConfirmation(email: $e) }", &email_var),
+        ("mutation($e: String!) { forgotPassword(email: $e) }", &email_var),
+    ];
+    for (query, vars) in cases {
+        let for_known = answer(&app, query, vars(known)).await;
+        let for_unconfirmed = answer(&app, query, vars(unconfirmed)).await;
+        let for_unknown = answer(&app, query, vars(unknown)).await;
+        assert_eq!(for_known, for_unknown, "{query}");
+        assert_eq!(for_unconfirmed, for_unknown, "{query}");
+        assert!(for_known.1.get("errors").is_none(), "{query}: {}", for_known.1);
+    }
+    // The owners, not the caller, hear about it.
+    app.mail.wait_for_nth(known, 3).await;
+    let subjects = |to| app.mail.to(to).iter().map(|m| m.subject()).collect::<Vec<_>>();
+    assert_eq!(subjects(known), ["Confirm your email address", "You already have an account", "Reset your password"]);
+    app.mail.wait_for_nth(unconfirmed, 3).await;
+    // The second sign-up came right after the first mail, so it sent none; resend did.
+    assert_eq!(subjects(unconfirmed), ["Confirm your email address", "Confirm your email address", "Reset your password"]);
+}
+
+#[tokio::test]
+async fn login_fails_the_same_way_for_unknown_emails_and_wrong_passwords() {
+    let app = spawn_app().await;
+    app.confirmed_user("known@example.com").await;
+    let wrong_password = app.login("known@example.com", "Not-The-Password-At-All-9").await;
+    let unknown = app.login("unknown@example.com", "Not-The-Password-At-All-9").await;
+    assert_eq!(wrong_password, unknown);
+    assert_eq!(unknown["errors"][0]["extensions"]["code"], "INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn with_confirmation_off_a_taken_email_is_reported() {
+    let app = spawn_app_with(|c| c.require_email_confirmation = false).await;
+    let r = app.signup("fay@example.com", PASSWORD).await;
+    assert_eq!(r["data"]["signup"]["confirmationRequired"], false);
+    let access = r["data"]["signup"]["auth"]["accessToken"].as_str().expect("signed in at once");
+    assert_eq!(app.me(access).await["data"]["me"]["emailVerified"], false);
+    let again = app.signup("fay@example.com", PASSWORD).await;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "EMAIL_TAKEN");
+}
