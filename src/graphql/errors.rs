@@ -34,8 +34,9 @@ impl From<GqlError> for async_graphql::Error {
     }
 }
 
-/// Gives every error of a response a code: async-graphql's own parse,
-/// validation and limit errors come without one.
+/// Gives every error of a response a code. Resolver errors already have one
+/// (see [`GqlError`]); the rest come from async-graphql itself: syntax,
+/// validation, argument coercion ("Variable input is not defined") and limits.
 pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
     for error in errors {
         let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
@@ -44,11 +45,8 @@ pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
         }
         let code = if error.message.contains("nested too deep") || error.message.contains("too complex") || error.message.contains("recursion") {
             ErrorCode::QueryTooComplex
-        } else if error.path.is_empty() {
-            // Before execution: syntax, unknown fields, wrong argument types.
-            ErrorCode::BadUserInput
         } else {
-            ErrorCode::Internal
+            ErrorCode::BadUserInput
         };
         error.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
     }

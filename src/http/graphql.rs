@@ -26,10 +26,12 @@ const MAX_MULTIPART_BYTES: usize = 8 * 1024 * 1024;
 /// Serves one GraphQL HTTP request.
 #[handler]
 pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, Data(schema): Data<&AppSchema>) -> Response {
-    // The newer media type gets spec status codes; plain JSON clients always get 200.
+    // Clients that ask for the newer media type get 400 for requests that
+    // cannot run; application/json clients (and */*) get 200 with errors.
     let accept = req.header(header::ACCEPT).unwrap_or("");
-    let modern = accept.contains("application/graphql-response+json") || accept.is_empty();
+    let modern = accept.contains("application/graphql-response+json");
     let content_type = if modern { GRAPHQL_RESPONSE } else { JSON };
+    let request_error = if modern { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let bad = |status, code, message: &str| graphql_error(status, code, message, content_type);
 
     let batch = match *req.method() {
@@ -39,7 +41,7 @@ pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, D
             }
             let request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or("")) {
                 Ok(r) => r,
-                Err(_) => return bad(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, "malformed query string"),
+                Err(_) => return bad(request_error, ErrorCode::BadUserInput, "malformed query string"),
             };
             if is_mutation(&request) {
                 let mut resp = bad(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadUserInput, "mutations must use POST");
@@ -50,7 +52,7 @@ pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, D
         }
         Method::POST => match read_post(req, body, state.config.http.max_body_bytes).await {
             Ok(batch) => batch,
-            Err((status, code, message)) => return bad(status, code, &message),
+            Err((status, code, message)) => return bad(status.unwrap_or(request_error), code, &message),
         },
         _ => {
             let mut resp = bad(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadUserInput, "use GET or POST");
@@ -60,7 +62,7 @@ pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, D
     };
     if let BatchRequest::Batch(items) = &batch {
         if items.len() > MAX_BATCH || items.is_empty() {
-            return bad(StatusCode::BAD_REQUEST, ErrorCode::QueryTooComplex, &format!("a batch holds 1 to {MAX_BATCH} operations"));
+            return bad(request_error, ErrorCode::QueryTooComplex, &format!("a batch holds 1 to {MAX_BATCH} operations"));
         }
     }
 
@@ -84,15 +86,16 @@ pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, D
         .body(body)
 }
 
-type Rejection = (StatusCode, ErrorCode, String);
+/// Why a POST cannot run; no status means "a request error", whose status depends on `Accept`.
+type Rejection = (Option<StatusCode>, ErrorCode, String);
 
 async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchRequest, Rejection> {
     let Some(content_type) = req.content_type() else {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::BadUserInput, "Content-Type must be application/json".into()));
+        return Err(unsupported("Content-Type must be application/json"));
     };
     let mime: mime::Mime = content_type
         .parse()
-        .map_err(|_| (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::BadUserInput, "unreadable Content-Type".to_owned()))?;
+        .map_err(|_| unsupported("unreadable Content-Type"))?;
     let declared = req.header(header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large(limit));
@@ -101,10 +104,13 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
         (mime::APPLICATION, "json" | "graphql-response+json") => {
             let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
                 poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
-                _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, "the body could not be read".into()),
+                _ => (Some(StatusCode::BAD_REQUEST), ErrorCode::BadUserInput, "the body could not be read".into()),
             })?;
-            serde_json::from_slice::<BatchRequest>(&bytes)
-                .map_err(|e| (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, format!("malformed JSON body: {}", json_error(&e))))
+            serde_json::from_slice::<BatchRequest>(&bytes).map_err(|e| {
+                // Broken JSON is a bad HTTP request; well-formed JSON that is not a GraphQL request is a request error.
+                let status = (!e.is_data()).then_some(StatusCode::BAD_REQUEST);
+                (status, ErrorCode::BadUserInput, format!("not a GraphQL request: {}", json_error(&e)))
+            })
         }
         (mime::MULTIPART, "form-data") => {
             if declared.is_none_or(|len| len > MAX_MULTIPART_BYTES) {
@@ -114,15 +120,19 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
             let reader = body.into_async_read().take(MAX_MULTIPART_BYTES as u64).compat();
             async_graphql::http::receive_batch_body(Some(content_type), reader, opts).await.map_err(|e| match e {
                 ParseRequestError::PayloadTooLarge => too_large(MAX_MULTIPART_BYTES),
-                _ => (StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, "malformed GraphQL multipart request".into()),
+                _ => (Some(StatusCode::BAD_REQUEST), ErrorCode::BadUserInput, "malformed GraphQL multipart request".into()),
             })
         }
-        _ => Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::BadUserInput, "Content-Type must be application/json".into())),
+        _ => Err(unsupported("Content-Type must be application/json")),
     }
 }
 
+fn unsupported(message: &str) -> Rejection {
+    (Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), ErrorCode::BadUserInput, message.to_owned())
+}
+
 fn too_large(limit: usize) -> Rejection {
-    (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes"))
+    (Some(StatusCode::PAYLOAD_TOO_LARGE), ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes"))
 }
 
 /// Where the JSON broke, without echoing any of it (it may hold a password).
