@@ -39,9 +39,9 @@ impl SessionsQuery {
     }
 
     /// The caller's newest security events.
-    async fn security_events(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: i32) -> GqlResult<Vec<SecurityEvent>> {
+    async fn security_events(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: Option<i32>) -> GqlResult<Vec<SecurityEvent>> {
         let caller = principal(ctx).await?;
-        let first = u64::try_from(first).map_err(|_| AppError::bad_input("first", "must not be negative"))?;
+        let first = u64::try_from(first.unwrap_or(20)).map_err(|_| AppError::bad_input("first", "must not be negative"))?;
         let rows = events::latest(&state(ctx)?.db.read, caller.user().id, first).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }

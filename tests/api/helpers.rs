@@ -177,15 +177,26 @@ impl TestApp {
         self.gql_as(access, ME, json!({})).await
     }
 
+    /// Outbox rows with at least one failed send.
+    pub async fn outbox_failures(&self) -> i64 {
+        self.scalar("SELECT COUNT(*) AS n FROM mail_outbox WHERE attempts > 0").await
+    }
+
+    /// Outbox rows whose sealed body is still stored.
+    pub async fn outbox_bodies_left(&self) -> i64 {
+        self.scalar("SELECT COUNT(*) AS n FROM mail_outbox WHERE text <> '' OR html <> ''").await
+    }
+
     /// Counts rows of `table` straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) AS n FROM {table}")).await
+    }
+
+    /// The integer `n` of a one-row query (COUNT gives a 64-bit integer on every backend).
+    pub async fn scalar(&self, sql: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};
         let db = &self.state.db.write;
-        let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), format!("SELECT COUNT(*) AS n FROM {table}")))
-            .await
-            .unwrap()
-            .unwrap();
+        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap().unwrap();
         row.try_get::<i64>("", "n").unwrap()
     }
 }

@@ -7,5 +7,7 @@ mod db;
 mod enumeration;
 mod flow;
 mod helpers;
+mod jwks;
+mod mail;
 mod recovery;
 mod smtp;

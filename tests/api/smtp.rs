@@ -92,6 +92,11 @@ impl MailSink {
         Self { port, store }
     }
 
+    /// An address where no sink listens (yet): SMTP is down.
+    pub fn unreachable(port: u16) -> Self {
+        Self { port, store: Arc::new(Store::default()) }
+    }
+
     /// A sink URL for SMTP_URL.
     pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)

@@ -1,0 +1,58 @@
+//! Mail goes through the outbox: nothing is lost while SMTP is down.
+
+use tokio::net::TcpListener;
+
+use crate::helpers::{PASSWORD, spawn_app_on};
+use crate::smtp::MailSink;
+
+#[tokio::test]
+async fn signup_succeeds_while_smtp_is_down_and_the_mail_arrives_once_it_is_back() {
+    // Reserve a port, then free it: nothing listens there yet.
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let down = MailSink::unreachable(port);
+    let app = spawn_app_on(down, |_| {}).await;
+
+    let r = app.signup("offline@example.com", PASSWORD).await;
+    assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
+
+    // The worker tries and fails at least once while nothing listens.
+    let attempted = async {
+        loop {
+            if app.outbox_failures().await > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), attempted).await.expect("a failed attempt is recorded");
+
+    let sink = MailSink::start_on(port).await;
+    let mail = sink.wait_for("offline@example.com").await;
+    assert_eq!(mail.subject(), "Confirm your email address");
+    // The link still works: the token was stored with the mail, not lost with the failure.
+    let resp = app.http.get(mail.link()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(app.login_tokens("offline@example.com", PASSWORD).await.access.len() > 20);
+}
+
+#[tokio::test]
+async fn mails_are_well_formed_with_text_and_html_parts() {
+    let app = crate::helpers::spawn_app().await;
+    app.signup("formed@example.com", PASSWORD).await;
+    let mail = app.mail.wait_for("formed@example.com").await;
+    let raw = String::from_utf8_lossy(&mail.raw).to_string();
+    for header in ["From: ", "To: ", "Subject: ", "Date: ", "Message-ID: ", "MIME-Version: 1.0", "multipart/alternative"] {
+        assert!(raw.contains(header), "{header} in\n{raw}");
+    }
+    assert!(mail.text().contains(&mail.link()));
+    assert!(mail.html().contains("<a href="));
+    // Sent mail keeps nothing of its body: it held a live token. (The sink
+    // may see the mail before the worker records the send.)
+    for _ in 0..100 {
+        if app.outbox_bodies_left().await == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the sent mail's body is still stored");
+}
