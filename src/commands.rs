@@ -12,7 +12,9 @@ use crate::tokens::keys;
 /// # Errors
 /// When the database cannot be reached or a migration fails.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(config.database_url.expose(), 1).await.context("cannot connect to DATABASE_URL")?;
+    let db = Db::connect(config.database_url.expose(), 1)
+        .await
+        .context("cannot connect to DATABASE_URL")?;
     db.migrate().await.context("migration failed")?;
     tracing::info!("migrations applied");
     Ok(())
@@ -24,7 +26,9 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// # Errors
 /// When the database fails.
 pub async fn rotate_key(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(config.database_url.expose(), 1).await.context("cannot connect to DATABASE_URL")?;
+    let db = Db::connect(config.database_url.expose(), 1)
+        .await
+        .context("cannot connect to DATABASE_URL")?;
     db.migrate().await.context("migration failed")?;
     let crypto = Crypto::new(config.secret_key.expose());
     let kid = keys::rotate(&db, &crypto).await.map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -33,7 +33,10 @@ impl Crypto {
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
         let _ = hk.expand(b"seal v1", &mut seal_key);
         let _ = hk.expand(b"refresh successor v1", &mut successor_key);
-        Self { seal: Aes256Gcm::new(&seal_key.into()), successor_key }
+        Self {
+            seal: Aes256Gcm::new(&seal_key.into()),
+            successor_key,
+        }
     }
 
     /// Encrypts `plaintext` for storage; `purpose` must be given again to open it.
@@ -45,7 +48,13 @@ impl Crypto {
         let nonce = Nonce::from(nonce_bytes);
         let sealed = self
             .seal
-            .encrypt(&nonce, Payload { msg: plaintext, aad: purpose.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: purpose.as_bytes(),
+                },
+            )
             .map_err(|_| AppError::internal("sealing failed"))?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&sealed);
@@ -57,7 +66,11 @@ impl Crypto {
     /// # Errors
     /// When the value was sealed under another key or purpose, or was altered.
     pub fn open(&self, sealed: &str, purpose: &str) -> AppResult<Vec<u8>> {
-        let fail = || AppError::internal(format!("cannot open a sealed {purpose}: wrong SECRET_KEY or altered data"));
+        let fail = || {
+            AppError::internal(format!(
+                "cannot open a sealed {purpose}: wrong SECRET_KEY or altered data"
+            ))
+        };
         let raw = sealed.strip_prefix(SEAL_PREFIX).ok_or_else(fail)?;
         let raw = URL_SAFE_NO_PAD.decode(raw).map_err(|_| fail())?;
         if raw.len() < 12 + 16 {
@@ -66,7 +79,13 @@ impl Crypto {
         let (nonce, body) = raw.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| fail())?;
         self.seal
-            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: purpose.as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: purpose.as_bytes(),
+                },
+            )
             .map_err(|_| fail())
     }
 
@@ -104,7 +123,11 @@ mod tests {
         assert_eq!(a.open(&sealed, "signing_key").unwrap(), b"private key");
         assert!(a.open(&sealed, "totp").is_err());
         assert!(b.open(&sealed, "signing_key").is_err());
-        assert_ne!(sealed, a.seal(b"private key", "signing_key").unwrap(), "nonces are fresh");
+        assert_ne!(
+            sealed,
+            a.seal(b"private key", "signing_key").unwrap(),
+            "nonces are fresh"
+        );
     }
 
     #[test]
@@ -122,6 +145,9 @@ mod tests {
         let t = random_token();
         assert_eq!(t.len(), 43);
         assert_ne!(t, random_token());
-        assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -28,12 +28,16 @@ impl Db {
     /// When the database cannot be reached.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
         if url.starts_with("sqlite:") {
+            create_parent_folder(url);
             let write = Database::connect(options(url, 1)).await?;
             let read = Database::connect(options(url, max_connections)).await?;
             Ok(Self { read, write })
         } else {
             let pool = Database::connect(options(url, max_connections)).await?;
-            Ok(Self { read: pool.clone(), write: pool })
+            Ok(Self {
+                read: pool.clone(),
+                write: pool,
+            })
         }
     }
 
@@ -56,6 +60,22 @@ impl Db {
     /// When it does not.
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.read.ping().await
+    }
+}
+
+/// SQLite creates the file but not its folder (DATA_DIR on a first start).
+fn create_parent_folder(url: &str) {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        tracing::warn!(folder = %parent.display(), error = %e, "cannot create the database folder");
     }
 }
 

@@ -88,7 +88,10 @@ pub type AppResult<T> = Result<T, AppError>;
 impl AppError {
     /// A validation failure on `field`.
     pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
-        Self::BadInput { field, message: message.into() }
+        Self::BadInput {
+            field,
+            message: message.into(),
+        }
     }
 
     /// An unexpected failure; `context` is logged, never shown.
@@ -160,15 +163,17 @@ impl From<tokio::task::JoinError> for AppError {
 fn is_outage(e: &DbErr) -> bool {
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => matches!(
-            inner.as_ref(),
-            sea_orm::sqlx::Error::Io(_)
-                | sea_orm::sqlx::Error::Tls(_)
-                | sea_orm::sqlx::Error::Protocol(_)
-                | sea_orm::sqlx::Error::PoolTimedOut
-                | sea_orm::sqlx::Error::PoolClosed
-                | sea_orm::sqlx::Error::WorkerCrashed
-        ),
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            matches!(
+                inner.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::Tls(_)
+                    | sea_orm::sqlx::Error::Protocol(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed
+            )
+        }
         _ => false,
     }
 }
@@ -187,7 +192,10 @@ pub fn unique_violation(e: &DbErr) -> Option<String> {
         .filter_map(|marker| message.rfind(marker).map(|at| &message[at + marker.len()..]))
         .min_by_key(|tail| tail.len())
         .unwrap_or(&message);
-    Some(tail.trim_matches(|c: char| c == '"' || c == '\'' || c == '`' || c.is_whitespace()).to_owned())
+    Some(
+        tail.trim_matches(|c: char| c == '"' || c == '\'' || c == '`' || c.is_whitespace())
+            .to_owned(),
+    )
 }
 
 /// Whether a unique violation is on `table.column`.

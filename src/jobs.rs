@@ -20,9 +20,26 @@ pub const ACTIVITY_FLUSH: Duration = Duration::from_secs(5);
 /// When the scheduler cannot start.
 pub async fn start(state: &AppState) -> AppResult<JobScheduler> {
     let sched = JobScheduler::new().await.map_err(fail)?;
-    every(&sched, state, ACTIVITY_FLUSH, "flush activity", |s| async move { s.activity.flush(&s.db).await }).await?;
-    every(&sched, state, Duration::from_secs(60), "end idle sessions", |s| async move { expiry::end_idle(&s).await.map(|_| ()) }).await?;
-    every(&sched, state, Duration::from_secs(60), "reload signing keys", |s| async move { s.keys.reload(&s.db, &s.crypto).await }).await?;
+    every(&sched, state, ACTIVITY_FLUSH, "flush activity", |s| async move {
+        s.activity.flush(&s.db).await
+    })
+    .await?;
+    every(
+        &sched,
+        state,
+        Duration::from_secs(60),
+        "end idle sessions",
+        |s| async move { expiry::end_idle(&s).await.map(|_| ()) },
+    )
+    .await?;
+    every(
+        &sched,
+        state,
+        Duration::from_secs(60),
+        "reload signing keys",
+        |s| async move { s.keys.reload(&s.db, &s.crypto).await },
+    )
+    .await?;
     every(&sched, state, Duration::from_secs(3600), "purge", |s| async move {
         expiry::purge(&s).await?;
         one_time::purge_expired(&s.db.write).await?;
@@ -33,7 +50,13 @@ pub async fn start(state: &AppState) -> AppResult<JobScheduler> {
     Ok(sched)
 }
 
-async fn every<F, Fut>(sched: &JobScheduler, state: &AppState, period: Duration, name: &'static str, work: F) -> AppResult<()>
+async fn every<F, Fut>(
+    sched: &JobScheduler,
+    state: &AppState,
+    period: Duration,
+    name: &'static str,
+    work: F,
+) -> AppResult<()>
 where
     F: Fn(AppState) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = AppResult<()>> + Send + 'static,

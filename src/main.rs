@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "authql", version, about = "Self-hosted authentication server with a GraphQL API")]
+#[command(
+    name = "authql",
+    version,
+    about = "Self-hosted authentication server with a GraphQL API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -34,18 +38,16 @@ enum Command {
 
 fn main() -> ExitCode {
     // A missing .env is normal; a broken one should not pass silently.
-    if let Err(e) = dotenvy::dotenv() {
-        if !e.not_found() {
-            eprintln!("authql: cannot read .env: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("authql: cannot read .env: {e}");
+        return ExitCode::from(2);
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // One line that names the variable and what it accepts.
-            let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-            eprintln!("authql: configuration error: {first}");
+            eprintln!("authql: configuration error: {}", one_line(&e));
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -63,6 +65,22 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         command => run(command, cli.settings),
+    }
+}
+
+/// A clap error as one line that names the variable and what it accepts.
+fn one_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let first = e
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    match e.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(valid)) => format!("{first}; accepted: {}", valid.join(", ")),
+        _ => first,
     }
 }
 
@@ -100,7 +118,8 @@ fn run(command: Option<Command>, settings: Settings) -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tokio_cron_scheduler=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tokio_cron_scheduler=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Json => builder.json().init(),

@@ -39,16 +39,19 @@ impl Application {
             .context("cannot connect to DATABASE_URL")?;
         db.migrate().await.context("cannot apply database migrations")?;
         let crypto = Crypto::new(config.secret_key.expose());
-        let keys = KeyStore::load(&db, &crypto, config.tokens.access_ttl).await.map_err(|e| {
-            e.log();
-            anyhow::anyhow!("cannot load signing keys (was SECRET_KEY changed?)")
-        })?;
+        let keys = KeyStore::load(&db, &crypto, config.tokens.access_ttl)
+            .await
+            .map_err(|e| {
+                e.log();
+                anyhow::anyhow!("cannot load signing keys (was SECRET_KEY changed?)")
+            })?;
         let passwords = PasswordHasher::new(&config.password).map_err(|e| anyhow::anyhow!("{e}"))?;
         let outbox = Outbox::new(&config).map_err(|e| {
             e.log();
             anyhow::anyhow!("cannot use SMTP_URL")
         })?;
-        let listener = TcpListener::bind(config.listen_addr).with_context(|| format!("cannot listen on {}", config.listen_addr))?;
+        let listener = TcpListener::bind(config.listen_addr)
+            .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         // The default PUBLIC_URL is LISTEN_ADDR; with port 0 only now do we know the port.

@@ -10,15 +10,31 @@ use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 /// missing; remove it when the capability lands.
 const PENDING: &[&str] = &[
     // Multi-factor authentication.
-    "MfaSetup", "RecoveryCodes", "VerifyMfaInput",
-    "Mutation.verifyMfa", "Mutation.sendLoginOtp", "Mutation.setupMfa", "Mutation.enableMfa",
-    "Mutation.disableMfa", "Mutation.regenerateRecoveryCodes", "Mutation.sendOtp", "Mutation.verifyOtp",
+    "MfaSetup",
+    "RecoveryCodes",
+    "VerifyMfaInput",
+    "Mutation.verifyMfa",
+    "Mutation.sendLoginOtp",
+    "Mutation.setupMfa",
+    "Mutation.enableMfa",
+    "Mutation.disableMfa",
+    "Mutation.regenerateRecoveryCodes",
+    "Mutation.sendOtp",
+    "Mutation.verifyOtp",
     // Sign-in with Google and OpenID Connect providers.
-    "OAuthProvider", "Query.oauthProviders", "Mutation.exchangeLoginCode",
+    "OAuthProvider",
+    "Query.oauthProviders",
+    "Mutation.exchangeLoginCode",
     // Profile and avatar.
-    "Upload", "UpdateProfileInput", "Mutation.updateProfile", "Mutation.uploadAvatar", "Mutation.deleteAvatar",
+    "Upload",
+    "UpdateProfileInput",
+    "Mutation.updateProfile",
+    "Mutation.uploadAvatar",
+    "Mutation.deleteAvatar",
     // Administration.
-    "UserConnection", "Query.users", "Mutation.setUserActive",
+    "UserConnection",
+    "Query.users",
+    "Mutation.setUserActive",
 ];
 
 /// Every member of an SDL document: `Type` -> kind, `Type.field` -> type,
@@ -27,7 +43,9 @@ fn members(sdl: &str) -> BTreeMap<String, String> {
     let doc = parse_schema(sdl).expect("valid SDL");
     let mut out = BTreeMap::new();
     for def in doc.definitions {
-        let TypeSystemDefinition::Type(t) = def else { continue };
+        let TypeSystemDefinition::Type(t) = def else {
+            continue;
+        };
         let name = t.node.name.node.to_string();
         match t.node.kind {
             TypeKind::Scalar => {
@@ -38,8 +56,15 @@ fn members(sdl: &str) -> BTreeMap<String, String> {
                 for f in o.fields {
                     let field = format!("{name}.{}", f.node.name.node);
                     for a in f.node.arguments {
-                        let default = a.node.default_value.map(|d| format!(" = {}", d.node)).unwrap_or_default();
-                        out.insert(format!("{field}({})", a.node.name.node), format!("{}{default}", a.node.ty.node));
+                        let default = a
+                            .node
+                            .default_value
+                            .map(|d| format!(" = {}", d.node))
+                            .unwrap_or_default();
+                        out.insert(
+                            format!("{field}({})", a.node.name.node),
+                            format!("{}{default}", a.node.ty.node),
+                        );
                     }
                     out.insert(field, f.node.ty.node.to_string());
                 }
@@ -63,7 +88,9 @@ fn members(sdl: &str) -> BTreeMap<String, String> {
 }
 
 fn is_pending(member: &str) -> bool {
-    PENDING.iter().any(|p| member == *p || member.starts_with(&format!("{p}.")) || member.starts_with(&format!("{p}(")))
+    PENDING
+        .iter()
+        .any(|p| member == *p || member.starts_with(&format!("{p}.")) || member.starts_with(&format!("{p}(")))
 }
 
 #[test]
@@ -76,7 +103,9 @@ fn the_schema_covers_the_contract() {
         match ours.get(member) {
             None if is_pending(member) => {}
             None => missing.push(member.clone()),
-            Some(_) if is_pending(member) => panic!("{member} is implemented now: remove it from PENDING"),
+            Some(_) if is_pending(member) => {
+                panic!("{member} is implemented now: remove it from PENDING")
+            }
             Some(got) if got != kind => different.push(format!("{member}: contract {kind}, schema {got}")),
             Some(_) => {}
         }
@@ -84,7 +113,10 @@ fn the_schema_covers_the_contract() {
     assert!(missing.is_empty(), "missing from the schema: {missing:#?}");
     assert!(different.is_empty(), "differs from the contract: {different:#?}");
     let unknown: BTreeSet<_> = PENDING.iter().filter(|p| !contract.keys().any(|m| m == *p)).collect();
-    assert!(unknown.is_empty(), "PENDING names what the contract does not have: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "PENDING names what the contract does not have: {unknown:?}"
+    );
 }
 
 #[test]
@@ -96,7 +128,10 @@ fn schema_graphql_is_the_exported_schema() {
 
 #[test]
 fn the_binary_prints_the_same_schema() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authql")).arg("schema").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authql"))
+        .arg("schema")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), authql::graphql::sdl());
 }

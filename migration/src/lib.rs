@@ -2,8 +2,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261129_000001_initial;
 mod columns;
+mod m20261129_000001_initial;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;

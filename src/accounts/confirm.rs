@@ -46,7 +46,9 @@ pub async fn resend_confirmation(state: &AppState, email: &str) -> AppResult<()>
     let email = validate::email("email", email)?;
     let state = state.clone();
     in_background(async move {
-        let Some(user) = find_by_email(&state.db.read, &email).await? else { return Ok(()) };
+        let Some(user) = find_by_email(&state.db.read, &email).await? else {
+            return Ok(());
+        };
         if user.email_verified_at.is_some() || !user.active {
             return Ok(());
         }
@@ -54,7 +56,12 @@ pub async fn resend_confirmation(state: &AppState, email: &str) -> AppResult<()>
         // Only the newest link works, so an old mail lying around is harmless.
         one_time::invalidate_all(&txn, user.id, Purpose::ConfirmEmail).await?;
         let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
-        mail::enqueue(&txn, &state, templates::confirm_email(&email, &confirm_link(&state, &token))).await?;
+        mail::enqueue(
+            &txn,
+            &state,
+            templates::confirm_email(&email, &confirm_link(&state, &token)),
+        )
+        .await?;
         txn.commit().await?;
         state.outbox.wake();
         Ok(())

@@ -38,17 +38,26 @@ pub async fn login(state: &AppState, creds: Credentials, client: &ClientInfo) ->
     let user = match (by_email, by_username) {
         (Some(email), None) => find_by_email(&state.db.read, &validate::email("email", email)?).await?,
         (None, Some(name)) => match validate::username(name) {
-            Ok(name) => users::Entity::find().filter(users::Column::Username.eq(name)).one(&state.db.read).await?,
+            Ok(name) => {
+                users::Entity::find()
+                    .filter(users::Column::Username.eq(name))
+                    .one(&state.db.read)
+                    .await?
+            }
             Err(_) => None,
         },
-        _ => return Err(AppError::bad_input("email", "give either an email or a username")),
+        _ => {
+            return Err(AppError::bad_input("email", "give either an email or a username"));
+        }
     };
     if creds.password.len() > MAX_PASSWORD_BYTES {
         return Err(AppError::InvalidCredentials);
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = state.passwords.verify(&creds.password, stored.as_deref()).await?;
-    let Some(user) = user else { return Err(AppError::InvalidCredentials) };
+    let Some(user) = user else {
+        return Err(AppError::InvalidCredentials);
+    };
     if !matches {
         events::record(&state.db.write, user.id, EventKind::LoginFailed, client).await?;
         return Err(AppError::InvalidCredentials);

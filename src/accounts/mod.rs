@@ -31,7 +31,10 @@ pub const ROLE_ADMIN: &str = "ADMIN";
 /// # Errors
 /// When the database fails.
 pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> AppResult<Option<users::Model>> {
-    Ok(users::Entity::find().filter(users::Column::Email.eq(email)).one(conn).await?)
+    Ok(users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .one(conn)
+        .await?)
 }
 
 /// The user with this id, read from the writer so it reflects the latest change.
@@ -39,7 +42,10 @@ pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> AppResul
 /// # Errors
 /// [`AppError::Unauthenticated`] if the user is gone; database errors.
 pub async fn fresh_user(state: &AppState, id: Uuid) -> AppResult<users::Model> {
-    users::Entity::find_by_id(id).one(&state.db.write).await?.ok_or(AppError::Unauthenticated)
+    users::Entity::find_by_id(id)
+        .one(&state.db.write)
+        .await?
+        .ok_or(AppError::Unauthenticated)
 }
 
 /// Runs `work` after the response, logging its failure: for requests whose

@@ -50,7 +50,15 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> AppResult<String> {
         let salt: [u8; SALT_LEN] = rand::rng().random();
         let params = self.params.clone();
-        let out = self.run(password, salt.to_vec(), params.clone(), Algorithm::Argon2id, Version::V0x13).await?;
+        let out = self
+            .run(
+                password,
+                salt.to_vec(),
+                params.clone(),
+                Algorithm::Argon2id,
+                Version::V0x13,
+            )
+            .await?;
         encode(&params, &salt, &out)
     }
 
@@ -102,8 +110,19 @@ impl PasswordHasher {
             .await
     }
 
-    async fn run(&self, password: &str, salt: Vec<u8>, params: Params, alg: Algorithm, version: Version) -> AppResult<Vec<u8>> {
-        let _permit = self.permits.acquire().await.map_err(|_| AppError::internal("hasher closed"))?;
+    async fn run(
+        &self,
+        password: &str,
+        salt: Vec<u8>,
+        params: Params,
+        alg: Algorithm,
+        version: Version,
+    ) -> AppResult<Vec<u8>> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AppError::internal("hasher closed"))?;
         let mut memory = self.buffers.lock().ok().and_then(|mut b| b.pop()).unwrap_or_default();
         let password = password.as_bytes().to_vec();
         let (memory, result) = tokio::task::spawn_blocking(move || {
@@ -142,7 +161,13 @@ mod tests {
     use super::*;
 
     fn hasher(memory_kib: u32) -> PasswordHasher {
-        PasswordHasher::new(&PasswordConfig { memory_kib, iterations: 1, parallelism: 1, concurrency: 2 }).unwrap()
+        PasswordHasher::new(&PasswordConfig {
+            memory_kib,
+            iterations: 1,
+            parallelism: 1,
+            concurrency: 2,
+        })
+        .unwrap()
     }
 
     #[tokio::test]
@@ -155,7 +180,11 @@ mod tests {
         // The argon2 crate's own verifier agrees, so hashes stay portable.
         use argon2::password_hash::PasswordVerifier;
         let parsed = PasswordHash::new(&phc).unwrap();
-        assert!(Argon2::default().verify_password(b"correct horse battery staple", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery staple", &parsed)
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -163,7 +192,10 @@ mod tests {
         let h = hasher(64);
         assert!(!h.verify("anything", None).await.unwrap());
         let old = hasher(128).hash("pw-pw-pw-pw").await.unwrap();
-        assert!(h.verify("pw-pw-pw-pw", Some(&old)).await.unwrap(), "other params still verify");
+        assert!(
+            h.verify("pw-pw-pw-pw", Some(&old)).await.unwrap(),
+            "other params still verify"
+        );
         assert!(h.needs_rehash(&old));
         assert!(!h.needs_rehash(&h.hash("pw-pw-pw-pw").await.unwrap()));
     }

@@ -26,7 +26,9 @@ pub async fn forgot_password(state: &AppState, email: &str, client: &ClientInfo)
     let email = validate::email("email", email)?;
     let (state, client) = (state.clone(), client.clone());
     in_background(async move {
-        let Some(user) = find_by_email(&state.db.read, &email).await? else { return Ok(()) };
+        let Some(user) = find_by_email(&state.db.read, &email).await? else {
+            return Ok(());
+        };
         if !user.active {
             return Ok(());
         }
@@ -51,7 +53,10 @@ pub async fn forgot_password(state: &AppState, email: &str, client: &ClientInfo)
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(state: &AppState, token: &str, new_password: &str, client: &ClientInfo) -> AppResult<()> {
     let row = one_time::find(&state.db.read, token, Purpose::ResetPassword).await?;
-    let user = users::Entity::find_by_id(row.user_id).one(&state.db.read).await?.ok_or(AppError::InvalidToken)?;
+    let user = users::Entity::find_by_id(row.user_id)
+        .one(&state.db.read)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
     validate::password("newPassword", new_password, &user.email, user.username.as_deref())?;
     let hash = state.passwords.hash(new_password).await?;
     let txn = state.db.write.begin().await?;
@@ -72,7 +77,13 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str, c
 /// # Errors
 /// `INVALID_CREDENTIALS` when `current` is wrong; `BAD_USER_INPUT` on `newPassword`.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
-pub async fn change_password(state: &AppState, caller: &Principal, current: &str, new_password: &str, client: &ClientInfo) -> AppResult<()> {
+pub async fn change_password(
+    state: &AppState,
+    caller: &Principal,
+    current: &str,
+    new_password: &str,
+    client: &ClientInfo,
+) -> AppResult<()> {
     let user = fresh_user(state, caller.user().id).await?;
     if !state.passwords.verify(current, user.password_hash.as_deref()).await? {
         events::record(&state.db.write, user.id, EventKind::LoginFailed, client).await?;

@@ -44,8 +44,18 @@ pub struct SignupOutcome {
 #[tracing::instrument(skip_all)]
 pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) -> AppResult<SignupOutcome> {
     let email = validate::email("email", &input.email)?;
-    let username = input.username.as_deref().filter(|u| !u.trim().is_empty()).map(validate::username).transpose()?;
-    let phone = input.phone_number.as_deref().filter(|p| !p.trim().is_empty()).map(validate::phone).transpose()?;
+    let username = input
+        .username
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .map(validate::username)
+        .transpose()?;
+    let phone = input
+        .phone_number
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .map(validate::phone)
+        .transpose()?;
     let display_name = validate::name("displayName", input.display_name.as_deref())?;
     let first_name = validate::name("firstName", input.first_name.as_deref())?;
     let last_name = validate::name("lastName", input.last_name.as_deref())?;
@@ -81,7 +91,9 @@ pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) ->
         Ok(user) => user,
         Err(e) => {
             txn.rollback().await?;
-            let Some(constraint) = unique_violation(&e) else { return Err(e.into()) };
+            let Some(constraint) = unique_violation(&e) else {
+                return Err(e.into());
+            };
             if violates(&constraint, "users", "email") {
                 return already_registered(state, &email).await;
             }
@@ -90,7 +102,12 @@ pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) ->
     };
     events::record(&txn, user.id, EventKind::SignedUp, client).await?;
     let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
-    mail::enqueue(&txn, state, templates::confirm_email(&email, &confirm_link(state, &token))).await?;
+    mail::enqueue(
+        &txn,
+        state,
+        templates::confirm_email(&email, &confirm_link(state, &token)),
+    )
+    .await?;
     let auth = if state.config.require_email_confirmation {
         None
     } else {
@@ -100,8 +117,13 @@ pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) ->
     };
     txn.commit().await?;
     state.outbox.wake();
-    let auth = auth.map(|(session, refresh)| store::bundle(state, user, &session, refresh)).transpose()?;
-    Ok(SignupOutcome { confirmation_required: state.config.require_email_confirmation, auth })
+    let auth = auth
+        .map(|(session, refresh)| store::bundle(state, user, &session, refresh))
+        .transpose()?;
+    Ok(SignupOutcome {
+        confirmation_required: state.config.require_email_confirmation,
+        auth,
+    })
 }
 
 /// The link in a confirmation mail.
@@ -111,14 +133,24 @@ pub(super) fn confirm_link(state: &AppState, token: &str) -> String {
 
 /// Usernames and phone numbers are public handles: saying one is taken reveals no email.
 async fn ensure_free(state: &AppState, username: Option<&str>, phone: Option<&str>) -> AppResult<()> {
-    if let Some(name) = username {
-        if users::Entity::find().filter(users::Column::Username.eq(name)).count(&state.db.read).await? > 0 {
-            return Err(AppError::bad_input("username", "this username is taken"));
-        }
-    }
-    if let Some(phone) = phone {
-        if users::Entity::find().filter(users::Column::PhoneNumber.eq(phone)).count(&state.db.read).await? > 0 {
-            return Err(AppError::bad_input("phoneNumber", "this phone number is taken"));
+    let checks = [
+        (users::Column::Username, username, "username", "this username is taken"),
+        (
+            users::Column::PhoneNumber,
+            phone,
+            "phoneNumber",
+            "this phone number is taken",
+        ),
+    ];
+    for (column, value, field, message) in checks {
+        if let Some(value) = value
+            && users::Entity::find()
+                .filter(column.eq(value))
+                .count(&state.db.read)
+                .await?
+                > 0
+        {
+            return Err(AppError::bad_input(field, message));
         }
     }
     Ok(())
@@ -140,9 +172,15 @@ async fn already_registered(state: &AppState, email: &str) -> AppResult<SignupOu
     if !state.config.require_email_confirmation {
         return Err(AppError::EmailTaken);
     }
-    let user = find_by_email(&state.db.write, email).await?.ok_or_else(|| AppError::internal("taken email has no user"))?;
+    let user = find_by_email(&state.db.write, email)
+        .await?
+        .ok_or_else(|| AppError::internal("taken email has no user"))?;
     let unconfirmed = user.email_verified_at.is_none();
-    let subject = if unconfirmed { templates::CONFIRM_SUBJECT } else { templates::EXISTS_SUBJECT };
+    let subject = if unconfirmed {
+        templates::CONFIRM_SUBJECT
+    } else {
+        templates::EXISTS_SUBJECT
+    };
     // A burst of sign-ups for one address sends one such mail, not one each.
     let recent = mail_outbox::Entity::find()
         .filter(mail_outbox::Column::Recipient.eq(email))
@@ -162,5 +200,8 @@ async fn already_registered(state: &AppState, email: &str) -> AppResult<SignupOu
         txn.commit().await?;
         state.outbox.wake();
     }
-    Ok(SignupOutcome { confirmation_required: true, auth: None })
+    Ok(SignupOutcome {
+        confirmation_required: true,
+        auth: None,
+    })
 }

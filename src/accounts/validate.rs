@@ -16,7 +16,12 @@ pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=128;
 /// `BAD_USER_INPUT` on `field` when it is not a plain address with a dotted domain.
 pub fn email(field: &'static str, raw: &str) -> AppResult<String> {
     let email = raw.trim().to_lowercase();
-    let options = Options { minimum_sub_domains: 2, allow_domain_literal: false, allow_display_text: false, ..Options::default() };
+    let options = Options {
+        minimum_sub_domains: 2,
+        allow_domain_literal: false,
+        allow_display_text: false,
+        ..Options::default()
+    };
     if email.len() > MAX_EMAIL_LEN || EmailAddress::parse_with_options(&email, options).is_err() {
         return Err(AppError::bad_input(field, "not a valid email address"));
     }
@@ -62,7 +67,10 @@ pub fn name(field: &'static str, raw: Option<&str>) -> AppResult<Option<String>>
         return Ok(None);
     };
     if value.chars().count() > MAX_NAME_LEN || value.chars().any(char::is_control) {
-        return Err(AppError::bad_input(field, format!("at most {MAX_NAME_LEN} characters, no control characters")));
+        return Err(AppError::bad_input(
+            field,
+            format!("at most {MAX_NAME_LEN} characters, no control characters"),
+        ));
     }
     Ok(Some(value.to_owned()))
 }
@@ -82,7 +90,10 @@ pub fn password(field: &'static str, password: &str, email: &str, username: Opti
     let personal = [Some(local), username].into_iter().flatten().filter(|p| p.len() >= 3);
     for part in personal.clone() {
         if lower.contains(&part.to_lowercase()) {
-            return Err(AppError::bad_input(field, "must not contain your email address or username"));
+            return Err(AppError::bad_input(
+                field,
+                "must not contain your email address or username",
+            ));
         }
     }
     let inputs: Vec<&str> = personal.chain([email]).collect();
@@ -111,7 +122,15 @@ mod tests {
     #[test]
     fn emails_are_trimmed_lowercased_and_checked() {
         assert_eq!(email("email", "  Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "Ann <ann@example.com>", "ann@localhost", "a b@example.com"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "Ann <ann@example.com>",
+            "ann@localhost",
+            "a b@example.com",
+        ] {
             assert_eq!(field_of(email("email", bad).unwrap_err()), "email", "{bad}");
         }
         assert!(email("email", &format!("{}@example.com", "a".repeat(300))).is_err());
@@ -137,8 +156,19 @@ mod tests {
     #[test]
     fn passwords_must_be_strong_and_impersonal() {
         assert!(password("password", "Tr0ub4dor&3-horse-Staple", "ann@example.com", None).is_ok());
-        for weak in ["short", "password", "password123", "aaaaaaaaaaaa", "annabelle2024!", &"x".repeat(129)] {
-            assert_eq!(field_of(password("password", weak, "annabelle@example.com", None).unwrap_err()), "password", "{weak}");
+        for weak in [
+            "short",
+            "password",
+            "password123",
+            "aaaaaaaaaaaa",
+            "annabelle2024!",
+            &"x".repeat(129),
+        ] {
+            assert_eq!(
+                field_of(password("password", weak, "annabelle@example.com", None).unwrap_err()),
+                "password",
+                "{weak}"
+            );
         }
         let e = password("newPassword", "Zebra-annsmith-Quartz-91", "annsmith@example.com", None).unwrap_err();
         assert_eq!(field_of(e), "newPassword");

@@ -22,7 +22,12 @@ pub use values::{AppEnv, LogFormat, Secret};
 #[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
     /// Address to listen on.
-    #[arg(long, env = "LISTEN_ADDR", value_name = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "LISTEN_ADDR",
+        value_name = "LISTEN_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen_addr: SocketAddr,
     /// Public base URL of this server, used in mailed links and as the token issuer.
     #[arg(long, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = values::http_url)]
@@ -37,13 +42,24 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = values::secret)]
     pub database_url: Option<Secret>,
     /// Largest number of database connections per instance.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_name = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        value_name = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
     pub database_max_connections: u32,
     /// Master key (at least 32 characters) that seals secrets at rest.
     #[arg(long, env = "SECRET_KEY", value_name = "SECRET_KEY", value_parser = values::secret, hide_env_values = true)]
     pub secret_key: Option<Secret>,
     /// development or production.
-    #[arg(long, env = "APP_ENV", value_name = "APP_ENV", value_enum, default_value = "development")]
+    #[arg(
+        long,
+        env = "APP_ENV",
+        value_name = "APP_ENV",
+        value_enum,
+        default_value = "development"
+    )]
     pub app_env: AppEnv,
     /// Allow SQLite in production (a single instance only).
     #[arg(long, env = "ALLOW_SQLITE_IN_PRODUCTION", value_name = "ALLOW_SQLITE_IN_PRODUCTION", value_parser = BoolishValueParser::new(), default_value = "false")]
@@ -103,10 +119,21 @@ pub struct Settings {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", value_parser = values::http_url, value_delimiter = ',')]
     pub cors_allowed_origins: Vec<Url>,
     /// Largest accepted request body in bytes.
-    #[arg(long, env = "MAX_BODY_BYTES", value_name = "MAX_BODY_BYTES", default_value_t = 262_144)]
+    #[arg(
+        long,
+        env = "MAX_BODY_BYTES",
+        value_name = "MAX_BODY_BYTES",
+        default_value_t = 262_144
+    )]
     pub max_body_bytes: usize,
     /// text or json.
-    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_name = "LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -182,33 +209,58 @@ impl Settings {
     /// A [`ConfigError`] naming the variable at fault.
     pub fn resolve(self) -> Result<Config, ConfigError> {
         let production = self.app_env == AppEnv::Production;
+        let public_url = match (self.public_url, production) {
+            (Some(url), _) => url,
+            (None, true) => {
+                return Err(ConfigError(
+                    "PUBLIC_URL: required in production (e.g. https://auth.example.com)".into(),
+                ));
+            }
+            (None, false) => Url::parse(&format!("http://{}", self.listen_addr))
+                .map_err(|_| ConfigError("LISTEN_ADDR: cannot form a default PUBLIC_URL from it".into()))?,
+        };
+        if production
+            && self
+                .secret_key
+                .as_ref()
+                .is_none_or(|k| k.expose().chars().count() < secrets::MIN_SECRET_KEY_LEN)
+        {
+            return Err(secrets::short_key());
+        }
         let database_url = match self.database_url.filter(|u| !u.expose().is_empty()) {
             Some(url) => url,
             None => Secret::new(format!("sqlite://{}/authql.db?mode=rwc", self.data_dir.display())),
         };
         let db = database_url.expose();
-        if !["sqlite:", "postgres://", "postgresql://", "mysql://", "mariadb://"].iter().any(|p| db.starts_with(p)) {
-            return Err(ConfigError("DATABASE_URL: expected a sqlite://, postgres:// or mysql:// URL".into()));
+        if !["sqlite:", "postgres://", "postgresql://", "mysql://", "mariadb://"]
+            .iter()
+            .any(|p| db.starts_with(p))
+        {
+            return Err(ConfigError(
+                "DATABASE_URL: expected a sqlite://, postgres:// or mysql:// URL".into(),
+            ));
         }
         if production && db.starts_with("sqlite:") && !self.allow_sqlite_in_production {
             return Err(ConfigError(
                 "DATABASE_URL: SQLite in production needs ALLOW_SQLITE_IN_PRODUCTION=true (single instance only); use postgres:// or mysql://".into(),
             ));
         }
-        let public_url = match (self.public_url, production) {
-            (Some(url), _) => url,
-            (None, true) => return Err(ConfigError("PUBLIC_URL: required in production (e.g. https://auth.example.com)".into())),
-            (None, false) => Url::parse(&format!("http://{}", self.listen_addr))
-                .map_err(|_| ConfigError("LISTEN_ADDR: cannot form a default PUBLIC_URL from it".into()))?,
-        };
         let secret_key = secrets::master_key(self.secret_key, production, &self.data_dir)?;
         if self.refresh_reuse_grace >= self.refresh_token_ttl {
-            return Err(ConfigError("REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL".into()));
+            return Err(ConfigError(
+                "REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL".into(),
+            ));
         }
         let cors_origins = if self.cors_allowed_origins.is_empty() {
-            self.frontend_url.iter().map(|u| u.origin().ascii_serialization()).collect()
+            self.frontend_url
+                .iter()
+                .map(|u| u.origin().ascii_serialization())
+                .collect()
         } else {
-            self.cors_allowed_origins.iter().map(|u| u.origin().ascii_serialization()).collect()
+            self.cors_allowed_origins
+                .iter()
+                .map(|u| u.origin().ascii_serialization())
+                .collect()
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Config {
@@ -232,7 +284,9 @@ impl Settings {
                 memory_kib: self.password_hash_memory_kib,
                 iterations: self.password_hash_iterations,
                 parallelism: self.password_hash_parallelism,
-                concurrency: self.password_hash_concurrency.map_or((cores / 2).max(1), |n| n as usize),
+                concurrency: self
+                    .password_hash_concurrency
+                    .map_or((cores / 2).max(1), |n| n as usize),
             },
             mail: MailConfig {
                 smtp_url: self.smtp_url,

@@ -27,7 +27,8 @@ pub fn master_key(given: Option<Secret>, production: bool, data_dir: &Path) -> R
     }
 }
 
-fn short_key() -> ConfigError {
+/// The error for a missing or short SECRET_KEY.
+pub fn short_key() -> ConfigError {
     ConfigError(format!(
         "SECRET_KEY: required, at least {MIN_SECRET_KEY_LEN} characters (generate one with `authql keygen --secret`)"
     ))
@@ -44,7 +45,12 @@ fn development_key(data_dir: &Path) -> Result<Secret, ConfigError> {
     let fail = |what: &str, e: std::io::Error| ConfigError(format!("DATA_DIR: cannot {what} {}: {e}", path.display()));
     match std::fs::read_to_string(&path) {
         Ok(key) if key.trim().len() >= MIN_SECRET_KEY_LEN => return Ok(Secret::new(key.trim())),
-        Ok(_) => return Err(ConfigError(format!("DATA_DIR: {} holds a short key; delete it to generate a new one", path.display()))),
+        Ok(_) => {
+            return Err(ConfigError(format!(
+                "DATA_DIR: {} holds a short key; delete it to generate a new one",
+                path.display()
+            )));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(fail("read", e)),
     }

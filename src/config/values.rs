@@ -54,8 +54,7 @@ impl fmt::Display for Secret {
 /// # Errors
 /// A message naming the accepted forms.
 pub fn duration(value: &str) -> Result<Duration, String> {
-    humantime::parse_duration(value.trim())
-        .map_err(|_| "expected a duration such as 30s, 15m or 1d".to_owned())
+    humantime::parse_duration(value.trim()).map_err(|_| "expected a duration such as 30s, 15m or 1d".to_owned())
 }
 
 /// Parses a secret; an empty value counts as absent.

@@ -58,7 +58,10 @@ impl AccountsMutation {
             phone_number: input.phone_number,
         };
         let outcome = accounts::signup(state(ctx)?, account, client(ctx)?).await?;
-        Ok(SignupPayload { confirmation_required: outcome.confirmation_required, auth: outcome.auth.map(Into::into) })
+        Ok(SignupPayload {
+            confirmation_required: outcome.confirmation_required,
+            auth: outcome.auth.map(Into::into),
+        })
     }
 
     /// Confirms an email address with the mailed token.
@@ -88,7 +91,14 @@ impl AccountsMutation {
     /// Changes the caller's password; ends every other session.
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        accounts::change_password(state(ctx)?, caller, &input.current_password, &input.new_password, client(ctx)?).await?;
+        accounts::change_password(
+            state(ctx)?,
+            caller,
+            &input.current_password,
+            &input.new_password,
+            client(ctx)?,
+        )
+        .await?;
         Ok(true)
     }
 

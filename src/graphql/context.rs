@@ -19,7 +19,11 @@ pub struct RequestInfo {
 impl RequestInfo {
     /// A request from `client`, with the token of its `Authorization: Bearer` header.
     pub fn new(client: ClientInfo, bearer: Option<String>) -> Self {
-        Self { client, bearer, principal: OnceCell::new() }
+        Self {
+            client,
+            bearer,
+            principal: OnceCell::new(),
+        }
     }
 }
 

@@ -43,11 +43,17 @@ pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
         if has_code {
             continue;
         }
-        let code = if error.message.contains("nested too deep") || error.message.contains("too complex") || error.message.contains("recursion") {
+        let code = if error.message.contains("nested too deep")
+            || error.message.contains("too complex")
+            || error.message.contains("recursion")
+        {
             ErrorCode::QueryTooComplex
         } else {
             ErrorCode::BadUserInput
         };
-        error.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code.as_str());
     }
 }

@@ -43,11 +43,22 @@ impl Extension for Guardrails {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let aliases = doc.operations.iter().map(|(_, op)| count_aliases(&op.node.selection_set.node)).sum::<usize>()
-            + doc.fragments.values().map(|f| count_aliases(&f.node.selection_set.node)).sum::<usize>();
+        let aliases = doc
+            .operations
+            .iter()
+            .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+            .sum::<usize>()
+            + doc
+                .fragments
+                .values()
+                .map(|f| count_aliases(&f.node.selection_set.node))
+                .sum::<usize>();
         if aliases > MAX_ALIASES {
             let mut error = ServerError::new(format!("too many aliases: at most {MAX_ALIASES}"), None);
-            error.extensions.get_or_insert_with(Default::default).set("code", ErrorCode::QueryTooComplex.as_str());
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", ErrorCode::QueryTooComplex.as_str());
             return Err(error);
         }
         Ok(doc)

@@ -36,7 +36,11 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 pub fn schema(state: AppState) -> AppSchema {
     let introspection = state.config.http.introspection;
     let builder = builder().data(state);
-    if introspection { builder.finish() } else { builder.disable_introspection().finish() }
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema in SDL, as `authql schema` prints it and schema.graphql holds it.

@@ -32,16 +32,24 @@ impl SessionsQuery {
         Ok(rows
             .iter()
             .map(|s| {
-                let last = state.activity.last(s.id).map_or(s.last_active_at, |t| t.max(s.last_active_at));
+                let last = state
+                    .activity
+                    .last(s.id)
+                    .map_or(s.last_active_at, |t| t.max(s.last_active_at));
                 Session::new(s, s.id == caller.session().id, last)
             })
             .collect())
     }
 
     /// The caller's newest security events.
-    async fn security_events(&self, ctx: &Context<'_>, #[graphql(default = 20)] first: Option<i32>) -> GqlResult<Vec<SecurityEvent>> {
+    async fn security_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+    ) -> GqlResult<Vec<SecurityEvent>> {
         let caller = principal(ctx).await?;
-        let first = u64::try_from(first.unwrap_or(20)).map_err(|_| AppError::bad_input("first", "must not be negative"))?;
+        let first =
+            u64::try_from(first.unwrap_or(20)).map_err(|_| AppError::bad_input("first", "must not be negative"))?;
         let rows = events::latest(&state(ctx)?.db.read, caller.user().id, first).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -54,7 +62,11 @@ pub struct SessionsMutation;
 impl SessionsMutation {
     /// Signs in with an email or a username and a password.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<LoginPayload> {
-        let creds = Credentials { email: input.email, username: input.username, password: input.password };
+        let creds = Credentials {
+            email: input.email,
+            username: input.username,
+            password: input.password,
+        };
         Ok(accounts::login(state(ctx)?, creds, client(ctx)?).await?.into())
     }
 
@@ -66,7 +78,14 @@ impl SessionsMutation {
     /// Ends the caller's session.
     async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        store::revoke(state(ctx)?, caller.user().id, caller.session().id, EventKind::LoggedOut, client(ctx)?).await?;
+        store::revoke(
+            state(ctx)?,
+            caller.user().id,
+            caller.session().id,
+            EventKind::LoggedOut,
+            client(ctx)?,
+        )
+        .await?;
         Ok(true)
     }
 
@@ -83,7 +102,16 @@ impl SessionsMutation {
     /// Ends one of the caller's sessions; false if there is no such live session.
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        let Ok(sid) = Uuid::parse_str(&id) else { return Ok(false) };
-        Ok(store::revoke(state(ctx)?, caller.user().id, sid, EventKind::SessionRevoked, client(ctx)?).await?)
+        let Ok(sid) = Uuid::parse_str(&id) else {
+            return Ok(false);
+        };
+        Ok(store::revoke(
+            state(ctx)?,
+            caller.user().id,
+            sid,
+            EventKind::SessionRevoked,
+            client(ctx)?,
+        )
+        .await?)
     }
 }

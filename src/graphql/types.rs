@@ -108,7 +108,12 @@ pub struct LoginPayload {
 
 impl From<AuthBundle> for LoginPayload {
     fn from(b: AuthBundle) -> Self {
-        Self { auth: Some(b.into()), mfa_required: false, mfa_token: None, mfa_methods: Vec::new() }
+        Self {
+            auth: Some(b.into()),
+            mfa_required: false,
+            mfa_token: None,
+            mfa_methods: Vec::new(),
+        }
     }
 }
 
@@ -150,6 +155,11 @@ pub struct SecurityEvent {
 
 impl From<security_events::Model> for SecurityEvent {
     fn from(e: security_events::Model) -> Self {
-        Self { kind: e.kind, at: e.at, ip: e.ip, user_agent: e.user_agent }
+        Self {
+            kind: e.kind,
+            at: e.at,
+            ip: e.ip,
+            user_agent: e.user_agent,
+        }
     }
 }

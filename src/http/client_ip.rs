@@ -19,7 +19,9 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     for value in headers.get_all("x-forwarded-for").iter().rev() {
         let Ok(value) = value.to_str() else { break };
         for hop in value.rsplit(',') {
-            let Ok(ip) = hop.trim().parse::<IpAddr>() else { return Some(client) };
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                return Some(client);
+            };
             client = canonical(ip);
             if !is_trusted(client, trusted) {
                 return Some(client);
@@ -56,11 +58,26 @@ mod tests {
     #[test]
     fn forwarded_for_only_counts_from_trusted_proxies() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(ip("203.0.113.9", Some("1.2.3.4"), &trusted), Some("203.0.113.9".parse().unwrap()));
-        assert_eq!(ip("10.0.0.2", Some("1.2.3.4"), &trusted), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(
+            ip("203.0.113.9", Some("1.2.3.4"), &trusted),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(
+            ip("10.0.0.2", Some("1.2.3.4"), &trusted),
+            Some("1.2.3.4".parse().unwrap())
+        );
         // A client-supplied left part cannot win over the address the proxy saw.
-        assert_eq!(ip("10.0.0.2", Some("6.6.6.6, 1.2.3.4, 10.0.0.7"), &trusted), Some("1.2.3.4".parse().unwrap()));
-        assert_eq!(ip("10.0.0.2", Some("garbage"), &trusted), Some("10.0.0.2".parse().unwrap()));
-        assert_eq!(ip("::ffff:203.0.113.9", None, &[]), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(
+            ip("10.0.0.2", Some("6.6.6.6, 1.2.3.4, 10.0.0.7"), &trusted),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            ip("10.0.0.2", Some("garbage"), &trusted),
+            Some("10.0.0.2".parse().unwrap())
+        );
+        assert_eq!(
+            ip("::ffff:203.0.113.9", None, &[]),
+            Some("203.0.113.9".parse().unwrap())
+        );
     }
 }

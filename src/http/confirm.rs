@@ -12,7 +12,10 @@ use crate::state::AppState;
 /// Confirms the address, then sends the browser to FRONTEND_URL (or shows a short page).
 #[handler]
 pub async fn confirm(req: &Request, Path(token): Path<String>, Data(state): Data<&AppState>) -> Response {
-    let client = ClientInfo { ip: super::client_ip_of(req, state), user_agent: req.header(header::USER_AGENT).map(str::to_owned) };
+    let client = ClientInfo {
+        ip: super::client_ip_of(req, state),
+        user_agent: req.header(header::USER_AGENT).map(str::to_owned),
+    };
     let outcome = accounts::confirm_email(state, &token, &client).await;
     if let Err(e) = &outcome {
         e.log();
@@ -29,10 +32,20 @@ pub async fn confirm(req: &Request, Path(token): Path<String>, Data(state): Data
             .finish();
     }
     match outcome {
-        Ok(()) => html_page(StatusCode::OK, "Email confirmed", "Your email address is confirmed. You can close this page and sign in."),
-        Err(e) if e.code() == crate::error::ErrorCode::ServiceUnavailable => {
-            html_page(StatusCode::SERVICE_UNAVAILABLE, "Try again later", "We could not confirm your address just now. Please open the link again in a few minutes.")
-        }
-        Err(_) => html_page(StatusCode::BAD_REQUEST, "Link not valid", "This confirmation link is invalid, already used or expired. You can ask for a new one."),
+        Ok(()) => html_page(
+            StatusCode::OK,
+            "Email confirmed",
+            "Your email address is confirmed. You can close this page and sign in.",
+        ),
+        Err(e) if e.code() == crate::error::ErrorCode::ServiceUnavailable => html_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again later",
+            "We could not confirm your address just now. Please open the link again in a few minutes.",
+        ),
+        Err(_) => html_page(
+            StatusCode::BAD_REQUEST,
+            "Link not valid",
+            "This confirmation link is invalid, already used or expired. You can ask for a new one.",
+        ),
     }
 }

@@ -1,13 +1,13 @@
 //! `/graphql`: POST (JSON or multipart) and GET per the GraphQL-over-HTTP spec; GraphiQL for browsers.
 
-use async_graphql::parser::types::OperationType;
 use async_graphql::http::MultipartOptions;
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ParseRequestError, Request as GqlRequest};
-use tokio::io::AsyncReadExt;
-use tokio_util::compat::TokioAsyncReadCompatExt;
 use poem::http::{Method, StatusCode, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
+use tokio::io::AsyncReadExt;
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::graphiql;
 use super::responses::graphql_error;
@@ -25,49 +25,82 @@ const MAX_MULTIPART_BYTES: usize = 8 * 1024 * 1024;
 
 /// Serves one GraphQL HTTP request.
 #[handler]
-pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, Data(schema): Data<&AppSchema>) -> Response {
+pub async fn endpoint(
+    req: &Request,
+    body: Body,
+    Data(state): Data<&AppState>,
+    Data(schema): Data<&AppSchema>,
+) -> Response {
     // Clients that ask for the newer media type get 400 for requests that
     // cannot run; application/json clients (and */*) get 200 with errors.
     let accept = req.header(header::ACCEPT).unwrap_or("");
     let modern = accept.contains("application/graphql-response+json");
     let content_type = if modern { GRAPHQL_RESPONSE } else { JSON };
-    let request_error = if modern { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let request_error = if modern {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let bad = |status, code, message: &str| graphql_error(status, code, message, content_type);
 
     let batch = match *req.method() {
         Method::GET => {
-            if state.config.http.graphiql && accept.contains("text/html") && !req.uri().query().unwrap_or("").contains("query=") {
+            if state.config.http.graphiql
+                && accept.contains("text/html")
+                && !req.uri().query().unwrap_or("").contains("query=")
+            {
                 return graphiql::page();
             }
             let request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or("")) {
                 Ok(r) => r,
-                Err(_) => return bad(request_error, ErrorCode::BadUserInput, "malformed query string"),
+                Err(_) => {
+                    return bad(request_error, ErrorCode::BadUserInput, "malformed query string");
+                }
             };
             if is_mutation(&request) {
-                let mut resp = bad(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadUserInput, "mutations must use POST");
-                resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+                let mut resp = bad(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    ErrorCode::BadUserInput,
+                    "mutations must use POST",
+                );
+                resp.headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
                 return resp;
             }
             BatchRequest::Single(request)
         }
         Method::POST => match read_post(req, body, state.config.http.max_body_bytes).await {
             Ok(batch) => batch,
-            Err((status, code, message)) => return bad(status.unwrap_or(request_error), code, &message),
+            Err((status, code, message)) => {
+                return bad(status.unwrap_or(request_error), code, &message);
+            }
         },
         _ => {
-            let mut resp = bad(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::BadUserInput, "use GET or POST");
-            resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+            let mut resp = bad(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::BadUserInput,
+                "use GET or POST",
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
             return resp;
         }
     };
-    if let BatchRequest::Batch(items) = &batch {
-        if items.len() > MAX_BATCH || items.is_empty() {
-            return bad(request_error, ErrorCode::QueryTooComplex, &format!("a batch holds 1 to {MAX_BATCH} operations"));
-        }
+    if let BatchRequest::Batch(items) = &batch
+        && (items.len() > MAX_BATCH || items.is_empty())
+    {
+        let message = format!("a batch holds 1 to {MAX_BATCH} operations");
+        return bad(request_error, ErrorCode::QueryTooComplex, &message);
     }
 
-    let client = ClientInfo { ip: super::client_ip_of(req, state), user_agent: req.header(header::USER_AGENT).map(str::to_owned) };
-    let bearer = req.header(header::AUTHORIZATION).and_then(|h| h.strip_prefix("Bearer ")).map(|t| t.trim().to_owned());
+    let client = ClientInfo {
+        ip: super::client_ip_of(req, state),
+        user_agent: req.header(header::USER_AGENT).map(str::to_owned),
+    };
+    let bearer = req
+        .header(header::AUTHORIZATION)
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
     let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));
     // One RequestInfo per HTTP request, so a batch authenticates once.
     let response = schema.execute_batch(batch).await;
@@ -77,7 +110,9 @@ pub async fn endpoint(req: &Request, body: Body, Data(state): Data<&AppState>, D
     };
     let body = match &response {
         BatchResponse::Single(r) if is_request_error(r) => serde_json::json!({ "errors": r.errors }).to_string(),
-        _ => serde_json::to_string(&response).unwrap_or_else(|_| r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()),
+        _ => serde_json::to_string(&response).unwrap_or_else(|_| {
+            r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()
+        }),
     };
     Response::builder()
         .status(status)
@@ -104,35 +139,59 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
         (mime::APPLICATION, "json" | "graphql-response+json") => {
             let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
                 poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
-                _ => (Some(StatusCode::BAD_REQUEST), ErrorCode::BadUserInput, "the body could not be read".into()),
+                _ => (
+                    Some(StatusCode::BAD_REQUEST),
+                    ErrorCode::BadUserInput,
+                    "the body could not be read".into(),
+                ),
             })?;
             serde_json::from_slice::<BatchRequest>(&bytes).map_err(|e| {
                 // Broken JSON is a bad HTTP request; well-formed JSON that is not a GraphQL request is a request error.
                 let status = (!e.is_data()).then_some(StatusCode::BAD_REQUEST);
-                (status, ErrorCode::BadUserInput, format!("not a GraphQL request: {}", json_error(&e)))
+                (
+                    status,
+                    ErrorCode::BadUserInput,
+                    format!("not a GraphQL request: {}", json_error(&e)),
+                )
             })
         }
         (mime::MULTIPART, "form-data") => {
             if declared.is_none_or(|len| len > MAX_MULTIPART_BYTES) {
                 return Err(too_large(MAX_MULTIPART_BYTES));
             }
-            let opts = MultipartOptions::default().max_num_files(1).max_file_size(MAX_MULTIPART_BYTES);
+            let opts = MultipartOptions::default()
+                .max_num_files(1)
+                .max_file_size(MAX_MULTIPART_BYTES);
             let reader = body.into_async_read().take(MAX_MULTIPART_BYTES as u64).compat();
-            async_graphql::http::receive_batch_body(Some(content_type), reader, opts).await.map_err(|e| match e {
-                ParseRequestError::PayloadTooLarge => too_large(MAX_MULTIPART_BYTES),
-                _ => (Some(StatusCode::BAD_REQUEST), ErrorCode::BadUserInput, "malformed GraphQL multipart request".into()),
-            })
+            async_graphql::http::receive_batch_body(Some(content_type), reader, opts)
+                .await
+                .map_err(|e| match e {
+                    ParseRequestError::PayloadTooLarge => too_large(MAX_MULTIPART_BYTES),
+                    _ => (
+                        Some(StatusCode::BAD_REQUEST),
+                        ErrorCode::BadUserInput,
+                        "malformed GraphQL multipart request".into(),
+                    ),
+                })
         }
         _ => Err(unsupported("Content-Type must be application/json")),
     }
 }
 
 fn unsupported(message: &str) -> Rejection {
-    (Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), ErrorCode::BadUserInput, message.to_owned())
+    (
+        Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ErrorCode::BadUserInput,
+        message.to_owned(),
+    )
 }
 
 fn too_large(limit: usize) -> Rejection {
-    (Some(StatusCode::PAYLOAD_TOO_LARGE), ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes"))
+    (
+        Some(StatusCode::PAYLOAD_TOO_LARGE),
+        ErrorCode::PayloadTooLarge,
+        format!("the request body is larger than {limit} bytes"),
+    )
 }
 
 /// Where the JSON broke, without echoing any of it (it may hold a password).
@@ -142,7 +201,9 @@ fn json_error(e: &serde_json::Error) -> String {
 
 /// Whether the request selects a mutation, which GET must not run.
 fn is_mutation(request: &GqlRequest) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else { return false };
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
     let mut operations = doc.operations.iter();
     let chosen = match request.operation_name.as_deref() {
         Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),

@@ -19,7 +19,9 @@ pub async fn readyz(Data(state): Data<&AppState>) -> Response {
         Ok(()) => Response::builder().body("ok"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            Response::builder().status(StatusCode::SERVICE_UNAVAILABLE).body("database unavailable")
+            Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .body("database unavailable")
         }
     }
 }

@@ -68,7 +68,10 @@ pub fn redact(uri: &Uri) -> String {
 }
 
 fn looks_like_token(segment: &str) -> bool {
-    segment.len() >= 20 && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    segment.len() >= 20
+        && segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 #[cfg(test)]
@@ -84,7 +87,10 @@ mod tests {
         assert_eq!(logged, "/reset-password?token=[redacted]&x=[redacted]");
         let logged = redact(&"/graphql?query=%7Bme%7D".parse().unwrap());
         assert_eq!(logged, "/graphql?query=[redacted]");
-        assert_eq!(redact(&"/.well-known/jwks.json".parse().unwrap()), "/.well-known/jwks.json");
+        assert_eq!(
+            redact(&"/.well-known/jwks.json".parse().unwrap()),
+            "/.well-known/jwks.json"
+        );
         assert_eq!(redact(&format!("/x/{token}/y").parse().unwrap()), "/x/[redacted]/y");
     }
 }

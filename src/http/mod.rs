@@ -4,8 +4,8 @@ mod client_ip;
 mod confirm;
 mod graphiql;
 mod graphql;
-pub mod middleware;
 mod meta;
+pub mod middleware;
 mod responses;
 
 use std::net::IpAddr;
@@ -37,7 +37,7 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
     routes
         .with_if(!origins.is_empty(), cors)
         .with(CatchPanic::new())
-        .around(|ep, req| middleware::observe(ep, req))
+        .around(middleware::observe)
 }
 
 /// The client IP of a request, honouring TRUSTED_PROXIES.

@@ -36,7 +36,10 @@ impl Outbox {
     /// # Errors
     /// When SMTP_URL cannot be used.
     pub fn new(config: &Config) -> AppResult<Self> {
-        Ok(Self { transport: Transport::new(&config.mail, &config.data_dir)?, wake: Notify::new() })
+        Ok(Self {
+            transport: Transport::new(&config.mail, &config.data_dir)?,
+            wake: Notify::new(),
+        })
     }
 
     /// Tells the worker that mail is waiting; call after the transaction commits.
@@ -74,10 +77,11 @@ pub async fn enqueue(conn: &impl ConnectionTrait, state: &AppState, mail: Mail) 
     .await?;
     // Development without SMTP: the link in the log saves opening the file.
     // Never in production, where tokens must not reach logs.
-    if state.config.is_development() && state.outbox.transport.is_files() {
-        if let Some(link) = &mail.link {
-            tracing::info!(to = %mail.to, subject = %mail.subject, %link, "development mail queued");
-        }
+    if state.config.is_development()
+        && state.outbox.transport.is_files()
+        && let Some(link) = &mail.link
+    {
+        tracing::info!(to = %mail.to, subject = %mail.subject, %link, "development mail queued");
     }
     Ok(())
 }

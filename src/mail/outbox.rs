@@ -9,8 +9,8 @@ use std::time::Duration;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use sea_orm::sea_query::Expr;
-use tokio_util::sync::CancellationToken;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio_util::sync::CancellationToken;
 
 use super::seal_purpose;
 use crate::db;
@@ -50,7 +50,11 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
     let due = Entity::find()
         .filter(Column::SentAt.is_null())
         .filter(Column::NextAttemptAt.lte(now))
-        .filter(Condition::any().add(Column::ClaimedUntil.is_null()).add(Column::ClaimedUntil.lt(now)))
+        .filter(
+            Condition::any()
+                .add(Column::ClaimedUntil.is_null())
+                .add(Column::ClaimedUntil.lt(now)),
+        )
         .order_by_asc(Column::NextAttemptAt)
         .limit(BATCH)
         .all(&state.db.read)
@@ -70,7 +74,11 @@ async fn claim(state: &AppState, mail: &Model) -> AppResult<bool> {
         .col_expr(Column::ClaimedUntil, Expr::value(db::after(LEASE)))
         .filter(Column::Id.eq(mail.id))
         .filter(Column::SentAt.is_null())
-        .filter(Condition::any().add(Column::ClaimedUntil.is_null()).add(Column::ClaimedUntil.lt(now)))
+        .filter(
+            Condition::any()
+                .add(Column::ClaimedUntil.is_null())
+                .add(Column::ClaimedUntil.lt(now)),
+        )
         .exec(&state.db.write)
         .await?;
     Ok(claimed.rows_affected == 1)
@@ -81,14 +89,19 @@ async fn deliver(state: &AppState, mail: Model) -> AppResult<()> {
         Ok(message) => state.outbox.transport.send(mail.id, message).await,
         Err(e) => Err(e),
     };
-    let update = Entity::update_many().filter(Column::Id.eq(mail.id)).col_expr(Column::ClaimedUntil, Expr::value(None::<chrono::DateTime<chrono::Utc>>));
+    let update = Entity::update_many()
+        .filter(Column::Id.eq(mail.id))
+        .col_expr(Column::ClaimedUntil, Expr::value(None::<chrono::DateTime<chrono::Utc>>));
     let update = match outcome {
         Ok(()) => {
             tracing::info!(mail_id = %mail.id, subject = %mail.subject, "mail sent");
             // The bodies may hold live tokens: keep nothing of them once delivered.
             update
                 .col_expr(Column::SentAt, Expr::value(db::now()))
-                .col_expr(Column::NextAttemptAt, Expr::value(None::<chrono::DateTime<chrono::Utc>>))
+                .col_expr(
+                    Column::NextAttemptAt,
+                    Expr::value(None::<chrono::DateTime<chrono::Utc>>),
+                )
                 .col_expr(Column::Text, Expr::value(""))
                 .col_expr(Column::Html, Expr::value(""))
         }
@@ -117,7 +130,10 @@ fn build(state: &AppState, mail: &Model) -> Result<Message, String> {
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| "cannot open the sealed body (was SECRET_KEY changed?)".to_owned())
     };
-    let to: Mailbox = mail.recipient.parse().map_err(|_| "the recipient is not a mailbox".to_owned())?;
+    let to: Mailbox = mail
+        .recipient
+        .parse()
+        .map_err(|_| "the recipient is not a mailbox".to_owned())?;
     Message::builder()
         .from(state.config.mail.from.clone())
         .to(to)

@@ -20,7 +20,9 @@ fn compose(to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) 
         plain.push_str(&format!("\n\n{label}:\n{url}\n"));
         html.push_str(&format!("<p><a href=\"{}\">{}</a></p>", attr(url), text(label)));
     }
-    html.push_str("<p style=\"color:#666\">If you did not ask for this, you can ignore this message.</p></body></html>");
+    html.push_str(
+        "<p style=\"color:#666\">If you did not ask for this, you can ignore this message.</p></body></html>",
+    );
     plain.push_str("\n\nIf you did not ask for this, you can ignore this message.\n");
     Mail {
         to: to.to_owned(),
@@ -36,7 +38,10 @@ pub fn confirm_email(to: &str, link: &str) -> Mail {
     compose(
         to,
         CONFIRM_SUBJECT,
-        &["Welcome! Please confirm your email address to finish creating your account.", "The link works once and expires in 24 hours."],
+        &[
+            "Welcome! Please confirm your email address to finish creating your account.",
+            "The link works once and expires in 24 hours.",
+        ],
         Some(("Confirm your email address", link)),
     )
 }
@@ -46,7 +51,10 @@ pub fn account_exists(to: &str, forgot_link: &str) -> Mail {
     compose(
         to,
         EXISTS_SUBJECT,
-        &["Someone, probably you, tried to create an account with this email address, but you already have one.", "If you forgot your password, you can reset it."],
+        &[
+            "Someone, probably you, tried to create an account with this email address, but you already have one.",
+            "If you forgot your password, you can reset it.",
+        ],
         Some(("Reset your password", forgot_link)),
     )
 }
@@ -56,7 +64,10 @@ pub fn reset_password(to: &str, link: &str) -> Mail {
     compose(
         to,
         "Reset your password",
-        &["We received a request to reset the password of your account.", "The link works once and expires in 1 hour. Resetting signs you out everywhere."],
+        &[
+            "We received a request to reset the password of your account.",
+            "The link works once and expires in 1 hour. Resetting signs you out everywhere.",
+        ],
         Some(("Choose a new password", link)),
     )
 }
@@ -66,7 +77,10 @@ pub fn password_changed(to: &str) -> Mail {
     compose(
         to,
         "Your password was changed",
-        &["The password of your account was just changed.", "If this was not you, reset your password at once and review your sessions."],
+        &[
+            "The password of your account was just changed.",
+            "If this was not you, reset your password at once and review your sessions.",
+        ],
         None,
     )
 }
@@ -79,6 +93,9 @@ mod tests {
     fn links_are_escaped_in_html_and_plain_in_text() {
         let mail = confirm_email("a@example.com", "https://x.example/confirm/abc?a=1&b=\"2\"");
         assert!(mail.text.contains("https://x.example/confirm/abc?a=1&b=\"2\""));
-        assert!(mail.html.contains("href=\"https://x.example/confirm/abc?a=1&amp;b=&quot;2&quot;\""));
+        assert!(
+            mail.html
+                .contains("href=\"https://x.example/confirm/abc?a=1&amp;b=&quot;2&quot;\"")
+        );
     }
 }

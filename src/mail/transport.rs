@@ -32,7 +32,12 @@ impl Transport {
             parsed.query_pairs_mut().append_pair("tls", "required");
         }
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(parsed.as_str())
-            .map_err(|e| AppError::internal(format!("SMTP_URL cannot be used: {}", redact(&e.to_string(), url.expose()))))?
+            .map_err(|e| {
+                AppError::internal(format!(
+                    "SMTP_URL cannot be used: {}",
+                    redact(&e.to_string(), url.expose())
+                ))
+            })?
             .timeout(Some(std::time::Duration::from_secs(20)))
             .build();
         Ok(Self::Smtp(transport))
@@ -51,10 +56,14 @@ impl Transport {
         match self {
             Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
             Self::Files(dir) => {
-                tokio::fs::create_dir_all(dir).await.map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
                 let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
                 let path = dir.join(format!("{stamp}-{id}.eml"));
-                tokio::fs::write(&path, message.formatted()).await.map_err(|e| format!("writing {}: {e}", path.display()))?;
+                tokio::fs::write(&path, message.formatted())
+                    .await
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
                 tracing::info!(path = %path.display(), "mail written to a file (no SMTP_URL set)");
                 Ok(())
             }

@@ -36,7 +36,14 @@ impl Activity {
     /// Notes that session `sid` of `user_id` was used now.
     pub fn touch(&self, sid: Uuid, user_id: Uuid) {
         if let Ok(mut seen) = self.seen.lock() {
-            seen.insert(sid, Seen { user_id, at: db::now(), dirty: true });
+            seen.insert(
+                sid,
+                Seen {
+                    user_id,
+                    at: db::now(),
+                    dirty: true,
+                },
+            );
         }
     }
 

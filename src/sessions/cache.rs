@@ -26,7 +26,11 @@ pub struct LiveSession {
 impl LiveSession {
     /// Wraps a freshly read session and user.
     pub fn new(session: sessions::Model, user: users::Model) -> Self {
-        Self { session, user, fetched: Instant::now() }
+        Self {
+            session,
+            user,
+            fetched: Instant::now(),
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::ClientInfo;
@@ -71,7 +73,12 @@ pub async fn open(
 ///
 /// # Errors
 /// When the database fails.
-pub async fn insert_refresh(conn: &impl ConnectionTrait, token: &str, session_id: Uuid, expires_at: DateTime<Utc>) -> AppResult<()> {
+pub async fn insert_refresh(
+    conn: &impl ConnectionTrait,
+    token: &str,
+    session_id: Uuid,
+    expires_at: DateTime<Utc>,
+) -> AppResult<()> {
     refresh_tokens::ActiveModel {
         token_hash: Set(token_hash(token)),
         session_id: Set(session_id),
@@ -88,16 +95,34 @@ pub async fn insert_refresh(conn: &impl ConnectionTrait, token: &str, session_id
 ///
 /// # Errors
 /// Only if signing fails.
-pub fn bundle(state: &AppState, user: users::Model, session: &sessions::Model, refresh_token: String) -> AppResult<AuthBundle> {
-    let amr: Vec<String> = session.amr.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+pub fn bundle(
+    state: &AppState,
+    user: users::Model,
+    session: &sessions::Model,
+    refresh_token: String,
+) -> AppResult<AuthBundle> {
+    let amr: Vec<String> = session
+        .amr
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     let access_token = jwt::issue(&state.keys, &state.config, user.id, session.id, &user.role, &amr)?;
-    Ok(AuthBundle { access_token, refresh_token, expires_in: jwt::lifetime_secs(&state.config), user })
+    Ok(AuthBundle {
+        access_token,
+        refresh_token,
+        expires_in: jwt::lifetime_secs(&state.config),
+        user,
+    })
 }
 
 /// Whether `session` of `user` may still be used, given its latest activity.
 pub fn is_alive(state: &AppState, session: &sessions::Model, user: &users::Model) -> bool {
     let now = db::now();
-    let last = state.activity.last(session.id).map_or(session.last_active_at, |t| t.max(session.last_active_at));
+    let last = state
+        .activity
+        .last(session.id)
+        .map_or(session.last_active_at, |t| t.max(session.last_active_at));
     session.revoked_at.is_none()
         && session.expires_at > now
         && user.active
@@ -124,7 +149,13 @@ pub async fn list_live(state: &AppState, user: &users::Model) -> AppResult<Vec<s
 /// # Errors
 /// When the database fails.
 #[tracing::instrument(skip(state, client))]
-pub async fn revoke(state: &AppState, user_id: Uuid, sid: Uuid, kind: EventKind, client: &ClientInfo) -> AppResult<bool> {
+pub async fn revoke(
+    state: &AppState,
+    user_id: Uuid,
+    sid: Uuid,
+    kind: EventKind,
+    client: &ClientInfo,
+) -> AppResult<bool> {
     let txn = state.db.write.begin().await?;
     let ended = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))

@@ -91,4 +91,3 @@ pub async fn verify(keys: &KeyStore, db: &Db, crypto: &Crypto, config: &Config, 
 pub fn lifetime_secs(config: &Config) -> i64 {
     i64::try_from(config.tokens.access_ttl.as_secs()).unwrap_or(i64::MAX)
 }
-

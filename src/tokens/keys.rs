@@ -55,7 +55,10 @@ impl KeyStore {
     /// When the database fails or a key cannot be opened (a different SECRET_KEY).
     pub async fn load(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<Self> {
         let set = load_set(db, crypto, access_ttl).await?;
-        Ok(Self { set: RwLock::new(set), access_ttl })
+        Ok(Self {
+            set: RwLock::new(set),
+            access_ttl,
+        })
     }
 
     /// Rereads the keys, picking up rotations made by any instance.
@@ -64,7 +67,10 @@ impl KeyStore {
     /// As for [`KeyStore::load`].
     pub async fn reload(&self, db: &Db, crypto: &Crypto) -> AppResult<()> {
         let set = load_set(db, crypto, self.access_ttl).await?;
-        *self.set.write().map_err(|_| AppError::internal("key store lock poisoned"))? = set;
+        *self
+            .set
+            .write()
+            .map_err(|_| AppError::internal("key store lock poisoned"))? = set;
         Ok(())
     }
 
@@ -73,7 +79,10 @@ impl KeyStore {
     /// # Errors
     /// Only if the lock was poisoned.
     pub fn with_signer<T>(&self, f: impl FnOnce(&Signer) -> T) -> AppResult<T> {
-        let set = self.set.read().map_err(|_| AppError::internal("key store lock poisoned"))?;
+        let set = self
+            .set
+            .read()
+            .map_err(|_| AppError::internal("key store lock poisoned"))?;
         Ok(f(&set.signer))
     }
 
@@ -89,7 +98,10 @@ impl KeyStore {
 
     /// The JWKS document (`/.well-known/jwks.json`).
     pub fn jwks(&self) -> String {
-        self.set.read().map(|s| s.jwks.clone()).unwrap_or_else(|_| r#"{"keys":[]}"#.to_owned())
+        self.set
+            .read()
+            .map(|s| s.jwks.clone())
+            .unwrap_or_else(|_| r#"{"keys":[]}"#.to_owned())
     }
 }
 
@@ -100,7 +112,10 @@ impl KeyStore {
 pub async fn rotate(db: &Db, crypto: &Crypto) -> AppResult<String> {
     let kid = insert_new(db, crypto).await?;
     signing_keys::Entity::update_many()
-        .col_expr(signing_keys::Column::RetiredAt, sea_orm::sea_query::Expr::value(db::now()))
+        .col_expr(
+            signing_keys::Column::RetiredAt,
+            sea_orm::sea_query::Expr::value(db::now()),
+        )
         .filter(signing_keys::Column::RetiredAt.is_null())
         .filter(signing_keys::Column::Kid.ne(kid.clone()))
         .exec(&db.write)
@@ -120,7 +135,10 @@ async fn load_set(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<K
         .find(|k| k.retired_at.is_none())
         .ok_or_else(|| AppError::internal("no signing key after creating one"))?;
     let der = crypto.open(&current.private_key, SEAL_PURPOSE)?;
-    let signer = Signer { kid: current.kid.clone(), key: EncodingKey::from_ed_der(&der) };
+    let signer = Signer {
+        kid: current.kid.clone(),
+        key: EncodingKey::from_ed_der(&der),
+    };
     let mut verifiers = HashMap::new();
     let mut jwks = Vec::new();
     for k in &rows {
@@ -132,7 +150,12 @@ async fn load_set(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<K
         }));
     }
     let jwks = serde_json::json!({ "keys": jwks }).to_string();
-    Ok(KeySet { signer, verifiers, jwks, loaded_at: Instant::now() })
+    Ok(KeySet {
+        signer,
+        verifiers,
+        jwks,
+        loaded_at: Instant::now(),
+    })
 }
 
 async fn published(db: &Db, access_ttl: Duration) -> AppResult<Vec<signing_keys::Model>> {
@@ -152,7 +175,9 @@ async fn published(db: &Db, access_ttl: Duration) -> AppResult<Vec<signing_keys:
 async fn insert_new(db: &Db, crypto: &Crypto) -> AppResult<String> {
     let seed: [u8; 32] = rand::rng().random();
     let key = SigningKey::from_bytes(&seed);
-    let der = key.to_pkcs8_der().map_err(|e| AppError::internal(format!("pkcs8: {e}")))?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| AppError::internal(format!("pkcs8: {e}")))?;
     let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
     // RFC 7638 thumbprint: a kid anyone can recompute from the JWK.
     let thumbprint_input = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);

@@ -45,7 +45,9 @@ pub async fn rotate(state: &AppState, presented: &str, client: &ClientInfo) -> A
     }
     // Spent, by an earlier request or by the one that just beat us.
     let row = find(state, &hash).await?;
-    let used_at = row.used_at.ok_or_else(|| AppError::internal("refresh token neither spent nor spendable"))?;
+    let used_at = row
+        .used_at
+        .ok_or_else(|| AppError::internal("refresh token neither spent nor spendable"))?;
     if used_at >= db::before(state.config.tokens.reuse_grace) {
         return store::bundle(state, user, &session, successor);
     }

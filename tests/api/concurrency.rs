@@ -14,7 +14,10 @@ async fn twenty_concurrent_signups_of_one_email_create_one_account() {
     let vars = json!({ "input": { "email": "race@example.com", "password": PASSWORD } });
     let answers = join_all((0..20).map(|_| app.gql(SIGNUP, vars.clone()))).await;
     for a in &answers {
-        assert_eq!(a, &json!({ "data": { "signup": { "confirmationRequired": true, "auth": null } } }));
+        assert_eq!(
+            a,
+            &json!({ "data": { "signup": { "confirmationRequired": true, "auth": null } } })
+        );
     }
     assert_eq!(app.count("users").await, 1);
 }
@@ -27,7 +30,12 @@ async fn twenty_concurrent_refreshes_of_one_token_share_one_successor() {
     let answers = join_all((0..20).map(|_| app.refresh(&first.refresh))).await;
     let successors: HashSet<String> = answers
         .iter()
-        .map(|a| a["data"]["refreshToken"]["refreshToken"].as_str().unwrap_or_else(|| panic!("refresh failed: {a}")).to_owned())
+        .map(|a| {
+            a["data"]["refreshToken"]["refreshToken"]
+                .as_str()
+                .unwrap_or_else(|| panic!("refresh failed: {a}"))
+                .to_owned()
+        })
         .collect();
     assert_eq!(successors.len(), 1, "one and the same successor");
     let successor = successors.into_iter().next().unwrap();

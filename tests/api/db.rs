@@ -15,16 +15,26 @@ impl TestDb {
             None => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/authql.db?mode=rwc", dir.path().display());
-                Self { url, server: None, _dir: Some(dir) }
+                Self {
+                    url,
+                    server: None,
+                    _dir: Some(dir),
+                }
             }
             Some(admin) => {
                 let name = format!("authql_t_{}", uuid::Uuid::new_v4().simple());
                 let conn = Database::connect(&admin).await.expect("TEST_DATABASE_URL reachable");
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create a test database");
                 conn.close().await.ok();
                 let mut url = url::Url::parse(&admin).unwrap();
                 url.set_path(&format!("/{name}"));
-                Self { url: url.to_string(), server: Some((admin, name)), _dir: None }
+                Self {
+                    url: url.to_string(),
+                    server: Some((admin, name)),
+                    _dir: None,
+                }
             }
         }
     }
@@ -32,14 +42,27 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.server.take() else { return };
+        let Some((admin, name)) = self.server.take() else {
+            return;
+        };
         // Drop runs inside the test's runtime: use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
-                let Ok(conn) = Database::connect(&admin).await else { return };
-                let force = if admin.starts_with("postgres") { " WITH (FORCE)" } else { "" };
-                let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}")).await;
+                let Ok(conn) = Database::connect(&admin).await else {
+                    return;
+                };
+                let force = if admin.starts_with("postgres") {
+                    " WITH (FORCE)"
+                } else {
+                    ""
+                };
+                let _ = conn
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}"))
+                    .await;
                 let _ = conn.close().await;
             });
         })

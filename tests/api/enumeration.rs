@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use crate::helpers::{PASSWORD, SIGNUP, spawn_app, spawn_app_with};
 
 async fn answer(app: &crate::helpers::TestApp, query: &str, vars: Value) -> (u16, Value) {
-    let (status, body) = app.post_raw(json!({ "query": query, "variables": vars }).to_string(), None).await;
+    let (status, body) = app
+        .post_raw(json!({ "query": query, "variables": vars }).to_string(), None)
+        .await;
     (status.as_u16(), body)
 }
 
@@ -20,7 +22,8 @@ async fn signup_resend_and_forgot_answer_alike_for_known_and_unknown_emails() {
 
     let signup_vars = |e: &str| json!({ "input": { "email": e, "password": "Some-Other-Strong-Passphrase-3" } });
     let email_var = |e: &str| json!({ "e": e });
-    let cases: [(&str, &dyn Fn(&str) -> Value); 3] = [
+    type Vars<'a> = &'a dyn Fn(&str) -> Value;
+    let cases: [(&str, Vars); 3] = [
         (SIGNUP, &signup_vars),
         ("mutation($e: String!) { resendConfirmation(email: $e) }", &email_var),
         ("mutation($e: String!) { forgotPassword(email: $e) }", &email_var),
@@ -36,10 +39,24 @@ async fn signup_resend_and_forgot_answer_alike_for_known_and_unknown_emails() {
     // The owners, not the caller, hear about it.
     app.mail.wait_for_nth(known, 3).await;
     let subjects = |to| app.mail.to(to).iter().map(|m| m.subject()).collect::<Vec<_>>();
-    assert_eq!(subjects(known), ["Confirm your email address", "You already have an account", "Reset your password"]);
+    assert_eq!(
+        subjects(known),
+        [
+            "Confirm your email address",
+            "You already have an account",
+            "Reset your password"
+        ]
+    );
     app.mail.wait_for_nth(unconfirmed, 3).await;
     // The second sign-up came right after the first mail, so it sent none; resend did.
-    assert_eq!(subjects(unconfirmed), ["Confirm your email address", "Confirm your email address", "Reset your password"]);
+    assert_eq!(
+        subjects(unconfirmed),
+        [
+            "Confirm your email address",
+            "Confirm your email address",
+            "Reset your password"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -57,7 +74,9 @@ async fn with_confirmation_off_a_taken_email_is_reported() {
     let app = spawn_app_with(|c| c.require_email_confirmation = false).await;
     let r = app.signup("fay@example.com", PASSWORD).await;
     assert_eq!(r["data"]["signup"]["confirmationRequired"], false);
-    let access = r["data"]["signup"]["auth"]["accessToken"].as_str().expect("signed in at once");
+    let access = r["data"]["signup"]["auth"]["accessToken"]
+        .as_str()
+        .expect("signed in at once");
     assert_eq!(app.me(access).await["data"]["me"]["emailVerified"], false);
     let again = app.signup("fay@example.com", PASSWORD).await;
     assert_eq!(again["errors"][0]["extensions"]["code"], "EMAIL_TAKEN");

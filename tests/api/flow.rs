@@ -13,11 +13,21 @@ async fn signup_confirm_login_refresh_reuse_relogin_logout() {
 
     // Sign-up answers without tokens and mails a confirmation link.
     let r = app.signup(email, PASSWORD).await;
-    assert_eq!(r["data"]["signup"], json!({ "confirmationRequired": true, "auth": null }), "{r}");
+    assert_eq!(
+        r["data"]["signup"],
+        json!({ "confirmationRequired": true, "auth": null }),
+        "{r}"
+    );
     let mail = app.mail.wait_for(email).await;
     assert_eq!(mail.subject(), "Confirm your email address");
-    assert!(mail.html().contains(&mail.link().replace('&', "&amp;")), "the HTML part carries the link too");
-    assert!(mail.link().starts_with(&format!("{}/confirm/", app.state.config.public_url.as_str().trim_end_matches('/'))));
+    assert!(
+        mail.html().contains(&mail.link().replace('&', "&amp;")),
+        "the HTML part carries the link too"
+    );
+    assert!(mail.link().starts_with(&format!(
+        "{}/confirm/",
+        app.state.config.public_url.as_str().trim_end_matches('/')
+    )));
 
     // Before confirmation, the right password still cannot log in.
     assert_eq!(code(&app.login(email, PASSWORD).await), Some("EMAIL_NOT_CONFIRMED"));
@@ -50,8 +60,16 @@ async fn signup_confirm_login_refresh_reuse_relogin_logout() {
     // After the grace window, the spent token is theft: rejected, and its session revoked.
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(code(&app.refresh(&first.refresh).await), Some("INVALID_TOKEN"));
-    assert_eq!(code(&app.refresh(&second.refresh).await), Some("INVALID_TOKEN"), "the successor died with the session");
-    assert_eq!(code(&app.me(&second.access).await), Some("UNAUTHENTICATED"), "the session is revoked");
+    assert_eq!(
+        code(&app.refresh(&second.refresh).await),
+        Some("INVALID_TOKEN"),
+        "the successor died with the session"
+    );
+    assert_eq!(
+        code(&app.me(&second.access).await),
+        Some("UNAUTHENTICATED"),
+        "the session is revoked"
+    );
 
     // A fresh login works; logout ends it and its access token is refused at once.
     let third = app.login_tokens(email, PASSWORD).await;
@@ -63,9 +81,22 @@ async fn signup_confirm_login_refresh_reuse_relogin_logout() {
 
     // The account's history shows what happened.
     let fourth = app.login_tokens(email, PASSWORD).await;
-    let events = app.gql_as(&fourth.access, "{ securityEvents(first: 50) { kind } }", json!({})).await;
-    let kinds: Vec<&str> = events["data"]["securityEvents"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    for kind in ["SIGNED_UP", "EMAIL_CONFIRMED", "LOGIN_SUCCEEDED", "REFRESH_TOKEN_REUSED", "LOGGED_OUT"] {
+    let events = app
+        .gql_as(&fourth.access, "{ securityEvents(first: 50) { kind } }", json!({}))
+        .await;
+    let kinds: Vec<&str> = events["data"]["securityEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "SIGNED_UP",
+        "EMAIL_CONFIRMED",
+        "LOGIN_SUCCEEDED",
+        "REFRESH_TOKEN_REUSED",
+        "LOGGED_OUT",
+    ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
 }

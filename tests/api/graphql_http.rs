@@ -7,13 +7,33 @@ use crate::helpers::{code, spawn_app, spawn_app_with};
 #[tokio::test]
 async fn get_runs_queries_but_never_mutations() {
     let app = spawn_app().await;
-    let resp = app.http.get(app.url("/graphql")).query(&[("query", "{ __typename }")]).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({ "data": { "__typename": "Query" } }));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({ "data": { "__typename": "Query" } })
+    );
 
     let mutation = "mutation { forgotPassword(email: \"x@example.com\") }";
-    let resp = app.http.get(app.url("/graphql")).query(&[("query", mutation)]).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", mutation)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
     assert_eq!(code(&resp.json().await.unwrap()), Some("BAD_USER_INPUT"));
@@ -22,15 +42,30 @@ async fn get_runs_queries_but_never_mutations() {
 #[tokio::test]
 async fn posts_need_a_json_or_multipart_body() {
     let app = spawn_app().await;
-    let resp = app.http.post(app.url("/graphql")).body("{ __typename }").send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/graphql"))
+        .body("{ __typename }")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 415);
-    let resp = app.http.post(app.url("/graphql")).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 415);
     assert_eq!(code(&resp.json().await.unwrap()), Some("BAD_USER_INPUT"));
     let resp = app.http.put(app.url("/graphql")).send().await.unwrap();
     assert_eq!(resp.status(), 405);
     // GraphQL multipart without files is still a request.
-    let form = reqwest::multipart::Form::new().text("operations", r#"{"query":"{ __typename }"}"#).text("map", "{}");
+    let form = reqwest::multipart::Form::new()
+        .text("operations", r#"{"query":"{ __typename }"}"#)
+        .text("map", "{}");
     let resp = app.http.post(app.url("/graphql")).multipart(form).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["data"]["__typename"], "Query");
@@ -39,41 +74,98 @@ async fn posts_need_a_json_or_multipart_body() {
 #[tokio::test]
 async fn graphiql_is_served_from_the_binary() {
     let app = spawn_app().await;
-    let resp = app.http.get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
     let page = resp.text().await.unwrap();
     assert!(page.contains("graphiql"));
-    assert!(!page.contains("https://") && !page.contains("http://"), "no external resources");
-    for asset in ["graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js", "init.js"] {
+    assert!(
+        !page.contains("https://") && !page.contains("http://"),
+        "no external resources"
+    );
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "init.js",
+    ] {
         assert!(page.contains(&format!("/graphiql/{asset}")));
-        let resp = app.http.get(app.url(&format!("/graphiql/{asset}"))).send().await.unwrap();
+        let resp = app
+            .http
+            .get(app.url(&format!("/graphiql/{asset}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200, "{asset}");
         assert!(resp.bytes().await.unwrap().len() > 100, "{asset}");
     }
-    assert_eq!(app.http.get(app.url("/graphiql/../Cargo.toml")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.http
+            .get(app.url("/graphiql/../Cargo.toml"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     let off = spawn_app_with(|c| c.http.graphiql = false).await;
-    let resp = off.http.get(off.url("/graphql")).header("accept", "text/html").send().await.unwrap();
-    assert_ne!(resp.headers()["content-type"].to_str().unwrap(), "text/html; charset=utf-8");
+    let resp = off
+        .http
+        .get(off.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "text/html; charset=utf-8"
+    );
 }
 
 #[tokio::test]
 async fn depth_alias_and_batch_limits() {
     let app = spawn_app().await;
-    let nest = |depth: usize| format!("{{ __schema {{ types {{ fields {{ type {{ {}name{} }} }} }} }} }}", "ofType { ".repeat(depth), " }".repeat(depth));
+    let nest = |depth: usize| {
+        format!(
+            "{{ __schema {{ types {{ fields {{ type {{ {}name{} }} }} }} }} }}",
+            "ofType { ".repeat(depth),
+            " }".repeat(depth)
+        )
+    };
     assert!(app.gql(&nest(2), json!({})).await["data"]["__schema"].is_object());
     assert_eq!(code(&app.gql(&nest(12), json!({})).await), Some("QUERY_TOO_COMPLEX"));
 
     let aliases: String = (0..16).map(|i| format!("a{i}: __typename ")).collect();
-    assert_eq!(code(&app.gql(&format!("{{ {aliases} }}"), json!({})).await), Some("QUERY_TOO_COMPLEX"));
+    assert_eq!(
+        code(&app.gql(&format!("{{ {aliases} }}"), json!({})).await),
+        Some("QUERY_TOO_COMPLEX")
+    );
     let fine: String = (0..5).map(|i| format!("a{i}: __typename ")).collect();
-    assert_eq!(app.gql(&format!("{{ {fine} }}"), json!({})).await["data"]["a4"], "Query");
+    assert_eq!(
+        app.gql(&format!("{{ {fine} }}"), json!({})).await["data"]["a4"],
+        "Query"
+    );
 
     let two = json!([{ "query": "{ __typename }" }, { "query": "{ t: __typename }" }]);
     let (status, answer) = app.post_raw(two.to_string(), None).await;
     assert_eq!(status, 200);
-    assert_eq!(answer, json!([{ "data": { "__typename": "Query" } }, { "data": { "t": "Query" } }]));
+    assert_eq!(
+        answer,
+        json!([{ "data": { "__typename": "Query" } }, { "data": { "t": "Query" } }])
+    );
     let eleven: Vec<Value> = (0..11).map(|_| json!({ "query": "{ __typename }" })).collect();
     let (_, answer) = app.post_raw(Value::from(eleven).to_string(), None).await;
     assert_eq!(code(&answer), Some("QUERY_TOO_COMPLEX"));
@@ -82,20 +174,45 @@ async fn depth_alias_and_batch_limits() {
 #[tokio::test]
 async fn responses_carry_security_headers_and_are_not_cached() {
     let app = spawn_app().await;
-    let resp = app.http.post(app.url("/graphql")).header("content-type", "application/json").body(r#"{"query":"{ __typename }"}"#).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ __typename }"}"#)
+        .send()
+        .await
+        .unwrap();
     let h = resp.headers();
     assert_eq!(h["cache-control"], "no-store");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]
 async fn introspection_can_be_switched_off() {
     let app = spawn_app_with(|c| c.http.introspection = false).await;
-    let r = app.gql("{ __schema { queryType { name } } __type(name: \"User\") { name } }", json!({})).await;
+    let r = app
+        .gql(
+            "{ __schema { queryType { name } } __type(name: \"User\") { name } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(r["data"], json!({ "__schema": null, "__type": null }), "{r}");
     let on = spawn_app().await;
-    assert_eq!(on.gql("{ __schema { queryType { name } } }", json!({})).await["data"]["__schema"]["queryType"]["name"], "Query");
+    assert_eq!(
+        on.gql("{ __schema { queryType { name } } }", json!({})).await["data"]["__schema"]["queryType"]["name"],
+        "Query"
+    );
 }

@@ -83,8 +83,19 @@ pub async fn spawn_app_on(mail: MailSink, tweak: impl FnOnce(&mut Config)) -> Te
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move { app.run_until(async move { stopped.cancelled().await }).await });
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, http, mail, state, stop, _data_dir: data_dir, _db: db }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        http,
+        mail,
+        state,
+        stop,
+        _data_dir: data_dir,
+        _db: db,
+    }
 }
 
 /// The `extensions.code` of the first error, if any.
@@ -110,7 +121,8 @@ impl Tokens {
 
 pub const SIGNUP: &str = "mutation($input: SignupInput!) { signup(input: $input) { confirmationRequired auth { accessToken refreshToken user { id email } } } }";
 pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { mfaRequired auth { accessToken refreshToken tokenType expiresIn user { id email emailVerified } } } }";
-pub const REFRESH: &str = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken user { id } } }";
+pub const REFRESH: &str =
+    "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken user { id } } }";
 pub const ME: &str = "{ me { id email emailVerified username role active providers } }";
 
 impl TestApp {
@@ -120,28 +132,43 @@ impl TestApp {
 
     /// POSTs a raw body as JSON; returns status and parsed body.
     pub async fn post_raw(&self, body: impl Into<reqwest::Body>, token: Option<&str>) -> (StatusCode, Value) {
-        let mut req = self.http.post(self.url("/graphql")).header("content-type", "application/json").body(body);
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         let resp = req.send().await.expect("request sent");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON response, got {status}: {text}")))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON response, got {status}: {text}")),
+        )
     }
 
     /// Runs an operation anonymously.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        self.post_raw(json!({ "query": query, "variables": variables }).to_string(), None).await.1
+        self.post_raw(json!({ "query": query, "variables": variables }).to_string(), None)
+            .await
+            .1
     }
 
     /// Runs an operation with an access token.
     pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
-        self.post_raw(json!({ "query": query, "variables": variables }).to_string(), Some(token)).await.1
+        self.post_raw(
+            json!({ "query": query, "variables": variables }).to_string(),
+            Some(token),
+        )
+        .await
+        .1
     }
 
     pub async fn signup(&self, email: &str, password: &str) -> Value {
-        self.gql(SIGNUP, json!({ "input": { "email": email, "password": password } })).await
+        self.gql(SIGNUP, json!({ "input": { "email": email, "password": password } }))
+            .await
     }
 
     /// Signs up and follows the mailed confirmation link.
@@ -154,7 +181,8 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {
-        self.gql(LOGIN, json!({ "input": { "email": email, "password": password } })).await
+        self.gql(LOGIN, json!({ "input": { "email": email, "password": password } }))
+            .await
     }
 
     /// Logs in and returns the tokens, failing the test if login fails.
@@ -179,12 +207,14 @@ impl TestApp {
 
     /// Outbox rows with at least one failed send.
     pub async fn outbox_failures(&self) -> i64 {
-        self.scalar("SELECT COUNT(*) AS n FROM mail_outbox WHERE attempts > 0").await
+        self.scalar("SELECT COUNT(*) AS n FROM mail_outbox WHERE attempts > 0")
+            .await
     }
 
     /// Outbox rows whose sealed body is still stored.
     pub async fn outbox_bodies_left(&self) -> i64 {
-        self.scalar("SELECT COUNT(*) AS n FROM mail_outbox WHERE text <> '' OR html <> ''").await
+        self.scalar("SELECT COUNT(*) AS n FROM mail_outbox WHERE text <> '' OR html <> ''")
+            .await
     }
 
     /// Counts rows of `table` straight from the database.
@@ -196,7 +226,11 @@ impl TestApp {
     pub async fn scalar(&self, sql: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};
         let db = &self.state.db.write;
-        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap().unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+            .await
+            .unwrap()
+            .unwrap();
         row.try_get::<i64>("", "n").unwrap()
     }
 }

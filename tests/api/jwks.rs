@@ -8,13 +8,23 @@ use crate::helpers::spawn_app;
 
 async fn verify_with_jwks(app: &crate::helpers::TestApp, token: &str) -> Value {
     // Everything an offline verifier needs: the JWKS, the issuer and the audience.
-    let jwks: JwkSet = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: JwkSet = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid header");
     let jwk = jwks.find(&kid).expect("the token's key is published");
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_audience(&["authql"]);
     validation.set_issuer(&[app.address.as_str()]);
-    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).expect("verifies").claims
+    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .expect("verifies")
+        .claims
 }
 
 #[tokio::test]
@@ -36,15 +46,23 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     let before = app.user_with_tokens("rotate@example.com").await;
     let old_kid = jsonwebtoken::decode_header(&before.access).unwrap().kid.unwrap();
 
-    let new_kid = authql::tokens::keys::rotate(&app.state.db, &app.state.crypto).await.unwrap();
+    let new_kid = authql::tokens::keys::rotate(&app.state.db, &app.state.crypto)
+        .await
+        .unwrap();
     app.state.keys.reload(&app.state.db, &app.state.crypto).await.unwrap();
     assert_ne!(old_kid, new_kid);
 
     let after = app.login_tokens("rotate@example.com", crate::helpers::PASSWORD).await;
-    assert_eq!(jsonwebtoken::decode_header(&after.access).unwrap().kid.unwrap(), new_kid);
+    assert_eq!(
+        jsonwebtoken::decode_header(&after.access).unwrap().kid.unwrap(),
+        new_kid
+    );
     // Both keys are published; both tokens verify offline and online.
     verify_with_jwks(&app, &before.access).await;
     verify_with_jwks(&app, &after.access).await;
-    assert_eq!(app.me(&before.access).await["data"]["me"]["email"], "rotate@example.com");
+    assert_eq!(
+        app.me(&before.access).await["data"]["me"]["email"],
+        "rotate@example.com"
+    );
     assert_eq!(app.me(&after.access).await["data"]["me"]["email"], "rotate@example.com");
 }

@@ -8,7 +8,12 @@ use crate::smtp::MailSink;
 #[tokio::test]
 async fn signup_succeeds_while_smtp_is_down_and_the_mail_arrives_once_it_is_back() {
     // Reserve a port, then free it: nothing listens there yet.
-    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let down = MailSink::unreachable(port);
     let app = spawn_app_on(down, |_| {}).await;
 
@@ -24,7 +29,9 @@ async fn signup_succeeds_while_smtp_is_down_and_the_mail_arrives_once_it_is_back
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(10), attempted).await.expect("a failed attempt is recorded");
+    tokio::time::timeout(std::time::Duration::from_secs(10), attempted)
+        .await
+        .expect("a failed attempt is recorded");
 
     let sink = MailSink::start_on(port).await;
     let mail = sink.wait_for("offline@example.com").await;
@@ -41,7 +48,15 @@ async fn mails_are_well_formed_with_text_and_html_parts() {
     app.signup("formed@example.com", PASSWORD).await;
     let mail = app.mail.wait_for("formed@example.com").await;
     let raw = String::from_utf8_lossy(&mail.raw).to_string();
-    for header in ["From: ", "To: ", "Subject: ", "Date: ", "Message-ID: ", "MIME-Version: 1.0", "multipart/alternative"] {
+    for header in [
+        "From: ",
+        "To: ",
+        "Subject: ",
+        "Date: ",
+        "Message-ID: ",
+        "MIME-Version: 1.0",
+        "multipart/alternative",
+    ] {
         assert!(raw.contains(header), "{header} in\n{raw}");
     }
     assert!(mail.text().contains(&mail.link()));

@@ -1,8 +1,8 @@
 //! Forgotten and changed passwords; one-time tokens are single use, expiring and bound to their purpose.
 
 use authql::entities::one_time_tokens;
-use sea_orm::sea_query::Expr;
 use sea_orm::EntityTrait;
+use sea_orm::sea_query::Expr;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, code, spawn_app};
@@ -19,7 +19,10 @@ async fn forgot_and_reset_through_the_mailed_token_ends_every_session() {
     let tokens = app.user_with_tokens(email).await;
     let other = app.login_tokens(email, PASSWORD).await;
 
-    assert_eq!(app.gql(FORGOT, json!({ "e": email })).await["data"]["forgotPassword"], true);
+    assert_eq!(
+        app.gql(FORGOT, json!({ "e": email })).await["data"]["forgotPassword"],
+        true
+    );
     let mail = app.mail.wait_for_nth(email, 2).await;
     assert_eq!(mail.subject(), "Reset your password");
     assert!(mail.link().contains("/reset-password?token="), "{}", mail.link());
@@ -40,10 +43,15 @@ async fn forgot_and_reset_through_the_mailed_token_ends_every_session() {
     // Old password out, new one in; the owner is told by mail.
     assert_eq!(code(&app.login(email, PASSWORD).await), Some("INVALID_CREDENTIALS"));
     assert!(app.login(email, NEW_PASSWORD).await["data"]["login"]["auth"]["accessToken"].is_string());
-    assert_eq!(app.mail.wait_for_nth(email, 3).await.subject(), "Your password was changed");
+    assert_eq!(
+        app.mail.wait_for_nth(email, 3).await.subject(),
+        "Your password was changed"
+    );
 
     // Single use.
-    let r = app.gql(RESET, json!({ "t": token, "p": "Yet-Another-Passphrase-For-Bob-9" })).await;
+    let r = app
+        .gql(RESET, json!({ "t": token, "p": "Yet-Another-Passphrase-For-Bob-9" }))
+        .await;
     assert_eq!(code(&r), Some("INVALID_TOKEN"));
 }
 
@@ -55,18 +63,35 @@ async fn tokens_are_bound_to_their_purpose() {
     let confirm_token = app.mail.wait_for(email).await.token();
 
     // A confirmation token never resets a password...
-    assert_eq!(code(&app.gql(RESET, json!({ "t": confirm_token, "p": NEW_PASSWORD })).await), Some("INVALID_TOKEN"));
+    assert_eq!(
+        code(&app.gql(RESET, json!({ "t": confirm_token, "p": NEW_PASSWORD })).await),
+        Some("INVALID_TOKEN")
+    );
     // ...and still confirms afterwards.
-    assert_eq!(app.gql(CONFIRM, json!({ "t": confirm_token })).await["data"]["confirmEmail"], true);
+    assert_eq!(
+        app.gql(CONFIRM, json!({ "t": confirm_token })).await["data"]["confirmEmail"],
+        true
+    );
 
     app.gql(FORGOT, json!({ "e": email })).await;
     let reset_token = app.mail.wait_for_nth(email, 2).await.token();
     // A reset token never confirms an address, neither by mutation nor by link.
-    assert_eq!(code(&app.gql(CONFIRM, json!({ "t": reset_token })).await), Some("INVALID_TOKEN"));
-    let page = app.http.get(app.url(&format!("/confirm/{reset_token}"))).send().await.unwrap();
+    assert_eq!(
+        code(&app.gql(CONFIRM, json!({ "t": reset_token })).await),
+        Some("INVALID_TOKEN")
+    );
+    let page = app
+        .http
+        .get(app.url(&format!("/confirm/{reset_token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 400);
     // ...and still resets afterwards.
-    assert_eq!(app.gql(RESET, json!({ "t": reset_token, "p": NEW_PASSWORD })).await["data"]["resetPassword"], true);
+    assert_eq!(
+        app.gql(RESET, json!({ "t": reset_token, "p": NEW_PASSWORD })).await["data"]["resetPassword"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -79,16 +104,32 @@ async fn expired_and_unknown_tokens_are_refused() {
 
     // Age every token past its expiry.
     one_time_tokens::Entity::update_many()
-        .col_expr(one_time_tokens::Column::ExpiresAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)))
+        .col_expr(
+            one_time_tokens::Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+        )
         .exec(&app.state.db.write)
         .await
         .unwrap();
-    assert_eq!(code(&app.gql(RESET, json!({ "t": token, "p": NEW_PASSWORD })).await), Some("INVALID_TOKEN"));
+    assert_eq!(
+        code(&app.gql(RESET, json!({ "t": token, "p": NEW_PASSWORD })).await),
+        Some("INVALID_TOKEN")
+    );
     for garbage in ["", "x", &"A".repeat(43), &"z".repeat(10_000)] {
-        assert_eq!(code(&app.gql(RESET, json!({ "t": garbage, "p": NEW_PASSWORD })).await), Some("INVALID_TOKEN"), "{garbage:.20}");
-        assert_eq!(code(&app.gql(CONFIRM, json!({ "t": garbage })).await), Some("INVALID_TOKEN"));
+        assert_eq!(
+            code(&app.gql(RESET, json!({ "t": garbage, "p": NEW_PASSWORD })).await),
+            Some("INVALID_TOKEN"),
+            "{garbage:.20}"
+        );
+        assert_eq!(
+            code(&app.gql(CONFIRM, json!({ "t": garbage })).await),
+            Some("INVALID_TOKEN")
+        );
     }
-    assert!(app.login(email, PASSWORD).await["data"]["login"]["auth"].is_object(), "the password is unchanged");
+    assert!(
+        app.login(email, PASSWORD).await["data"]["login"]["auth"].is_object(),
+        "the password is unchanged"
+    );
 }
 
 #[tokio::test]
@@ -97,16 +138,32 @@ async fn change_password_ends_every_other_session() {
     let email = "eve@example.com";
     let mine = app.user_with_tokens(email).await;
     let other = app.login_tokens(email, PASSWORD).await;
-    let change = "mutation($c: String!, $n: String!) { changePassword(input: { currentPassword: $c, newPassword: $n }) }";
+    let change =
+        "mutation($c: String!, $n: String!) { changePassword(input: { currentPassword: $c, newPassword: $n }) }";
 
-    let r = app.gql_as(&mine.access, change, json!({ "c": "Wrong-Password-Entirely-1", "n": NEW_PASSWORD })).await;
+    let r = app
+        .gql_as(
+            &mine.access,
+            change,
+            json!({ "c": "Wrong-Password-Entirely-1", "n": NEW_PASSWORD }),
+        )
+        .await;
     assert_eq!(code(&r), Some("INVALID_CREDENTIALS"));
-    let r = app.gql_as(&mine.access, change, json!({ "c": PASSWORD, "n": NEW_PASSWORD })).await;
+    let r = app
+        .gql_as(&mine.access, change, json!({ "c": PASSWORD, "n": NEW_PASSWORD }))
+        .await;
     assert_eq!(r["data"]["changePassword"], true, "{r}");
 
-    assert_eq!(app.me(&mine.access).await["data"]["me"]["email"], email, "the caller's session lives on");
+    assert_eq!(
+        app.me(&mine.access).await["data"]["me"]["email"],
+        email,
+        "the caller's session lives on"
+    );
     assert_eq!(code(&app.me(&other.access).await), Some("UNAUTHENTICATED"));
     assert_eq!(code(&app.refresh(&other.refresh).await), Some("INVALID_TOKEN"));
     assert!(app.login(email, NEW_PASSWORD).await["data"]["login"]["auth"].is_object());
-    assert_eq!(app.mail.wait_for_nth(email, 2).await.subject(), "Your password was changed");
+    assert_eq!(
+        app.mail.wait_for_nth(email, 2).await.subject(),
+        "Your password was changed"
+    );
 }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use authql::entities::users;
-use sea_orm::sea_query::Expr;
 use sea_orm::EntityTrait;
+use sea_orm::sea_query::Expr;
 use serde_json::json;
 
 use crate::helpers::{ME, PASSWORD, SIGNUP, code, spawn_app, spawn_app_with};
@@ -17,7 +17,9 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once() {
     let b = app.login_tokens(email, PASSWORD).await;
     let c = app.login_tokens(email, PASSWORD).await;
 
-    let list = app.gql_as(&a.access, "{ sessions { id current ip userAgent } }", json!({})).await;
+    let list = app
+        .gql_as(&a.access, "{ sessions { id current ip userAgent } }", json!({}))
+        .await;
     let sessions = list["data"]["sessions"].as_array().unwrap().clone();
     assert_eq!(sessions.len(), 3, "{list}");
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
@@ -31,21 +33,42 @@ async fn sessions_are_listed_and_revoked_one_by_one_or_all_at_once() {
         .unwrap()["id"]
         .clone();
     let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
-    assert_eq!(app.gql_as(&a.access, revoke, json!({ "id": b_id })).await["data"]["revokeSession"], true);
+    assert_eq!(
+        app.gql_as(&a.access, revoke, json!({ "id": b_id })).await["data"]["revokeSession"],
+        true
+    );
     assert_eq!(code(&app.me(&b.access).await), Some("UNAUTHENTICATED"));
-    assert_eq!(app.gql_as(&a.access, revoke, json!({ "id": b_id })).await["data"]["revokeSession"], false, "already ended");
-    assert_eq!(app.gql_as(&a.access, revoke, json!({ "id": "not-a-uuid" })).await["data"]["revokeSession"], false);
+    assert_eq!(
+        app.gql_as(&a.access, revoke, json!({ "id": b_id })).await["data"]["revokeSession"],
+        false,
+        "already ended"
+    );
+    assert_eq!(
+        app.gql_as(&a.access, revoke, json!({ "id": "not-a-uuid" })).await["data"]["revokeSession"],
+        false
+    );
 
     // Someone else's session cannot be revoked.
     let other = app.user_with_tokens("lee@example.com").await;
-    let other_id = app.gql_as(&other.access, "{ sessions { id } }", json!({})).await["data"]["sessions"][0]["id"].clone();
-    assert_eq!(app.gql_as(&a.access, revoke, json!({ "id": other_id })).await["data"]["revokeSession"], false);
+    let other_id =
+        app.gql_as(&other.access, "{ sessions { id } }", json!({})).await["data"]["sessions"][0]["id"].clone();
+    assert_eq!(
+        app.gql_as(&a.access, revoke, json!({ "id": other_id })).await["data"]["revokeSession"],
+        false
+    );
     assert_eq!(app.me(&other.access).await["data"]["me"]["email"], "lee@example.com");
 
-    assert_eq!(app.gql_as(&a.access, "mutation { logoutAll }", json!({})).await["data"]["logoutAll"], 2);
+    assert_eq!(
+        app.gql_as(&a.access, "mutation { logoutAll }", json!({})).await["data"]["logoutAll"],
+        2
+    );
     assert_eq!(code(&app.me(&a.access).await), Some("UNAUTHENTICATED"));
     assert_eq!(code(&app.me(&c.access).await), Some("UNAUTHENTICATED"));
-    assert_eq!(code(&app.gql(ME, json!({})).await), Some("UNAUTHENTICATED"), "no token at all");
+    assert_eq!(
+        code(&app.gql(ME, json!({})).await),
+        Some("UNAUTHENTICATED"),
+        "no token at all"
+    );
 }
 
 #[tokio::test]
@@ -65,7 +88,10 @@ async fn idle_sessions_end_and_activity_keeps_them_alive() {
 async fn usernames_and_phones_are_unique_handles_and_log_in() {
     let app = spawn_app().await;
     let input = json!({ "input": { "email": "max@example.com", "password": PASSWORD, "username": "Max_1", "phoneNumber": "+1 415 555 2671", "displayName": " Max " } });
-    assert_eq!(app.gql(SIGNUP, input).await["data"]["signup"]["confirmationRequired"], true);
+    assert_eq!(
+        app.gql(SIGNUP, input).await["data"]["signup"]["confirmationRequired"],
+        true
+    );
     let link = app.mail.wait_for("max@example.com").await.link();
     app.http.get(link).send().await.unwrap();
 
@@ -80,12 +106,23 @@ async fn usernames_and_phones_are_unique_handles_and_log_in() {
 
     let login = "mutation($u: String!) { login(input: { username: $u, password: \"Correct-Horse-Battery-Staple-42\" }) { auth { accessToken } } }";
     let r = app.gql(login, json!({ "u": "MAX_1" })).await;
-    let access = r["data"]["login"]["auth"]["accessToken"].as_str().expect("login by username").to_owned();
-    let me = app.gql_as(&access, "{ me { username phoneNumber displayName } }", json!({})).await;
-    assert_eq!(me["data"]["me"], json!({ "username": "max_1", "phoneNumber": "+14155552671", "displayName": "Max" }));
+    let access = r["data"]["login"]["auth"]["accessToken"]
+        .as_str()
+        .expect("login by username")
+        .to_owned();
+    let me = app
+        .gql_as(&access, "{ me { username phoneNumber displayName } }", json!({}))
+        .await;
+    assert_eq!(
+        me["data"]["me"],
+        json!({ "username": "max_1", "phoneNumber": "+14155552671", "displayName": "Max" })
+    );
 
     let both = "mutation { login(input: { email: \"max@example.com\", username: \"max_1\", password: \"x\" }) { mfaRequired } }";
-    assert_eq!(app.gql(both, json!({})).await["errors"][0]["extensions"]["field"], "email");
+    assert_eq!(
+        app.gql(both, json!({})).await["errors"][0]["extensions"]["field"],
+        "email"
+    );
     let neither = "mutation { login(input: { password: \"x\" }) { mfaRequired } }";
     assert_eq!(code(&app.gql(neither, json!({})).await), Some("BAD_USER_INPUT"));
 }
@@ -94,13 +131,21 @@ async fn usernames_and_phones_are_unique_handles_and_log_in() {
 async fn disabled_accounts_cannot_log_in_and_lose_their_sessions() {
     let app = spawn_app().await;
     let tokens = app.user_with_tokens("off@example.com").await;
-    users::Entity::update_many().col_expr(users::Column::Active, Expr::value(false)).exec(&app.state.db.write).await.unwrap();
+    users::Entity::update_many()
+        .col_expr(users::Column::Active, Expr::value(false))
+        .exec(&app.state.db.write)
+        .await
+        .unwrap();
     // Changed behind this instance's back (as another instance or an operator
     // would): seen once the one-second session cache lapses.
     tokio::time::sleep(authql::sessions::cache::TTL + Duration::from_millis(100)).await;
     assert_eq!(code(&app.me(&tokens.access).await), Some("UNAUTHENTICATED"));
     assert_eq!(code(&app.login("off@example.com", PASSWORD).await), Some("FORBIDDEN"));
-    assert_eq!(code(&app.login("off@example.com", "Wrong-Password-For-Off-1").await), Some("INVALID_CREDENTIALS"), "no hint without the password");
+    assert_eq!(
+        code(&app.login("off@example.com", "Wrong-Password-For-Off-1").await),
+        Some("INVALID_CREDENTIALS"),
+        "no hint without the password"
+    );
 }
 
 #[tokio::test]
@@ -108,12 +153,30 @@ async fn deleting_an_account_takes_everything_with_it() {
     let app = spawn_app().await;
     let tokens = app.user_with_tokens("del@example.com").await;
     let delete = "mutation($p: String!) { deleteAccount(password: $p) }";
-    assert_eq!(code(&app.gql_as(&tokens.access, delete, json!({ "p": "Not-My-Password-Really-1" })).await), Some("INVALID_CREDENTIALS"));
-    assert_eq!(app.gql_as(&tokens.access, delete, json!({ "p": PASSWORD })).await["data"]["deleteAccount"], true);
+    assert_eq!(
+        code(
+            &app.gql_as(&tokens.access, delete, json!({ "p": "Not-My-Password-Really-1" }))
+                .await
+        ),
+        Some("INVALID_CREDENTIALS")
+    );
+    assert_eq!(
+        app.gql_as(&tokens.access, delete, json!({ "p": PASSWORD })).await["data"]["deleteAccount"],
+        true
+    );
     assert_eq!(code(&app.me(&tokens.access).await), Some("UNAUTHENTICATED"));
     assert_eq!(code(&app.refresh(&tokens.refresh).await), Some("INVALID_TOKEN"));
-    assert_eq!(code(&app.login("del@example.com", PASSWORD).await), Some("INVALID_CREDENTIALS"));
-    for table in ["users", "sessions", "refresh_tokens", "one_time_tokens", "security_events"] {
+    assert_eq!(
+        code(&app.login("del@example.com", PASSWORD).await),
+        Some("INVALID_CREDENTIALS")
+    );
+    for table in [
+        "users",
+        "sessions",
+        "refresh_tokens",
+        "one_time_tokens",
+        "security_events",
+    ] {
         assert_eq!(app.count(table).await, 0, "{table}");
     }
 }

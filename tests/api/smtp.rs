@@ -94,7 +94,10 @@ impl MailSink {
 
     /// An address where no sink listens (yet): SMTP is down.
     pub fn unreachable(port: u16) -> Self {
-        Self { port, store: Arc::new(Store::default()) }
+        Self {
+            port,
+            store: Arc::new(Store::default()),
+        }
     }
 
     /// A sink URL for SMTP_URL.
@@ -109,7 +112,10 @@ impl MailSink {
 
     /// Messages to `to` so far.
     pub fn to(&self, to: &str) -> Vec<Received> {
-        self.all().into_iter().filter(|m| m.rcpt.iter().any(|r| r == to)).collect()
+        self.all()
+            .into_iter()
+            .filter(|m| m.rcpt.iter().any(|r| r == to))
+            .collect()
     }
 
     /// Waits (up to 15 s) until `count` messages to `to` have arrived and returns the newest.
@@ -152,7 +158,10 @@ impl Handler for Collector {
     }
 
     fn data_end(&mut self) -> Response {
-        let message = Received { rcpt: std::mem::take(&mut self.rcpt), raw: std::mem::take(&mut self.data) };
+        let message = Received {
+            rcpt: std::mem::take(&mut self.rcpt),
+            raw: std::mem::take(&mut self.data),
+        };
         self.store.messages.lock().unwrap().push(message);
         self.store.arrived.notify_waiters();
         mailin::response::OK
@@ -162,7 +171,14 @@ impl Handler for Collector {
 async fn session(stream: tokio::net::TcpStream, peer: IpAddr, store: Arc<Store>) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
-    let mut session = SessionBuilder::new("authql-test-sink").build(peer, Collector { rcpt: vec![], data: vec![], store });
+    let mut session = SessionBuilder::new("authql-test-sink").build(
+        peer,
+        Collector {
+            rcpt: vec![],
+            data: vec![],
+            store,
+        },
+    );
     let greeting = session.greeting().buffer().unwrap();
     if write.write_all(&greeting).await.is_err() {
         return;
