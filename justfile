@@ -1,0 +1,34 @@
+# authql tasks. `just --list` shows them all.
+
+pg_url := env_var_or_default("PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+mysql_url := env_var_or_default("MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+
+# Serve on 127.0.0.1:8080 with SQLite in ./data.
+run:
+    cargo run --release
+
+# The test suite on SQLite.
+test:
+    cargo test --workspace
+
+# The test suite on SQLite, PostgreSQL and MariaDB.
+test-all: test
+    TEST_DATABASE_URL={{pg_url}} cargo test --workspace
+    TEST_DATABASE_URL={{mysql_url}} cargo test --workspace
+
+# Formatting and clippy, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Regenerate schema.graphql from the code.
+schema:
+    cargo run -q -- schema > schema.graphql
+
+# Apply database migrations (DATABASE_URL, or SQLite in ./data).
+migrate:
+    cargo run --release -- migrate
+
+# Everything CI runs.
+ci:
+    bash .ci/run
