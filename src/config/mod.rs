@@ -5,6 +5,7 @@
 //! default filled in, or one line that says what is wrong.
 
 mod secrets;
+mod settings;
 pub use secrets::generate as generate_secret;
 pub mod values;
 
@@ -12,130 +13,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::BoolishValueParser;
 use lettre::message::Mailbox;
 use url::Url;
 
+pub use settings::Settings;
 pub use values::{AppEnv, LogFormat, Secret};
-
-/// Raw settings as given by flags and environment variables.
-#[derive(Clone, Debug, clap::Args)]
-pub struct Settings {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "LISTEN_ADDR",
-        value_name = "LISTEN_ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
-    pub listen_addr: SocketAddr,
-    /// Public base URL of this server, used in mailed links and as the token issuer.
-    #[arg(long, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = values::http_url)]
-    pub public_url: Option<Url>,
-    /// Base URL of the web app; confirmation redirects and reset links go there.
-    #[arg(long, env = "FRONTEND_URL", value_name = "FRONTEND_URL", value_parser = values::http_url)]
-    pub frontend_url: Option<Url>,
-    /// Folder for the SQLite database, development secrets and mail files.
-    #[arg(long, env = "DATA_DIR", value_name = "DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-    /// sqlite://, postgres:// or mysql:// URL; SQLite in DATA_DIR when unset.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = values::secret)]
-    pub database_url: Option<Secret>,
-    /// Largest number of database connections per instance.
-    #[arg(
-        long,
-        env = "DATABASE_MAX_CONNECTIONS",
-        value_name = "DATABASE_MAX_CONNECTIONS",
-        default_value_t = 10
-    )]
-    pub database_max_connections: u32,
-    /// Master key (at least 32 characters) that seals secrets at rest.
-    #[arg(long, env = "SECRET_KEY", value_name = "SECRET_KEY", value_parser = values::secret, hide_env_values = true)]
-    pub secret_key: Option<Secret>,
-    /// development or production.
-    #[arg(
-        long,
-        env = "APP_ENV",
-        value_name = "APP_ENV",
-        value_enum,
-        default_value = "development"
-    )]
-    pub app_env: AppEnv,
-    /// Allow SQLite in production (a single instance only).
-    #[arg(long, env = "ALLOW_SQLITE_IN_PRODUCTION", value_name = "ALLOW_SQLITE_IN_PRODUCTION", value_parser = BoolishValueParser::new(), default_value = "false")]
-    pub allow_sqlite_in_production: bool,
-    /// SMTP server for mail; without it mail is written to DATA_DIR/outbox.
-    #[arg(long, env = "SMTP_URL", value_name = "SMTP_URL", value_parser = values::smtp_url, hide_env_values = true)]
-    pub smtp_url: Option<Secret>,
-    /// Sender of every mail.
-    #[arg(long, env = "MAIL_FROM", value_name = "MAIL_FROM", value_parser = values::mailbox, default_value = "authql <noreply@localhost>")]
-    pub mail_from: Mailbox,
-    /// First retry delay of a failed mail; doubles on each failure, up to an hour.
-    #[arg(long, env = "MAIL_RETRY_BASE", value_name = "MAIL_RETRY_BASE", value_parser = values::duration, default_value = "5s")]
-    pub mail_retry_base: Duration,
-    /// How often the outbox looks for mail that is due.
-    #[arg(long, env = "MAIL_POLL_INTERVAL", value_name = "MAIL_POLL_INTERVAL", value_parser = values::duration, default_value = "5s")]
-    pub mail_poll_interval: Duration,
-    /// Whether login waits until the email address is confirmed.
-    #[arg(long, env = "REQUIRE_EMAIL_CONFIRMATION", value_name = "REQUIRE_EMAIL_CONFIRMATION", value_parser = BoolishValueParser::new(), default_value = "true")]
-    pub require_email_confirmation: bool,
-    /// Lifetime of an access token.
-    #[arg(long, env = "ACCESS_TOKEN_TTL", value_name = "ACCESS_TOKEN_TTL", value_parser = values::duration, default_value = "30m")]
-    pub access_token_ttl: Duration,
-    /// Lifetime of a refresh token (and of a session without activity past it).
-    #[arg(long, env = "REFRESH_TOKEN_TTL", value_name = "REFRESH_TOKEN_TTL", value_parser = values::duration, default_value = "1d")]
-    pub refresh_token_ttl: Duration,
-    /// How long a just-spent refresh token still returns its successor.
-    #[arg(long, env = "REFRESH_REUSE_GRACE", value_name = "REFRESH_REUSE_GRACE", value_parser = values::duration, default_value = "10s")]
-    pub refresh_reuse_grace: Duration,
-    /// Sessions without activity for this long are ended.
-    #[arg(long, env = "SESSION_IDLE_TIMEOUT", value_name = "SESSION_IDLE_TIMEOUT", value_parser = values::duration, default_value = "20m")]
-    pub session_idle_timeout: Duration,
-    /// `aud` claim of access tokens.
-    #[arg(long, env = "JWT_AUDIENCE", value_name = "JWT_AUDIENCE", default_value = "authql")]
-    pub jwt_audience: String,
-    /// argon2id memory cost in KiB.
-    #[arg(long, env = "PASSWORD_HASH_MEMORY_KIB", value_name = "PASSWORD_HASH_MEMORY_KIB", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(8..=4_194_304))]
-    pub password_hash_memory_kib: u32,
-    /// argon2id iterations.
-    #[arg(long, env = "PASSWORD_HASH_ITERATIONS", value_name = "PASSWORD_HASH_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub password_hash_iterations: u32,
-    /// argon2id lanes.
-    #[arg(long, env = "PASSWORD_HASH_PARALLELISM", value_name = "PASSWORD_HASH_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
-    pub password_hash_parallelism: u32,
-    /// Password hashes computed at once; default half the cores, at least one.
-    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", value_name = "PASSWORD_HASH_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub password_hash_concurrency: Option<u32>,
-    /// Serve GraphiQL at GET /graphql (default: on in development).
-    #[arg(long, env = "GRAPHIQL", value_name = "GRAPHIQL", value_parser = BoolishValueParser::new())]
-    pub graphiql: Option<bool>,
-    /// Answer introspection queries (default: on in development).
-    #[arg(long, env = "INTROSPECTION", value_name = "INTROSPECTION", value_parser = BoolishValueParser::new())]
-    pub introspection: Option<bool>,
-    /// Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
-    #[arg(long, env = "TRUSTED_PROXIES", value_name = "TRUSTED_PROXIES", value_parser = values::ip_net, value_delimiter = ',')]
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Origins allowed to call /graphql from a browser (default: FRONTEND_URL's origin).
-    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", value_parser = values::http_url, value_delimiter = ',')]
-    pub cors_allowed_origins: Vec<Url>,
-    /// Largest accepted request body in bytes.
-    #[arg(
-        long,
-        env = "MAX_BODY_BYTES",
-        value_name = "MAX_BODY_BYTES",
-        default_value_t = 262_144
-    )]
-    pub max_body_bytes: usize,
-    /// text or json.
-    #[arg(
-        long,
-        env = "LOG_FORMAT",
-        value_name = "LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
-}
 
 /// Token and session lifetimes.
 #[derive(Clone, Debug)]
@@ -144,6 +26,7 @@ pub struct TokenConfig {
     pub refresh_ttl: Duration,
     pub reuse_grace: Duration,
     pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
     pub audience: String,
 }
 
@@ -278,6 +161,7 @@ impl Settings {
                 refresh_ttl: self.refresh_token_ttl,
                 reuse_grace: self.refresh_reuse_grace,
                 idle_timeout: self.session_idle_timeout,
+                max_lifetime: self.session_max_lifetime,
                 audience: self.jwt_audience,
             },
             password: PasswordConfig {

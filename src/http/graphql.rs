@@ -97,10 +97,7 @@ pub async fn endpoint(
         ip: super::client_ip_of(req, state),
         user_agent: req.header(header::USER_AGENT).map(str::to_owned),
     };
-    let bearer = req
-        .header(header::AUTHORIZATION)
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
+    let bearer = req.header(header::AUTHORIZATION).and_then(bearer_token);
     let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));
     // One RequestInfo per HTTP request, so a batch authenticates once.
     let response = schema.execute_batch(batch).await;
@@ -197,6 +194,15 @@ fn too_large(limit: usize) -> Rejection {
 /// Where the JSON broke, without echoing any of it (it may hold a password).
 fn json_error(e: &serde_json::Error) -> String {
     format!("{:?} error at line {}, column {}", e.classify(), e.line(), e.column())
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
+fn bearer_token(value: &str) -> Option<String> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
 }
 
 /// Whether the request selects a mutation, which GET must not run.

@@ -49,7 +49,7 @@ pub async fn open(
     amr: &[&str],
 ) -> AppResult<(sessions::Model, String)> {
     let now = db::now();
-    let expires_at = db::after(state.config.tokens.refresh_ttl);
+    let expires_at = session_expiry(state, now);
     let session = sessions::ActiveModel {
         id: Set(Uuid::new_v4()),
         user_id: Set(user_id),
@@ -67,6 +67,17 @@ pub async fn open(
     let token = random_token();
     insert_refresh(conn, &token, session.id, expires_at).await?;
     Ok((session, token))
+}
+
+/// When a session's refresh token expires if refreshed now: REFRESH_TOKEN_TTL
+/// from now, but never past SESSION_MAX_LIFETIME after its login.
+pub fn session_expiry(state: &AppState, created_at: DateTime<Utc>) -> DateTime<Utc> {
+    let tokens = &state.config.tokens;
+    let cap = chrono::Duration::from_std(tokens.max_lifetime)
+        .ok()
+        .and_then(|d| created_at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    db::after(tokens.refresh_ttl).min(cap)
 }
 
 /// Stores a refresh token (by hash) for `session_id`.

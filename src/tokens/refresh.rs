@@ -80,7 +80,7 @@ async fn session_of(state: &AppState, row: &refresh_tokens::Model) -> AppResult<
 /// another request spent it first.
 async fn spend(state: &AppState, hash: &str, successor: &str, session: &sessions::Model) -> AppResult<bool> {
     let now = db::now();
-    let expires_at = db::after(state.config.tokens.refresh_ttl);
+    let expires_at = store::session_expiry(state, session.created_at);
     let txn = state.db.write.begin().await?;
     let spent = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))

@@ -74,8 +74,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 /// Starts authql mailing through `mail` (whose port may have nothing listening yet).
 pub async fn spawn_app_on(mail: MailSink, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::create().await;
+    let url = db.url.clone();
+    spawn_app_on_db(mail, db, url, tweak).await
+}
+
+/// Starts authql on `db`, reached through `url` (which may lead through a proxy).
+pub async fn spawn_app_on_db(mail: MailSink, db: TestDb, url: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&db, data_dir.path(), Some(mail.url())).await;
+    config.database_url = Secret::new(url);
     tweak(&mut config);
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -10,6 +10,7 @@ mod graphql_http;
 mod helpers;
 mod jwks;
 mod mail;
+mod outage;
 mod recovery;
 mod sessions;
 mod smtp;

@@ -167,3 +167,34 @@ async fn change_password_ends_every_other_session() {
         "Your password was changed"
     );
 }
+
+#[tokio::test]
+async fn confirmation_links_redirect_to_the_frontend_when_there_is_one() {
+    let app =
+        crate::helpers::spawn_app_with(|c| c.frontend_url = Some("https://app.example.com/base".parse().unwrap()))
+            .await;
+    app.signup("web@example.com", PASSWORD).await;
+    let link = app.mail.wait_for("web@example.com").await.link();
+    assert!(
+        link.starts_with(app.state.config.public_url.as_str().trim_end_matches('/')),
+        "the link itself is ours"
+    );
+    let resp = app.http.get(&link).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        "https://app.example.com/base/email-confirmed"
+    );
+    let resp = app.http.get(&link).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["location"],
+        "https://app.example.com/base/email-confirmed?error=INVALID_TOKEN"
+    );
+
+    app.gql(FORGOT, json!({ "e": "web@example.com" })).await;
+    let reset = app.mail.wait_for_nth("web@example.com", 2).await.link();
+    assert!(
+        reset.starts_with("https://app.example.com/base/reset-password?token="),
+        "{reset}"
+    );
+}

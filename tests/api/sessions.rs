@@ -180,3 +180,37 @@ async fn deleting_an_account_takes_everything_with_it() {
         assert_eq!(app.count(table).await, 0, "{table}");
     }
 }
+
+#[tokio::test]
+async fn sessions_end_at_their_maximum_lifetime_however_active() {
+    let app = spawn_app_with(|c| c.tokens.max_lifetime = Duration::from_secs(2)).await;
+    let first = app.user_with_tokens("max@example.com").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let second = crate::helpers::Tokens::from_auth(&app.refresh(&first.refresh).await["data"]["refreshToken"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        code(&app.refresh(&second.refresh).await),
+        Some("INVALID_TOKEN"),
+        "past the lifetime"
+    );
+    assert_eq!(code(&app.me(&second.access).await), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn bearer_is_case_insensitive() {
+    let app = spawn_app().await;
+    let tokens = app.user_with_tokens("case@example.com").await;
+    let resp = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("bearer {}", tokens.access))
+        .body(json!({ "query": ME }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["data"]["me"]["email"],
+        "case@example.com"
+    );
+}
