@@ -190,15 +190,7 @@ async fn forged_expired_and_garbage_tokens_are_unauthenticated() {
         B64.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#)),
         B64.encode(claims.to_string())
     );
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let public_x = jwks["keys"][0]["x"].as_str().unwrap();
     let confused = sign(
         &claims,

@@ -137,6 +137,18 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// GETs `path` and parses the JSON answer.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// POSTs a raw body as JSON; returns status and parsed body.
     pub async fn post_raw(&self, body: impl Into<reqwest::Body>, token: Option<&str>) -> (StatusCode, Value) {
         let mut req = self

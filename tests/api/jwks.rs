@@ -8,15 +8,7 @@ use crate::helpers::spawn_app;
 
 async fn verify_with_jwks(app: &crate::helpers::TestApp, token: &str) -> Value {
     // Everything an offline verifier needs: the JWKS, the issuer and the audience.
-    let jwks: JwkSet = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.get_json("/.well-known/jwks.json").await;
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid header");
     let jwk = jwks.find(&kid).expect("the token's key is published");
     let mut validation = Validation::new(Algorithm::EdDSA);
