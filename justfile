@@ -32,3 +32,9 @@ migrate:
 # Everything CI runs.
 ci:
     bash .ci/run
+
+# Benchmarks with wrk (installed if missing); BENCH_DATABASE_URL adds a PostgreSQL run.
+bench:
+    command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+    cargo build --release --bin authql --example argon2_rate
+    python3 bench/run.py

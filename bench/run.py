@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""authql benchmarks: every flow measured with wrk, side by side with its limit.
+
+Run through `just bench`. Starts a release build of authql on SQLite (and on
+PostgreSQL too when BENCH_DATABASE_URL is set), seeds users, drives each
+scenario with wrk at fixed concurrency for a fixed time on loopback, samples
+the server's memory, and prints one Markdown table per database. Results go
+to target/bench/<time>.json (and target/bench/latest.json) for comparison.
+
+Settings (environment): BENCH_DURATION (seconds, 10), BENCH_CONNECTIONS (64),
+BENCH_LOGIN_CONNECTIONS (16, the login storm of scenario 6),
+BENCH_THREADS (wrk threads, 2), BENCH_USERS (2 x connections), BENCH_DATABASE_URL.
+"""
+
+import atexit
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "authql"
+ARGON = ROOT / "target" / "release" / "examples" / "argon2_rate"
+LUA = ROOT / "bench" / "wrk.lua"
+OUT = ROOT / "target" / "bench"
+PASSWORD = "Correct-Horse-Battery-Staple-42"
+
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+LOGIN_CONNECTIONS = int(os.environ.get("BENCH_LOGIN_CONNECTIONS", "16"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+# Twice the connections: every connection gets a refresh chain, with spares.
+USERS = int(os.environ.get("BENCH_USERS", str(2 * CONNECTIONS)))
+
+
+def rss_kib(pid):
+    """Resident and peak-resident memory of a process, in KiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+class Server:
+    """A release authql on a fresh database, listening on a free port."""
+
+    def __init__(self, database_url):
+        self.dir = tempfile.TemporaryDirectory(prefix="authql-bench-")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "DATA_DIR": os.path.join(self.dir.name, "data"),
+            "LISTEN_ADDR": "127.0.0.1:0",
+            "LOG_FORMAT": "json",
+            "RUST_LOG": "warn,authql::startup=info",
+            "REQUIRE_EMAIL_CONFIRMATION": "false",
+            "SESSION_IDLE_TIMEOUT": "1d",
+            "GRAPHIQL": "false",
+        }
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        self.log = open(os.path.join(self.dir.name, "server.log"), "w+")
+        self.proc = subprocess.Popen([str(BIN)], env=env, cwd=self.dir.name, stdout=self.log, stderr=subprocess.STDOUT)
+        self.port = None
+        deadline = time.time() + 60
+        while self.port is None:
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.log.seek(0)
+                sys.exit("authql did not start:\n" + self.log.read())
+            time.sleep(0.1)
+            self.log.seek(0)
+            for line in self.log:
+                if '"authql is serving"' in line:
+                    self.port = json.loads(line)["fields"]["port"]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def graphql(self, query, variables=None, token=None):
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        req = urllib.request.Request(self.url + "/graphql", data=body, headers={"content-type": "application/json"})
+        if token:
+            req.add_header("authorization", "Bearer " + token)
+        with urllib.request.urlopen(req) as resp:
+            answer = json.load(resp)
+        if "errors" in answer:
+            sys.exit(f"seeding failed: {answer}")
+        return answer["data"]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.dir.cleanup()
+
+
+def seed(server, folder):
+    """USERS accounts; files of their emails, access tokens and refresh tokens."""
+    emails, access, refresh = [], [], []
+    signup = "mutation($i: SignupInput!) { signup(input: $i) { auth { accessToken refreshToken } } }"
+    for i in range(USERS):
+        email = f"bench{i}@example.com"
+        auth = server.graphql(signup, {"i": {"email": email, "password": PASSWORD}})["signup"]["auth"]
+        emails.append(email)
+        access.append(auth["accessToken"])
+        refresh.append(auth["refreshToken"])
+    files = {}
+    for name, lines in (("emails", emails), ("access", access), ("refresh", refresh)):
+        path = os.path.join(folder, name)
+        Path(path).write_text("\n".join(lines) + "\n")
+        files[name] = path
+    return files
+
+
+def wrk(url, mode, connections, tokens=None):
+    """Runs wrk; returns its BENCH_RESULT (or, for plain GETs, parsed summary)."""
+    cmd = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{DURATION}s", "--latency"]
+    env = dict(os.environ, BENCH_THREADS=str(THREADS), BENCH_PASSWORD=PASSWORD)
+    if mode == "healthz":
+        cmd += ["-s", str(LUA), url + "/healthz"]
+        env["BENCH_MODE"] = "healthz"
+    else:
+        cmd += ["-s", str(LUA), url + "/graphql"]
+        env["BENCH_MODE"] = mode
+        if tokens:
+            env["BENCH_TOKENS"] = tokens
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"BENCH_RESULT (\{.*\})", out)
+    if not match:
+        sys.exit(f"wrk printed no result:\n{out}")
+    r = json.loads(match.group(1))
+    seconds = r["duration_us"] / 1e6
+    errors = r["errors"] + r["socket_errors"]
+    return {
+        "rps": r["requests"] / seconds,
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "errors": errors,
+        "requests": r["requests"],
+    }
+
+
+class MemorySampler:
+    """Samples the server's RSS every 50 ms while a scenario runs."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.running = pid, 0, True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, rss_kib(self.pid)[0])
+            time.sleep(0.05)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        return self.peak
+
+
+def measure(server, name, fn):
+    sampler = MemorySampler(server.proc.pid)
+    result = fn()
+    result["peak_rss_mib"] = sampler.stop() / 1024
+    print(f"  {name}: {result['rps']:.0f} req/s, p99 {result['p99_ms']:.1f} ms, errors {result['errors']}", file=sys.stderr)
+    return result
+
+
+def run_database(label, database_url):
+    print(f"== {label}", file=sys.stderr)
+    server = Server(database_url)
+    try:
+        time.sleep(1)
+        idle_rss = rss_kib(server.proc.pid)[0] / 1024
+        folder = server.dir.name
+        files = seed(server, folder)
+        url = server.url
+        results = {}
+        results["healthz"] = measure(server, "healthz", lambda: wrk(url, "healthz", CONNECTIONS))
+        results["typename"] = measure(server, "__typename", lambda: wrk(url, "typename", CONNECTIONS))
+        results["me"] = measure(server, "me", lambda: wrk(url, "me", CONNECTIONS, files["access"]))
+        results["refresh"] = measure(server, "refresh", lambda: wrk(url, "refresh", CONNECTIONS, files["refresh"]))
+        results["login"] = measure(server, "login", lambda: wrk(url, "login", CONNECTIONS, files["emails"]))
+
+        def storm():
+            login = {}
+            t = threading.Thread(target=lambda: login.update(wrk(url, "login", LOGIN_CONNECTIONS, files["emails"])))
+            t.start()
+            time.sleep(0.5)  # let the storm fill the hashing queue first
+            me = wrk(url, "me", CONNECTIONS, files["access"])
+            t.join()
+            me["login_rps"] = login["rps"]
+            me["login_p99_ms"] = login["p99_ms"]
+            me["errors"] += login["errors"]
+            return me
+
+        results["me_during_login_storm"] = measure(server, "me during login storm", storm)
+        peak_hwm = rss_kib(server.proc.pid)[1] / 1024
+        return {"database": label, "idle_rss_mib": idle_rss, "peak_rss_mib": peak_hwm, "scenarios": results}
+    finally:
+        server.stop()
+
+
+def argon2_limit():
+    threads = int(os.environ.get("PASSWORD_HASH_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2)))
+    out = subprocess.run([str(ARGON), "5", str(threads)], capture_output=True, text=True, check=True).stdout
+    r = json.loads(out)
+    r["hashing_threads"] = threads
+    return r
+
+
+def table(run, argon):
+    s = run["scenarios"]
+    rows = [
+        ("1. GET /healthz", s["healthz"]),
+        ("2. { __typename }", s["typename"]),
+        ("3. { me { id email } }", s["me"]),
+        ("4. refreshToken rotation", s["refresh"]),
+        ("5. login (argon2id m=19456 t=2 p=1)", s["login"]),
+        ("6. me during a login storm", s["me_during_login_storm"]),
+    ]
+    lines = [
+        f"### {run['database']}",
+        "",
+        "| scenario | requests/s | p50 ms | p99 ms | errors | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['peak_rss_mib']:.1f} |")
+    limit = argon["raw_verifies_per_sec_1_thread"] * argon["hashing_threads"]
+    storm = s["me_during_login_storm"]
+    lines += [
+        "",
+        f"- server RSS: idle {run['idle_rss_mib']:.1f} MiB, peak {run['peak_rss_mib']:.1f} MiB",
+        f"- me / __typename = {s['me']['rps'] / s['typename']['rps']:.2f}; me / healthz = {s['me']['rps'] / s['healthz']['rps']:.2f}",
+        f"- login / (raw argon2 {argon['raw_verifies_per_sec_1_thread']:.1f}/s x {argon['hashing_threads']} hashing thread(s)) = {s['login']['rps'] / limit:.2f}",
+        f"- during the storm: logins {storm['login_rps']:.0f}/s (p99 {storm['login_p99_ms']:.0f} ms), me p99 {storm['p99_ms']:.1f} ms",
+    ]
+    return "\n".join(lines)
+
+
+def main():
+    for tool in ("wrk",):
+        if subprocess.run(["which", tool], capture_output=True).returncode != 0:
+            sys.exit(f"{tool} is missing: run `just bench`, which installs it")
+    argon = argon2_limit()
+    print(f"raw argon2id: {argon['raw_verifies_per_sec_1_thread']:.1f} verifies/s on one thread", file=sys.stderr)
+    runs = [run_database("SQLite", None)]
+    bench_db = os.environ.get("BENCH_DATABASE_URL")
+    if bench_db:
+        runs.append(run_database("PostgreSQL", fresh_postgres(bench_db)))
+    report = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
+        "settings": {"duration_s": DURATION, "connections": CONNECTIONS, "login_storm_connections": LOGIN_CONNECTIONS,
+                     "wrk_threads": THREADS, "users": USERS, "cpus": os.cpu_count()},
+        "argon2": argon,
+        "runs": runs,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    for name in (f"{stamp}.json", "latest.json"):
+        (OUT / name).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"## authql benchmarks ({report['at']}, commit {report['commit']}, {DURATION}s x {CONNECTIONS} connections)\n")
+    print(f"Raw argon2id verification: {argon['raw_verifies_per_sec_1_thread']:.1f}/s on one thread "
+          f"({argon['authql_verifies_per_sec']:.1f}/s through authql's hasher with {argon['hashing_threads']} thread(s)).\n")
+    for run in runs:
+        print(table(run, argon) + "\n")
+    print(f"JSON: target/bench/{stamp}.json")
+
+
+def fresh_postgres(admin_url):
+    """A new database on the BENCH_DATABASE_URL server for this run; dropped at exit."""
+    name = "authql_bench_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    atexit.register(lambda: subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]))
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_url)._replace(path="/" + name))
+
+
+if __name__ == "__main__":
+    main()
