@@ -17,6 +17,7 @@ use crate::mail::{Outbox, outbox};
 use crate::sessions::activity::Activity;
 use crate::sessions::cache::SessionCache;
 use crate::state::{AppState, Services};
+use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::KeyStore;
 use crate::{graphql, http, jobs};
 
@@ -59,11 +60,13 @@ impl Application {
             let _ = config.public_url.set_port(Some(port));
         }
         let acceptor = TcpAcceptor::from_std(listener)?;
+        let verifier = Verifier::new(&config);
         let state = AppState::new(Services {
             config,
             db,
             crypto,
             keys,
+            verifier,
             passwords,
             live: SessionCache::default(),
             activity: Activity::default(),

@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::mail::Outbox;
 use crate::sessions::activity::Activity;
 use crate::sessions::cache::SessionCache;
+use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::KeyStore;
 
 /// The shared state of one authql instance.
@@ -22,6 +23,7 @@ pub struct Services {
     pub db: Db,
     pub crypto: Crypto,
     pub keys: KeyStore,
+    pub verifier: Verifier,
     pub passwords: PasswordHasher,
     pub live: SessionCache,
     pub activity: Activity,

@@ -9,12 +9,12 @@ use super::store::is_alive;
 use crate::entities::{sessions, users};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::tokens::jwt::{self, Claims};
+use crate::tokens::jwt::Claims;
 
 /// The caller of an authenticated request.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     live: Arc<LiveSession>,
 }
 
@@ -36,7 +36,7 @@ impl Principal {
 /// [`AppError::Unauthenticated`] for a bad token or a session that is over;
 /// database errors when the session cannot be read.
 pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal> {
-    let claims = jwt::verify(&state.keys, &state.db, &state.crypto, &state.config, bearer).await?;
+    let claims = state.verifier.verify(&state.keys, &state.db, &state.crypto, bearer).await?;
     let live = match state.live.get(claims.sid) {
         Some(live) => live,
         None => {

@@ -49,7 +49,8 @@ pub async fn open(
     amr: &[&str],
 ) -> AppResult<(sessions::Model, String)> {
     let now = db::now();
-    let expires_at = session_expiry(state, now);
+    // The session's hard end; refreshes slide the refresh token, never this.
+    let expires_at = db::after(state.config.tokens.max_lifetime);
     let session = sessions::ActiveModel {
         id: Set(Uuid::new_v4()),
         user_id: Set(user_id),
@@ -65,19 +66,14 @@ pub async fn open(
     .insert(conn)
     .await?;
     let token = random_token();
-    insert_refresh(conn, &token, session.id, expires_at).await?;
+    insert_refresh(conn, &token, session.id, refresh_expiry(state, expires_at)).await?;
     Ok((session, token))
 }
 
-/// When a session's refresh token expires if refreshed now: REFRESH_TOKEN_TTL
-/// from now, but never past SESSION_MAX_LIFETIME after its login.
-pub fn session_expiry(state: &AppState, created_at: DateTime<Utc>) -> DateTime<Utc> {
-    let tokens = &state.config.tokens;
-    let cap = chrono::Duration::from_std(tokens.max_lifetime)
-        .ok()
-        .and_then(|d| created_at.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    db::after(tokens.refresh_ttl).min(cap)
+/// When a refresh token issued now expires: REFRESH_TOKEN_TTL from now, but
+/// never after its session ends.
+pub fn refresh_expiry(state: &AppState, session_ends: DateTime<Utc>) -> DateTime<Utc> {
+    db::after(state.config.tokens.refresh_ttl).min(session_ends)
 }
 
 /// Stores a refresh token (by hash) for `session_id`.

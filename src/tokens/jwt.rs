@@ -1,5 +1,8 @@
 //! Access tokens: EdDSA JWTs with `kid`, verifiable by anyone holding the JWKS.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -52,39 +55,74 @@ pub fn issue(keys: &KeyStore, config: &Config, sub: Uuid, sid: Uuid, role: &str,
     .map_err(|e| AppError::internal(format!("signing an access token: {e}")))
 }
 
-/// Verifies signature, issuer, audience and expiry of an access token.
+/// Checks access tokens: signature, issuer, audience and expiry.
 ///
-/// A `kid` this instance has not seen triggers one reload of the keys, so a
-/// rotation on another instance is picked up at once.
-///
-/// # Errors
-/// [`AppError::Unauthenticated`] for any token that does not verify.
-pub async fn verify(keys: &KeyStore, db: &Db, crypto: &Crypto, config: &Config, token: &str) -> AppResult<Claims> {
-    // A JWT is three short base64 parts; anything long is not ours.
-    if token.len() > 4096 {
-        return Err(AppError::Unauthenticated);
+/// A client sends the same access token with every request until it
+/// expires, and an Ed25519 verification costs about as much as the rest of a
+/// request. Tokens that verified are therefore remembered (by their full
+/// text, never by a part of it) until they expire.
+pub struct Verifier {
+    validation: Validation,
+    verified: RwLock<HashMap<Box<str>, Arc<Claims>>>,
+}
+
+/// Most tokens remembered at once.
+const REMEMBERED: usize = 4096;
+
+impl Verifier {
+    /// A verifier for tokens this configuration issues.
+    pub fn new(config: &Config) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[config.issuer()]);
+        validation.set_audience(&[&config.tokens.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 0;
+        Self { validation, verified: RwLock::new(HashMap::new()) }
     }
-    let header = jsonwebtoken::decode_header(token).map_err(|_| AppError::Unauthenticated)?;
-    if header.alg != Algorithm::EdDSA {
-        return Err(AppError::Unauthenticated);
-    }
-    let kid = header.kid.ok_or(AppError::Unauthenticated)?;
-    let key = match keys.verifier(&kid) {
-        Some(key) => key,
-        None if keys.may_reload() => {
-            keys.reload(db, crypto).await?;
-            keys.verifier(&kid).ok_or(AppError::Unauthenticated)?
+
+    /// The claims of a valid token.
+    ///
+    /// A `kid` this instance has not seen triggers one reload of the keys, so a
+    /// rotation on another instance is picked up at once.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthenticated`] for any token that does not verify.
+    pub async fn verify(&self, keys: &KeyStore, db: &Db, crypto: &Crypto, token: &str) -> AppResult<Arc<Claims>> {
+        // A JWT is three short base64 parts; anything long is not ours.
+        if token.len() > 4096 {
+            return Err(AppError::Unauthenticated);
         }
-        None => return Err(AppError::Unauthenticated),
-    };
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_issuer(&[config.issuer()]);
-    validation.set_audience(&[&config.tokens.audience]);
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    validation.leeway = 0;
-    jsonwebtoken::decode::<Claims>(token, &key, &validation)
-        .map(|data| data.claims)
-        .map_err(|_| AppError::Unauthenticated)
+        let now = chrono::Utc::now().timestamp();
+        if let Some(claims) = self.verified.read().ok().and_then(|m| m.get(token).cloned()) {
+            return if claims.exp > now { Ok(claims) } else { Err(AppError::Unauthenticated) };
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AppError::Unauthenticated)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AppError::Unauthenticated);
+        }
+        let kid = header.kid.ok_or(AppError::Unauthenticated)?;
+        let key = match keys.verifier(&kid) {
+            Some(key) => key,
+            None if keys.may_reload() => {
+                keys.reload(db, crypto).await?;
+                keys.verifier(&kid).ok_or(AppError::Unauthenticated)?
+            }
+            None => return Err(AppError::Unauthenticated),
+        };
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+            .map(|data| Arc::new(data.claims))
+            .map_err(|_| AppError::Unauthenticated)?;
+        if let Ok(mut verified) = self.verified.write() {
+            if verified.len() >= REMEMBERED {
+                verified.retain(|_, c| c.exp > now);
+                if verified.len() >= REMEMBERED {
+                    verified.clear();
+                }
+            }
+            verified.insert(token.into(), claims.clone());
+        }
+        Ok(claims)
+    }
 }
 
 /// Seconds an access token lives, for `expiresIn`.
