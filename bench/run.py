@@ -41,6 +41,12 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 USERS = int(os.environ.get("BENCH_USERS", str(2 * CONNECTIONS)))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid):
     """Resident and peak-resident memory of a process, in KiB."""
     fields = {}
@@ -167,9 +173,13 @@ class MemorySampler:
 
 def measure(server, name, fn):
     sampler = MemorySampler(server.proc.pid)
+    cpu_before = cpu_seconds(server.proc.pid)
     result = fn()
+    cpu = cpu_seconds(server.proc.pid) - cpu_before
     result["peak_rss_mib"] = sampler.stop() / 1024
-    print(f"  {name}: {result['rps']:.0f} req/s, p99 {result['p99_ms']:.1f} ms, errors {result['errors']}", file=sys.stderr)
+    result["server_cpu_us_per_request"] = cpu * 1e6 / max(1, result["requests"] + result.get("login_requests", 0))
+    print(f"  {name}: {result['rps']:.0f} req/s, p99 {result['p99_ms']:.1f} ms, errors {result['errors']}, "
+          f"{result['server_cpu_us_per_request']:.0f} us server CPU/request", file=sys.stderr)
     return result
 
 
@@ -197,6 +207,7 @@ def run_database(label, database_url):
             me = wrk(url, "me", CONNECTIONS, files["access"])
             t.join()
             me["login_rps"] = login["rps"]
+            me["login_requests"] = login["requests"]
             me["login_p99_ms"] = login["p99_ms"]
             me["errors"] += login["errors"]
             return me
@@ -229,11 +240,12 @@ def table(run, argon):
     lines = [
         f"### {run['database']}",
         "",
-        "| scenario | requests/s | p50 ms | p99 ms | errors | peak RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| scenario | requests/s | p50 ms | p99 ms | errors | server CPU µs/req | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in rows:
-        lines.append(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['peak_rss_mib']:.1f} |")
+        lines.append(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
+                     f"| {r['server_cpu_us_per_request']:.0f} | {r['peak_rss_mib']:.1f} |")
     limit = argon["raw_verifies_per_sec_1_thread"] * argon["hashing_threads"]
     storm = s["me_during_login_storm"]
     lines += [

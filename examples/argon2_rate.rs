@@ -18,7 +18,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
     let threads: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let cfg = PasswordConfig { memory_kib: 19_456, iterations: 2, parallelism: 1, concurrency: threads };
+    let cfg = PasswordConfig {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+        concurrency: threads,
+    };
 
     // The argon2 crate alone, one thread, allocating per call as its API does.
     let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None).expect("params");
@@ -30,7 +35,10 @@ fn main() {
     });
 
     // authql's hasher: bounded concurrency, reused memory, on the blocking pool.
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let ours = rt.block_on(async {
         let hasher = std::sync::Arc::new(PasswordHasher::new(&cfg).expect("hasher"));
         let phc = hasher.hash(PASSWORD).await.expect("hash");

@@ -85,16 +85,24 @@ fn options(url: &str, max_connections: u32) -> ConnectOptions {
         .min_connections(if max_connections == 1 { 1 } else { 0 })
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
-            // synchronous=NORMAL in WAL mode survives a process kill; only an OS
-            // crash or power loss can drop the last commits.
-            o.create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
-        });
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // A file cannot drop a connection: a ping before every use only costs a round trip.
+        opts.test_before_acquire(false);
+    } else {
+        // A server can; check connections that sat idle long enough to have been closed.
+        opts.test_before_acquire(false)
+            .test_before_acquire_if_idle_for(Duration::from_secs(30));
+    }
+    opts.map_sqlx_sqlite_opts(|o| {
+        // synchronous=NORMAL in WAL mode survives a process kill; only an OS
+        // crash or power loss can drop the last commits.
+        o.create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+    });
     opts
 }
 

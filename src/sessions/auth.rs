@@ -36,7 +36,10 @@ impl Principal {
 /// [`AppError::Unauthenticated`] for a bad token or a session that is over;
 /// database errors when the session cannot be read.
 pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal> {
-    let claims = state.verifier.verify(&state.keys, &state.db, &state.crypto, bearer).await?;
+    let claims = state
+        .verifier
+        .verify(&state.keys, &state.db, &state.crypto, bearer)
+        .await?;
     let live = match state.live.get(claims.sid) {
         Some(live) => live,
         None => {

@@ -77,7 +77,10 @@ impl Verifier {
         validation.set_audience(&[&config.tokens.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 0;
-        Self { validation, verified: RwLock::new(HashMap::new()) }
+        Self {
+            validation,
+            verified: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The claims of a valid token.
@@ -94,7 +97,11 @@ impl Verifier {
         }
         let now = chrono::Utc::now().timestamp();
         if let Some(claims) = self.verified.read().ok().and_then(|m| m.get(token).cloned()) {
-            return if claims.exp > now { Ok(claims) } else { Err(AppError::Unauthenticated) };
+            return if claims.exp > now {
+                Ok(claims)
+            } else {
+                Err(AppError::Unauthenticated)
+            };
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AppError::Unauthenticated)?;
         if header.alg != Algorithm::EdDSA {
