@@ -63,10 +63,10 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table("refresh_tokens")
                 .col(digest("token_hash").primary_key())
+                .col(ColumnDef::new("parent_hash").string_len(64).null())
                 .col(ColumnDef::new("session_id").uuid().not_null())
                 .col(instant(b, "created_at"))
                 .col(instant(b, "expires_at"))
-                .col(instant_null(b, "used_at"))
                 .foreign_key(
                     ForeignKey::create()
                         .name("fk_refresh_tokens_session")
@@ -77,6 +77,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
+        unique(m, "refresh_tokens", "parent_hash").await?;
         index(m, "refresh_tokens", &["session_id"]).await?;
         index(m, "refresh_tokens", &["expires_at"]).await?;
 

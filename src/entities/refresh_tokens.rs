@@ -1,4 +1,5 @@
-//! Refresh tokens by SHA-256; single use, a spent one is kept to detect reuse.
+//! Refresh tokens by SHA-256. A token is spent when its successor (the row
+//! whose `parent_hash` is its hash) exists; spent tokens are kept to detect reuse.
 
 use sea_orm::entity::prelude::*;
 
@@ -7,10 +8,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub token_hash: String,
+    /// The token this one succeeded; `None` for a session's first token.
+    pub parent_hash: Option<String>,
     pub session_id: Uuid,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
-    pub used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

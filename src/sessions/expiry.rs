@@ -36,7 +36,7 @@ pub async fn end_idle(state: &AppState) -> AppResult<u64> {
 }
 
 /// Deletes sessions that ended long ago (their refresh tokens go with them)
-/// and spent refresh tokens past their expiry.
+/// and refresh tokens a day past their expiry (no longer useful even to detect reuse).
 ///
 /// # Errors
 /// When the database fails.
@@ -51,8 +51,7 @@ pub async fn purge(state: &AppState) -> AppResult<()> {
         .exec(&state.db.write)
         .await?;
     refresh_tokens::Entity::delete_many()
-        .filter(refresh_tokens::Column::ExpiresAt.lt(db::now()))
-        .filter(refresh_tokens::Column::UsedAt.is_not_null())
+        .filter(refresh_tokens::Column::ExpiresAt.lt(db::before(Duration::from_secs(24 * 3600))))
         .exec(&state.db.write)
         .await?;
     Ok(())

@@ -76,7 +76,7 @@ pub fn refresh_expiry(state: &AppState, session_ends: DateTime<Utc>) -> DateTime
     db::after(state.config.tokens.refresh_ttl).min(session_ends)
 }
 
-/// Stores a refresh token (by hash) for `session_id`.
+/// Stores the first refresh token (by hash) of `session_id`.
 ///
 /// # Errors
 /// When the database fails.
@@ -88,10 +88,10 @@ pub async fn insert_refresh(
 ) -> AppResult<()> {
     refresh_tokens::ActiveModel {
         token_hash: Set(token_hash(token)),
+        parent_hash: Set(None),
         session_id: Set(session_id),
         created_at: Set(db::now()),
         expires_at: Set(expires_at),
-        used_at: Set(None),
     }
     .insert(conn)
     .await?;

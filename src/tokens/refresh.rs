@@ -7,14 +7,14 @@
 //! error that would log the user out. After REFRESH_REUSE_GRACE, presenting a
 //! spent token means it was stolen: the whole session is revoked.
 //!
-//! Because the successor is deterministic, it is stored *before* its parent
-//! is spent, each in its own statement: racers insert the same row (the
-//! second insert does nothing), and a crash between the two leaves a parent
-//! that will simply yield the same successor again. No transaction needed,
-//! which keeps a refresh at one read and two writes.
+//! A token is spent exactly when its successor's row exists (a unique index
+//! on `parent_hash` allows one), so spending is a single insert: racers insert
+//! the same row and the second does nothing. A refresh is one read and one
+//! write, which matters on SQLite, where every write waits for the one writer.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
+use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryTrait, Set};
 
 use crate::crypto::token_hash;
 use crate::db;
@@ -36,70 +36,80 @@ pub async fn rotate(state: &AppState, presented: &str, client: &ClientInfo) -> A
         return Err(AppError::InvalidToken);
     }
     let hash = token_hash(presented);
-    let (row, session, user) = find(state, &hash).await?;
-    let successor = state.crypto.successor(presented);
-
-    let mut used_at = row.used_at;
-    if used_at.is_none() {
-        if row.expires_at <= db::now() {
-            return Err(AppError::InvalidToken);
-        }
-        store_successor(state, &successor, &session).await?;
-        if spend(state, &hash).await? {
-            state.activity.touch(session.id, user.id);
-            return store::bundle(state, user, &session, successor);
-        }
-        // Another request spent it between our read and our write.
-        used_at = find(state, &hash).await?.0.used_at;
-    }
-    let used_at = used_at.ok_or_else(|| AppError::internal("refresh token neither spent nor spendable"))?;
-    if used_at >= db::before(state.config.tokens.reuse_grace) {
-        return store::bundle(state, user, &session, successor);
-    }
-    tracing::warn!(session_id = %session.id, "spent refresh token presented again: revoking the session");
-    store::revoke(state, user.id, session.id, EventKind::RefreshTokenReused, client).await?;
-    Err(AppError::InvalidToken)
-}
-
-/// The token with its session and user, in one query; only while the session lives.
-async fn find(state: &AppState, hash: &str) -> AppResult<(refresh_tokens::Model, sessions::Model, users::Model)> {
-    let Some((row, Some(session), Some(user))) = refresh_tokens::Entity::find_by_id(hash.to_owned())
-        .find_also_related(sessions::Entity)
-        .and_also_related(users::Entity)
-        .one(&state.db.read)
-        .await?
-    else {
-        return Err(AppError::InvalidToken);
-    };
+    let Found { token, session, user, spent_at } = find(state, &hash).await?;
     if !is_alive(state, &session, &user) {
         return Err(AppError::InvalidToken);
     }
-    Ok((row, session, user))
+    let successor = state.crypto.successor(presented);
+    match spent_at {
+        None if token.expires_at <= db::now() => Err(AppError::InvalidToken),
+        None => {
+            store_successor(state, &hash, &successor, &session).await?;
+            state.activity.touch(session.id, user.id);
+            store::bundle(state, user, &session, successor)
+        }
+        // A second tab, or a retry: the same successor.
+        Some(at) if at >= db::before(state.config.tokens.reuse_grace) => store::bundle(state, user, &session, successor),
+        Some(_) => {
+            tracing::warn!(session_id = %session.id, "spent refresh token presented again: revoking the session");
+            store::revoke(state, user.id, session.id, EventKind::RefreshTokenReused, client).await?;
+            Err(AppError::InvalidToken)
+        }
+    }
 }
 
-/// Stores the successor unless a racer already did.
-async fn store_successor(state: &AppState, successor: &str, session: &sessions::Model) -> AppResult<()> {
-    let now = db::now();
+struct Found {
+    token: refresh_tokens::Model,
+    session: sessions::Model,
+    user: users::Model,
+    /// When the successor was stored, if it was.
+    spent_at: Option<DateTime<Utc>>,
+}
+
+/// The token, its session and user, and its successor's birth, in one query.
+async fn find(state: &AppState, hash: &str) -> AppResult<Found> {
+    let successor = Alias::new("successor");
+    let mut query = refresh_tokens::Entity::find_by_id(hash.to_owned())
+        .find_also_related(sessions::Entity)
+        .and_also_related(users::Entity)
+        .into_query();
+    query
+        .join_as(
+            JoinType::LeftJoin,
+            refresh_tokens::Entity,
+            successor.clone(),
+            Expr::col((successor.clone(), refresh_tokens::Column::ParentHash))
+                .equals((refresh_tokens::Entity, refresh_tokens::Column::TokenHash)),
+        )
+        .expr_as(Expr::col((successor, refresh_tokens::Column::CreatedAt)), Alias::new("spent_at"));
+    let db = &state.db.read;
+    let row = db.query_one_raw(db.get_database_backend().build(&query)).await?.ok_or(AppError::InvalidToken)?;
+    let (Some(session), Some(user)) = (
+        sessions::Model::from_query_result_optional(&row, "B_")?,
+        users::Model::from_query_result_optional(&row, "C_")?,
+    ) else {
+        return Err(AppError::InvalidToken);
+    };
+    Ok(Found {
+        token: refresh_tokens::Model::from_query_result(&row, "A_")?,
+        session,
+        user,
+        spent_at: row.try_get::<Option<DateTime<Utc>>>("", "spent_at")?,
+    })
+}
+
+/// Stores the successor of the token hashed `parent`, which spends it; a
+/// racer's identical insert does nothing.
+async fn store_successor(state: &AppState, parent: &str, successor: &str, session: &sessions::Model) -> AppResult<()> {
     refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
         token_hash: Set(token_hash(successor)),
+        parent_hash: Set(Some(parent.to_owned())),
         session_id: Set(session.id),
-        created_at: Set(now),
+        created_at: Set(db::now()),
         expires_at: Set(store::refresh_expiry(state, session.expires_at)),
-        used_at: Set(None),
     })
     .on_conflict_do_nothing()
     .exec(&state.db.write)
     .await?;
     Ok(())
-}
-
-/// Marks the token spent; false if another request spent it first.
-async fn spend(state: &AppState, hash: &str) -> AppResult<bool> {
-    let spent = refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::UsedAt, Expr::value(db::now()))
-        .filter(refresh_tokens::Column::TokenHash.eq(hash))
-        .filter(refresh_tokens::Column::UsedAt.is_null())
-        .exec(&state.db.write)
-        .await?;
-    Ok(spent.rows_affected == 1)
 }
