@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -47,12 +47,7 @@ pub fn issue(keys: &KeyStore, config: &Config, sub: Uuid, sid: Uuid, role: &str,
         iat: now,
         exp: now.saturating_add(ttl),
     };
-    keys.with_signer(|signer| {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(signer.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &signer.key)
-    })?
-    .map_err(|e| AppError::internal(format!("signing an access token: {e}")))
+    keys.with_signer(|signer| signer.sign(&claims))?
 }
 
 /// Checks access tokens: signature, issuer, audience and expiry.

@@ -36,7 +36,12 @@ pub async fn rotate(state: &AppState, presented: &str, client: &ClientInfo) -> A
         return Err(AppError::InvalidToken);
     }
     let hash = token_hash(presented);
-    let Found { token, session, user, spent_at } = find(state, &hash).await?;
+    let Found {
+        token,
+        session,
+        user,
+        spent_at,
+    } = find(state, &hash).await?;
     if !is_alive(state, &session, &user) {
         return Err(AppError::InvalidToken);
     }
@@ -49,7 +54,9 @@ pub async fn rotate(state: &AppState, presented: &str, client: &ClientInfo) -> A
             store::bundle(state, user, &session, successor)
         }
         // A second tab, or a retry: the same successor.
-        Some(at) if at >= db::before(state.config.tokens.reuse_grace) => store::bundle(state, user, &session, successor),
+        Some(at) if at >= db::before(state.config.tokens.reuse_grace) => {
+            store::bundle(state, user, &session, successor)
+        }
         Some(_) => {
             tracing::warn!(session_id = %session.id, "spent refresh token presented again: revoking the session");
             store::revoke(state, user.id, session.id, EventKind::RefreshTokenReused, client).await?;
@@ -81,9 +88,15 @@ async fn find(state: &AppState, hash: &str) -> AppResult<Found> {
             Expr::col((successor.clone(), refresh_tokens::Column::ParentHash))
                 .equals((refresh_tokens::Entity, refresh_tokens::Column::TokenHash)),
         )
-        .expr_as(Expr::col((successor, refresh_tokens::Column::CreatedAt)), Alias::new("spent_at"));
+        .expr_as(
+            Expr::col((successor, refresh_tokens::Column::CreatedAt)),
+            Alias::new("spent_at"),
+        );
     let db = &state.db.read;
-    let row = db.query_one_raw(db.get_database_backend().build(&query)).await?.ok_or(AppError::InvalidToken)?;
+    let row = db
+        .query_one_raw(db.get_database_backend().build(&query))
+        .await?
+        .ok_or(AppError::InvalidToken)?;
     let (Some(session), Some(user)) = (
         sessions::Model::from_query_result_optional(&row, "B_")?,
         users::Model::from_query_result_optional(&row, "C_")?,

@@ -168,10 +168,7 @@ async fn forged_expired_and_garbage_tokens_are_unauthenticated() {
         let mut c = claims.clone();
         c["iat"] = json!(now - 7200);
         c["exp"] = json!(now - 3600);
-        app.state
-            .keys
-            .with_signer(|s| sign(&c, &s.kid, &s.key, Algorithm::EdDSA))
-            .unwrap()
+        app.state.keys.with_signer(|s| s.sign(&c)).unwrap().unwrap()
     };
     // Another Ed25519 key claiming the server's kid.
     let foreign = {
@@ -202,10 +199,7 @@ async fn forged_expired_and_garbage_tokens_are_unauthenticated() {
     let other_audience = {
         let mut c = claims.clone();
         c["aud"] = json!("someone-else");
-        app.state
-            .keys
-            .with_signer(|s| sign(&c, &s.kid, &s.key, Algorithm::EdDSA))
-            .unwrap()
+        app.state.keys.with_signer(|s| s.sign(&c)).unwrap().unwrap()
     };
     let tampered = {
         let mut parts: Vec<String> = tokens.access.split('.').map(str::to_owned).collect();
