@@ -12,7 +12,7 @@ use crate::tokens::keys;
 /// # Errors
 /// When the database cannot be reached or a migration fails.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(config.database_url.expose(), 1)
+    let db = Db::connect(config.database_url.expose(), 1, config.sqlite_synchronous)
         .await
         .context("cannot connect to DATABASE_URL")?;
     db.migrate().await.context("migration failed")?;
@@ -26,7 +26,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// # Errors
 /// When the database fails.
 pub async fn rotate_key(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(config.database_url.expose(), 1)
+    let db = Db::connect(config.database_url.expose(), 1, config.sqlite_synchronous)
         .await
         .context("cannot connect to DATABASE_URL")?;
     db.migrate().await.context("migration failed")?;

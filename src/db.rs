@@ -12,6 +12,8 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use sea_orm_migration::MigratorTrait;
 
+use crate::config::SqliteSync;
+
 /// The connections of one instance. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -22,18 +24,18 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects to `url` with at most `max_connections` per pool.
+    /// Connects to `url` with at most `max_connections` per pool; `sync` applies to SQLite only.
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbErr> {
+    pub async fn connect(url: &str, max_connections: u32, sync: SqliteSync) -> Result<Self, DbErr> {
         if url.starts_with("sqlite:") {
             create_parent_folder(url);
-            let write = Database::connect(options(url, 1)).await?;
-            let read = Database::connect(options(url, max_connections)).await?;
+            let write = Database::connect(options(url, 1, sync)).await?;
+            let read = Database::connect(options(url, max_connections, sync)).await?;
             Ok(Self { read, write })
         } else {
-            let pool = Database::connect(options(url, max_connections)).await?;
+            let pool = Database::connect(options(url, max_connections, sync)).await?;
             Ok(Self {
                 read: pool.clone(),
                 write: pool,
@@ -79,7 +81,7 @@ fn create_parent_folder(url: &str) {
     }
 }
 
-fn options(url: &str, max_connections: u32) -> ConnectOptions {
+fn options(url: &str, max_connections: u32, sync: SqliteSync) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(max_connections)
         .min_connections(if max_connections == 1 { 1 } else { 0 })
@@ -94,12 +96,14 @@ fn options(url: &str, max_connections: u32) -> ConnectOptions {
         opts.test_before_acquire(false)
             .test_before_acquire_if_idle_for(Duration::from_secs(30));
     }
-    opts.map_sqlx_sqlite_opts(|o| {
-        // synchronous=NORMAL in WAL mode survives a process kill; only an OS
-        // crash or power loss can drop the last commits.
+    let synchronous = match sync {
+        SqliteSync::Normal => SqliteSynchronous::Normal,
+        SqliteSync::Full => SqliteSynchronous::Full,
+    };
+    opts.map_sqlx_sqlite_opts(move |o| {
         o.create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
     });

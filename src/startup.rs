@@ -35,9 +35,13 @@ impl Application {
     /// When the database cannot be reached or migrated, the keys cannot be
     /// opened with SECRET_KEY, or the address cannot be bound.
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(config.database_url.expose(), config.database_max_connections)
-            .await
-            .context("cannot connect to DATABASE_URL")?;
+        let db = Db::connect(
+            config.database_url.expose(),
+            config.database_max_connections,
+            config.sqlite_synchronous,
+        )
+        .await
+        .context("cannot connect to DATABASE_URL")?;
         db.migrate().await.context("cannot apply database migrations")?;
         let crypto = Crypto::new(config.secret_key.expose());
         let keys = KeyStore::load(&db, &crypto, config.tokens.access_ttl)

@@ -266,3 +266,50 @@ async fn passwords_and_tokens_never_reach_the_logs() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_killed_process_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = || {
+        let mut cmd = authql(dir.path());
+        cmd.env("REQUIRE_EMAIL_CONFIRMATION", "false")
+            .env("PUBLIC_URL", "http://auth.test");
+        cmd
+    };
+    let server = Server::start(cmd());
+    let refresh = "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }";
+    let mut latest = Vec::new();
+    for i in 0..10 {
+        let r = server
+            .gql(
+                SIGNUP,
+                json!({ "e": format!("kill{i}@example.com"), "p": PASSWORD }),
+                None,
+            )
+            .await;
+        let token = r["data"]["signup"]["auth"]["refreshToken"].as_str().unwrap().to_owned();
+        let r = server.gql(refresh, json!({ "t": token }), None).await;
+        latest.push(r["data"]["refreshToken"]["refreshToken"].as_str().unwrap().to_owned());
+    }
+    drop(server); // SIGKILL: no shutdown, no flush
+
+    let server = Server::start(cmd());
+    for (i, token) in latest.iter().enumerate() {
+        let r = server
+            .gql(
+                LOGIN,
+                json!({ "e": format!("kill{i}@example.com"), "p": PASSWORD }),
+                None,
+            )
+            .await;
+        assert!(
+            r["data"]["login"]["auth"]["accessToken"].is_string(),
+            "account {i} survived: {r}"
+        );
+        let r = server.gql(refresh, json!({ "t": token }), None).await;
+        assert!(
+            r["data"]["refreshToken"]["refreshToken"].is_string(),
+            "rotation {i} survived: {r}"
+        );
+    }
+}

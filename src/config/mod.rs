@@ -17,7 +17,7 @@ use lettre::message::Mailbox;
 use url::Url;
 
 pub use settings::Settings;
-pub use values::{AppEnv, LogFormat, Secret};
+pub use values::{AppEnv, LogFormat, Secret, SqliteSync};
 
 /// Token and session lifetimes.
 #[derive(Clone, Debug)]
@@ -68,6 +68,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: Secret,
     pub database_max_connections: u32,
+    pub sqlite_synchronous: SqliteSync,
     pub secret_key: Secret,
     pub require_email_confirmation: bool,
     pub tokens: TokenConfig,
@@ -154,6 +155,7 @@ impl Settings {
             data_dir: self.data_dir,
             database_url,
             database_max_connections: self.database_max_connections.max(1),
+            sqlite_synchronous: self.sqlite_synchronous,
             secret_key,
             require_email_confirmation: self.require_email_confirmation,
             tokens: TokenConfig {

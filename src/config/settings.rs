@@ -8,7 +8,7 @@ use clap::builder::BoolishValueParser;
 use lettre::message::Mailbox;
 use url::Url;
 
-use super::values::{self, AppEnv, LogFormat, Secret};
+use super::values::{self, AppEnv, LogFormat, Secret, SqliteSync};
 
 /// Raw settings as given by flags and environment variables.
 #[derive(Clone, Debug, clap::Args)]
@@ -41,6 +41,15 @@ pub struct Settings {
         default_value_t = 10
     )]
     pub database_max_connections: u32,
+    /// SQLite durability: normal (survives a process kill) or full (also power loss).
+    #[arg(
+        long,
+        env = "SQLITE_SYNCHRONOUS",
+        value_name = "SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "normal"
+    )]
+    pub sqlite_synchronous: SqliteSync,
     /// Master key (at least 32 characters) that seals secrets at rest.
     #[arg(long, env = "SECRET_KEY", value_name = "SECRET_KEY", value_parser = values::secret, hide_env_values = true)]
     pub secret_key: Option<Secret>,

@@ -21,6 +21,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// How SQLite flushes commits (its `synchronous` pragma, in WAL mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSync {
+    /// No fsync per commit: a killed process loses nothing; an OS crash or
+    /// power loss may lose the last commits.
+    Normal,
+    /// An fsync per commit: survives power loss too, at a cost in write throughput.
+    Full,
+}
+
 /// A value that must never be printed: Debug and Display show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
