@@ -38,3 +38,7 @@ bench:
     command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
     cargo build --release --bin authql --example argon2_rate
     python3 bench/run.py
+
+# Check authql against third-party clients and servers (installs them under target/interop).
+interop:
+    bash interop/run.sh

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Interop: authql against clients and servers that others wrote. `just interop`.
+#
+# Installs its peers under target/interop (npm packages, a Python venv) and
+# Debian's chromium if missing, starts an aiosmtpd mail server and authql on
+# loopback, then runs one check per protocol and prints a line for each.
+# Exits non-zero if any check fails. A new peer is one more `check` line.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HERE=$ROOT/interop
+WORK=$ROOT/target/interop
+mkdir -p "$WORK"
+
+say() { printf '%s\n' "$*" >&2; }
+
+install() {
+  if [ ! -d "$WORK/node_modules" ] || ! cmp -s "$HERE/package-lock.json" "$WORK/package-lock.json"; then
+    say "installing npm packages into $WORK"
+    cp "$HERE/package.json" "$HERE/package-lock.json" "$WORK/"
+    (cd "$WORK" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || return 1
+  fi
+  if [ ! -x "$WORK/venv/bin/python" ] || ! cmp -s "$HERE/requirements.txt" "$WORK/requirements.txt"; then
+    say "installing Python packages into $WORK/venv"
+    python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" install -q -r "$HERE/requirements.txt" || return 1
+    cp "$HERE/requirements.txt" "$WORK/"
+  fi
+  if ! command -v chromium >/dev/null; then
+    say "installing Debian's chromium"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || return 1
+  fi
+}
+
+install || { echo "FAIL installing the interop peers"; exit 1; }
+(cd "$ROOT" && cargo build --quiet --bin authql) || { echo "FAIL building authql"; exit 1; }
+
+RUN=$(mktemp -d "$WORK/run.XXXXXX")
+export MAILDIR=$RUN/mail
+cleanup() {
+  [ -n "${AUTHQL_PID:-}" ] && kill "$AUTHQL_PID" 2>/dev/null
+  [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+
+"$WORK/venv/bin/python" "$HERE/smtp_sink.py" "$MAILDIR" "$RUN/smtp.port" 2>"$RUN/smtp.log" &
+SINK_PID=$!
+for _ in $(seq 1 100); do [ -s "$RUN/smtp.port" ] && break; sleep 0.1; done
+[ -s "$RUN/smtp.port" ] || { echo "FAIL starting aiosmtpd"; cat "$RUN/smtp.log"; exit 1; }
+
+env -i PATH="$PATH" HOME="${HOME:-/root}" \
+  LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$RUN/data" LOG_FORMAT=json RUST_LOG=info \
+  SMTP_URL="smtp://127.0.0.1:$(cat "$RUN/smtp.port")" MAIL_POLL_INTERVAL=200ms \
+  "$ROOT/target/debug/authql" >"$RUN/authql.log" 2>&1 &
+AUTHQL_PID=$!
+for _ in $(seq 1 200); do
+  PORT=$(grep -so '"message":"authql is serving","port":[0-9]*' "$RUN/authql.log" | grep -o '[0-9]*$' | head -n1)
+  [ -n "$PORT" ] && break
+  sleep 0.1
+done
+[ -n "${PORT:-}" ] || { echo "FAIL starting authql"; cat "$RUN/authql.log"; exit 1; }
+export AUTHQL_URL=http://127.0.0.1:$PORT
+# ES modules resolve packages next to the script: run the Node checks from $WORK.
+cp "$HERE"/*.mjs "$WORK/"
+export SCREENSHOT=$ROOT/target/interop/graphiql.png
+
+failures=0
+# check NAME COMMAND...: one line per check; the command's output is shown when it fails.
+check() {
+  local name=$1 out; shift
+  if out=$(cd "$HERE" && "$@" 2>&1); then
+    echo "PASS $name — $(printf '%s' "$out" | tail -n1)"
+    printf '%s\n' "$out" | grep '^  SHOULD' || true
+  else
+    echo "FAIL $name"
+    printf '%s\n' "$out" | sed 's/^/    /'
+    failures=$((failures + 1))
+  fi
+}
+
+node_check() { node "$WORK/$1"; }
+py_check() { "$WORK/venv/bin/python" "$@"; }
+
+check "GraphQL over HTTP: graphql-http serverAudits" node_check audit.mjs
+check "JWT: PyJWT verifies with the JWKS alone; authql refuses after logout" py_check jwt_check.py
+check "Mail: aiosmtpd receives a well-formed confirmation whose link confirms" py_check mail_check.py
+check "GraphQL client: graphql-request signup → confirm → login → me → refresh → logout" node_check client_flow.mjs
+check "GraphiQL in headless Chromium, outside requests blocked" node_check graphiql.mjs
+
+[ "$failures" -eq 0 ] || { echo "$failures interop check(s) failed; logs in $RUN"; exit 1; }
+echo "all interop checks passed"
