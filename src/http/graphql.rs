@@ -36,70 +36,26 @@ pub async fn endpoint(
     let accept = req.header(header::ACCEPT).unwrap_or("");
     let modern = accept.contains("application/graphql-response+json");
     let content_type = if modern { GRAPHQL_RESPONSE } else { JSON };
-    let request_error = if modern {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let bad = |status, code, message: &str| graphql_error(status, code, message, content_type);
-
     let batch = match *req.method() {
-        Method::GET => {
-            if state.config.http.graphiql
-                && accept.contains("text/html")
-                && !req.uri().query().unwrap_or("").contains("query=")
-            {
-                return graphiql::page();
-            }
-            let request = match async_graphql::http::parse_query_string(req.uri().query().unwrap_or("")) {
-                Ok(r) => r,
-                Err(_) => {
-                    return bad(request_error, ErrorCode::BadUserInput, "malformed query string");
-                }
-            };
-            if is_mutation(&request) {
-                let mut resp = bad(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    ErrorCode::BadUserInput,
-                    "mutations must use POST",
-                );
-                resp.headers_mut()
-                    .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-                return resp;
-            }
-            BatchRequest::Single(request)
+        Method::GET if state.config.http.graphiql && accept.contains("text/html") && !has_query(req) => {
+            return graphiql::page();
         }
-        Method::POST => match read_post(req, body, state.config.http.max_body_bytes).await {
-            Ok(batch) => batch,
-            Err((status, code, message)) => {
-                return bad(status.unwrap_or(request_error), code, &message);
-            }
-        },
-        _ => {
-            let mut resp = bad(
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorCode::BadUserInput,
-                "use GET or POST",
-            );
-            resp.headers_mut()
-                .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
-            return resp;
-        }
+        Method::GET => read_get(req),
+        Method::POST => read_post(req, body, state.config.http.max_body_bytes).await,
+        _ => Err(Rejection::method_not_allowed("GET, POST", "use GET or POST")),
     };
-    if let BatchRequest::Batch(items) = &batch
-        && (items.len() > MAX_BATCH || items.is_empty())
-    {
-        let message = format!("a batch holds 1 to {MAX_BATCH} operations");
-        return bad(request_error, ErrorCode::QueryTooComplex, &message);
-    }
+    let batch = match batch.and_then(check_batch) {
+        Ok(batch) => batch,
+        Err(rejection) => return rejection.into_response(modern, content_type),
+    };
 
     let client = ClientInfo {
         ip: super::client_ip_of(req, state),
         user_agent: req.header(header::USER_AGENT).map(str::to_owned),
     };
     let bearer = req.header(header::AUTHORIZATION).and_then(bearer_token);
-    let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));
     // One RequestInfo per HTTP request, so a batch authenticates once.
+    let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));
     let response = schema.execute_batch(batch).await;
     let status = match &response {
         BatchResponse::Single(r) if modern && is_request_error(r) => StatusCode::BAD_REQUEST,
@@ -118,8 +74,76 @@ pub async fn endpoint(
         .body(body)
 }
 
-/// Why a POST cannot run; no status means "a request error", whose status depends on `Accept`.
-type Rejection = (Option<StatusCode>, ErrorCode, String);
+/// Why a request cannot run.
+struct Rejection {
+    /// `None`: a request error, whose status depends on what the client accepts.
+    status: Option<StatusCode>,
+    code: ErrorCode,
+    message: String,
+    allow: Option<&'static str>,
+}
+
+impl Rejection {
+    fn new(status: Option<StatusCode>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    fn method_not_allowed(allow: &'static str, message: &str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(Some(StatusCode::METHOD_NOT_ALLOWED), ErrorCode::BadUserInput, message)
+        }
+    }
+
+    fn into_response(self, modern: bool, content_type: &str) -> Response {
+        let request_error = if modern {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        let mut resp = graphql_error(
+            self.status.unwrap_or(request_error),
+            self.code,
+            &self.message,
+            content_type,
+        );
+        if let Some(allow) = self.allow {
+            resp.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
+        resp
+    }
+}
+
+fn has_query(req: &Request) -> bool {
+    req.uri().query().unwrap_or("").contains("query=")
+}
+
+/// A GET request: a query in the query string; mutations are refused.
+fn read_get(req: &Request) -> Result<BatchRequest, Rejection> {
+    let request = async_graphql::http::parse_query_string(req.uri().query().unwrap_or(""))
+        .map_err(|_| Rejection::new(None, ErrorCode::BadUserInput, "malformed query string"))?;
+    if is_mutation(&request) {
+        return Err(Rejection::method_not_allowed("POST", "mutations must use POST"));
+    }
+    Ok(BatchRequest::Single(request))
+}
+
+fn check_batch(batch: BatchRequest) -> Result<BatchRequest, Rejection> {
+    match &batch {
+        BatchRequest::Batch(items) if items.len() > MAX_BATCH || items.is_empty() => Err(Rejection::new(
+            None,
+            ErrorCode::QueryTooComplex,
+            format!("a batch holds 1 to {MAX_BATCH} operations"),
+        )),
+        _ => Ok(batch),
+    }
+}
 
 async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchRequest, Rejection> {
     let Some(content_type) = req.content_type() else {
@@ -136,16 +160,16 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
         (mime::APPLICATION, "json" | "graphql-response+json") => {
             let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
                 poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
-                _ => (
+                _ => Rejection::new(
                     Some(StatusCode::BAD_REQUEST),
                     ErrorCode::BadUserInput,
-                    "the body could not be read".into(),
+                    "the body could not be read",
                 ),
             })?;
             serde_json::from_slice::<BatchRequest>(&bytes).map_err(|e| {
                 // Broken JSON is a bad HTTP request; well-formed JSON that is not a GraphQL request is a request error.
                 let status = (!e.is_data()).then_some(StatusCode::BAD_REQUEST);
-                (
+                Rejection::new(
                     status,
                     ErrorCode::BadUserInput,
                     format!("not a GraphQL request: {}", json_error(&e)),
@@ -164,10 +188,10 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
                 .await
                 .map_err(|e| match e {
                     ParseRequestError::PayloadTooLarge => too_large(MAX_MULTIPART_BYTES),
-                    _ => (
+                    _ => Rejection::new(
                         Some(StatusCode::BAD_REQUEST),
                         ErrorCode::BadUserInput,
-                        "malformed GraphQL multipart request".into(),
+                        "malformed GraphQL multipart request",
                     ),
                 })
         }
@@ -176,21 +200,20 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
 }
 
 fn unsupported(message: &str) -> Rejection {
-    (
+    Rejection::new(
         Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ErrorCode::BadUserInput,
-        message.to_owned(),
+        message,
     )
 }
 
 fn too_large(limit: usize) -> Rejection {
-    (
+    Rejection::new(
         Some(StatusCode::PAYLOAD_TOO_LARGE),
         ErrorCode::PayloadTooLarge,
         format!("the request body is larger than {limit} bytes"),
     )
 }
-
 /// Where the JSON broke, without echoing any of it (it may hold a password).
 fn json_error(e: &serde_json::Error) -> String {
     format!("{:?} error at line {}, column {}", e.classify(), e.line(), e.column())
