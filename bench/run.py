@@ -27,8 +27,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "authql"
-ARGON = ROOT / "target" / "release" / "examples" / "argon2_rate"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+BIN = TARGET / "release" / "authql"
+ARGON = TARGET / "release" / "examples" / "argon2_rate"
 LUA = ROOT / "bench" / "wrk.lua"
 OUT = ROOT / "target" / "bench"
 PASSWORD = "Correct-Horse-Battery-Staple-42"

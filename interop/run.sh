@@ -9,6 +9,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$ROOT/interop
 WORK=$ROOT/target/interop
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/authql
 mkdir -p "$WORK"
 
 say() { printf '%s\n' "$*" >&2; }
@@ -50,7 +51,7 @@ for _ in $(seq 1 100); do [ -s "$RUN/smtp.port" ] && break; sleep 0.1; done
 env -i PATH="$PATH" HOME="${HOME:-/root}" \
   LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$RUN/data" LOG_FORMAT=json RUST_LOG=info \
   SMTP_URL="smtp://127.0.0.1:$(cat "$RUN/smtp.port")" MAIL_POLL_INTERVAL=200ms \
-  "$ROOT/target/debug/authql" >"$RUN/authql.log" 2>&1 &
+  "$BIN" >"$RUN/authql.log" 2>&1 &
 AUTHQL_PID=$!
 for _ in $(seq 1 200); do
   PORT=$(grep -so '"message":"authql is serving","port":[0-9]*' "$RUN/authql.log" | grep -o '[0-9]*$' | head -n1)
