@@ -20,18 +20,29 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `authql keygen`: a new signing key; the others retire but keep verifying
-/// until their last tokens expire.
+/// `authql keygen`: a new signing key, published at once and signing after
+/// [`keys::ROTATION_DELAY`] (or at once with `now`); the others retire then
+/// but keep verifying until their last tokens expire.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn rotate_key(config: &Config) -> anyhow::Result<()> {
+pub async fn rotate_key(config: &Config, now: bool) -> anyhow::Result<()> {
     let db = Db::connect(config.database_url.expose(), 1, config.sqlite_synchronous)
         .await
         .context("cannot connect to DATABASE_URL")?;
     db.migrate().await.context("migration failed")?;
     let crypto = Crypto::new(config.secret_key.expose());
-    let kid = keys::rotate(&db, &crypto).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("new signing key: {kid}");
+    let delay = if now {
+        std::time::Duration::ZERO
+    } else {
+        keys::ROTATION_DELAY
+    };
+    let kid = keys::rotate(&db, &crypto, delay)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "new signing key {kid}: published now, signing in {}",
+        humantime::format_duration(delay)
+    );
     Ok(())
 }

@@ -28,11 +28,14 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
-    /// Create a new token signing key and retire the others; `--secret` prints a new SECRET_KEY instead.
+    /// Rotate the token signing key (published now, signing in 10 minutes); `--secret` prints a new SECRET_KEY instead.
     Keygen {
         /// Print a random master key for SECRET_KEY; touches nothing.
         #[arg(long)]
         secret: bool,
+        /// Sign with the new key at once (after a compromise); offline verifiers may reject new tokens until they refetch the JWKS.
+        #[arg(long)]
+        now: bool,
     },
 }
 
@@ -60,7 +63,7 @@ fn main() -> ExitCode {
             print!("{}", authql::graphql::sdl());
             ExitCode::SUCCESS
         }
-        Some(Command::Keygen { secret: true }) => {
+        Some(Command::Keygen { secret: true, .. }) => {
             println!("{}", authql::config::generate_secret());
             ExitCode::SUCCESS
         }
@@ -103,7 +106,7 @@ fn run(command: Option<Command>, settings: Settings) -> ExitCode {
     let outcome = runtime.block_on(async move {
         match command {
             Some(Command::Migrate) => authql::commands::migrate(&config).await,
-            Some(Command::Keygen { .. }) => authql::commands::rotate_key(&config).await,
+            Some(Command::Keygen { now, .. }) => authql::commands::rotate_key(&config, now).await,
             _ => Application::build(config).await?.run_until(shutdown_signal()).await,
         }
     });

@@ -11,6 +11,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Written in batches; the in-memory activity tracker may hold a later value.
     pub last_active_at: DateTimeUtc,
+    /// The hard end: login + SESSION_MAX_LIFETIME; refreshes never move it.
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     pub ip: Option<String>,

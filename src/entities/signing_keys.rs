@@ -12,6 +12,7 @@ pub struct Model {
     pub private_key: String,
     /// The raw 32-byte public key, base64url.
     pub public_key: String,
+    /// When the key starts signing (published before that after a rotation).
     pub created_at: DateTimeUtc,
     /// Set when a newer key took over; it keeps verifying until its last token expires.
     pub retired_at: Option<DateTimeUtc>,

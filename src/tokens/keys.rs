@@ -1,11 +1,15 @@
 //! Ed25519 signing keys: shared by every instance through the database, sealed at rest.
 //!
-//! The newest unretired key signs. Retired keys keep verifying until every
-//! token they could have signed has expired, so rotation never logs anyone out.
+//! The newest key whose time has come signs (`created_at` is when a key starts
+//! signing; a rotated-in key is published ahead of that). Retired keys keep
+//! verifying until every token they could have signed has expired, so rotation
+//! never logs anyone out.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -131,34 +135,50 @@ impl KeyStore {
     }
 }
 
-/// Creates a new signing key and retires the others; returns its `kid`.
+/// How long a rotated-in key is published before it signs: longer than the
+/// JWKS cache lifetime (5 min) plus an instance's reload period, so offline
+/// verifiers know the key before they meet a token signed with it.
+pub const ROTATION_DELAY: Duration = Duration::from_secs(600);
+
+/// Publishes a new signing key now; it starts signing after `activate_in`,
+/// when the others retire. Returns its `kid`. A zero delay is for a
+/// compromised key: verifiers with a cached JWKS reject new tokens until they refetch.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn rotate(db: &Db, crypto: &Crypto) -> AppResult<String> {
-    let kid = insert_new(db, crypto).await?;
+pub async fn rotate(db: &Db, crypto: &Crypto, activate_in: Duration) -> AppResult<String> {
+    let from = db::after(activate_in);
+    let kid = insert_new(db, crypto, from).await?;
     signing_keys::Entity::update_many()
-        .col_expr(
-            signing_keys::Column::RetiredAt,
-            sea_orm::sea_query::Expr::value(db::now()),
+        .col_expr(signing_keys::Column::RetiredAt, sea_orm::sea_query::Expr::value(from))
+        // Keys due to retire later (an earlier scheduled rotation) retire by then too.
+        .filter(
+            signing_keys::Column::RetiredAt
+                .is_null()
+                .or(signing_keys::Column::RetiredAt.gt(from)),
         )
-        .filter(signing_keys::Column::RetiredAt.is_null())
         .filter(signing_keys::Column::Kid.ne(kid.clone()))
         .exec(&db.write)
         .await?;
     Ok(kid)
 }
 
+/// Whether a key signs now: its time has come and it has not retired.
+fn signs_now(key: &signing_keys::Model, now: DateTime<Utc>) -> bool {
+    key.created_at <= now && key.retired_at.is_none_or(|at| at > now)
+}
+
 async fn load_set(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<KeySet> {
     let mut rows = published(db, access_ttl).await?;
-    if !rows.iter().any(|k| k.retired_at.is_none()) {
-        insert_new(db, crypto).await?;
+    if !rows.iter().any(|k| signs_now(k, db::now())) {
+        insert_new(db, crypto, db::now()).await?;
         rows = published(db, access_ttl).await?;
     }
     // Newest first: every instance picks the same signer once it has reloaded.
+    let now = db::now();
     let current = rows
         .iter()
-        .find(|k| k.retired_at.is_none())
+        .find(|k| signs_now(k, now))
         .ok_or_else(|| AppError::internal("no signing key after creating one"))?;
     let der = crypto.open(&current.private_key, SEAL_PURPOSE)?;
     let key = SigningKey::from_pkcs8_der(&der)
@@ -197,7 +217,8 @@ async fn published(db: &Db, access_ttl: Duration) -> AppResult<Vec<signing_keys:
         .await?)
 }
 
-async fn insert_new(db: &Db, crypto: &Crypto) -> AppResult<String> {
+/// Stores a new key that signs from `from` (`created_at`).
+async fn insert_new(db: &Db, crypto: &Crypto, from: DateTime<Utc>) -> AppResult<String> {
     let seed: [u8; 32] = rand::rng().random();
     let key = SigningKey::from_bytes(&seed);
     let der = key
@@ -212,7 +233,7 @@ async fn insert_new(db: &Db, crypto: &Crypto) -> AppResult<String> {
         algorithm: Set("EdDSA".to_owned()),
         private_key: Set(crypto.seal(der.as_bytes(), SEAL_PURPOSE)?),
         public_key: Set(x),
-        created_at: Set(db::now()),
+        created_at: Set(from),
         retired_at: Set(None),
     }
     .insert(&db.write)

@@ -1,7 +1,9 @@
 //! Access tokens verify with the JWKS document alone, across key rotation.
 
+use authql::tokens::keys;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sea_orm::EntityTrait;
 use serde_json::Value;
 
 use crate::helpers::spawn_app;
@@ -38,11 +40,34 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     let before = app.user_with_tokens("rotate@example.com").await;
     let old_kid = jsonwebtoken::decode_header(&before.access).unwrap().kid.unwrap();
 
-    let new_kid = authql::tokens::keys::rotate(&app.state.db, &app.state.crypto)
+    // A scheduled rotation publishes the new key first; the old one keeps signing.
+    let (db, crypto) = (&app.state.db, &app.state.crypto);
+    let next_kid = keys::rotate(db, crypto, keys::ROTATION_DELAY).await.unwrap();
+    app.state.keys.reload(db, crypto).await.unwrap();
+    let jwks: JwkSet = app.get_json("/.well-known/jwks.json").await;
+    assert!(jwks.find(&next_kid).is_some(), "published ahead of use");
+    let meanwhile = app.login_tokens("rotate@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&meanwhile.access).unwrap().kid.unwrap(),
+        old_kid
+    );
+
+    // An immediate rotation (after a compromise) signs with the new key at once.
+    let new_kid = keys::rotate(db, crypto, std::time::Duration::ZERO).await.unwrap();
+    app.state.keys.reload(db, crypto).await.unwrap();
+    assert_ne!(old_kid, new_kid);
+    let rows = authql::entities::signing_keys::Entity::find()
+        .all(&db.read)
         .await
         .unwrap();
-    app.state.keys.reload(&app.state.db, &app.state.crypto).await.unwrap();
-    assert_ne!(old_kid, new_kid);
+    let now = chrono::Utc::now();
+    for k in rows.iter().filter(|k| k.kid != new_kid) {
+        assert!(
+            k.retired_at.is_some_and(|at| at <= now),
+            "{} stopped signing at once",
+            k.kid
+        );
+    }
 
     let after = app.login_tokens("rotate@example.com", crate::helpers::PASSWORD).await;
     assert_eq!(
