@@ -72,6 +72,7 @@ class Server:
             "REQUIRE_EMAIL_CONFIRMATION": "false",
             "SESSION_IDLE_TIMEOUT": "1d",
             "GRAPHIQL": "false",
+            "RATE_LIMITS": "false",
         }
         if database_url:
             env["DATABASE_URL"] = database_url

@@ -40,6 +40,17 @@ pub async fn start(state: &AppState) -> AppResult<JobScheduler> {
         |s| async move { s.keys.reload(&s.db, &s.crypto).await },
     )
     .await?;
+    every(
+        &sched,
+        state,
+        Duration::from_secs(60),
+        "forget idle rate-limit buckets",
+        |s| async move {
+            s.limits.forget_idle();
+            Ok(())
+        },
+    )
+    .await?;
     every(&sched, state, Duration::from_secs(3600), "purge", |s| async move {
         expiry::purge(&s).await?;
         one_time::purge_expired(&s.db.write).await?;

@@ -14,6 +14,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod limits;
 pub mod mail;
 pub mod sessions;
 pub mod startup;

@@ -13,6 +13,7 @@ use crate::accounts::password::PasswordHasher;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
+use crate::limits::Limits;
 use crate::mail::{Outbox, outbox};
 use crate::sessions::activity::Activity;
 use crate::sessions::cache::SessionCache;
@@ -65,6 +66,7 @@ impl Application {
         }
         let acceptor = TcpAcceptor::from_std(listener)?;
         let verifier = Verifier::new(&config);
+        let limits = Limits::new(config.http.rate_limits);
         let state = AppState::new(Services {
             config,
             db,
@@ -75,6 +77,7 @@ impl Application {
             live: SessionCache::default(),
             activity: Activity::default(),
             outbox,
+            limits,
         });
         Ok(Self { acceptor, port, state })
     }

@@ -7,6 +7,7 @@ use crate::accounts::password::PasswordHasher;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
+use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::sessions::activity::Activity;
 use crate::sessions::cache::SessionCache;
@@ -28,6 +29,7 @@ pub struct Services {
     pub live: SessionCache,
     pub activity: Activity,
     pub outbox: Outbox,
+    pub limits: Limits,
 }
 
 impl AppState {

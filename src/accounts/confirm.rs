@@ -9,6 +9,7 @@ use crate::db;
 use crate::entities::users;
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
+use crate::limits::Limit;
 use crate::mail::{self, templates};
 use crate::sessions::ClientInfo;
 use crate::state::AppState;
@@ -20,6 +21,7 @@ use crate::tokens::one_time::{self, Purpose};
 /// `INVALID_TOKEN` when the token is unknown, spent, expired or not a confirmation token.
 #[tracing::instrument(skip_all)]
 pub async fn confirm_email(state: &AppState, token: &str, client: &ClientInfo) -> AppResult<()> {
+    state.limits.check(Limit::MailedToken, client.ip, None)?;
     let txn = state.db.write.begin().await?;
     let row = one_time::consume(&txn, token, Purpose::ConfirmEmail).await?;
     let now = db::now();
@@ -42,8 +44,9 @@ pub async fn confirm_email(state: &AppState, token: &str, client: &ClientInfo) -
 /// # Errors
 /// `BAD_USER_INPUT` when `email` is not an email address (which reveals nothing).
 #[tracing::instrument(skip_all)]
-pub async fn resend_confirmation(state: &AppState, email: &str) -> AppResult<()> {
+pub async fn resend_confirmation(state: &AppState, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = validate::email("email", email)?;
+    state.limits.check(Limit::Mail, client.ip, Some(&email))?;
     let state = state.clone();
     in_background(async move {
         let Some(user) = find_by_email(&state.db.read, &email).await? else {

@@ -8,6 +8,7 @@ use crate::db;
 use crate::entities::users;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
+use crate::limits::Limit;
 use crate::sessions::ClientInfo;
 use crate::sessions::store::{self, AuthBundle};
 use crate::state::AppState;
@@ -36,19 +37,24 @@ pub async fn login(state: &AppState, creds: Credentials, client: &ClientInfo) ->
     let by_email = creds.email.as_deref().filter(|e| !e.trim().is_empty());
     let by_username = creds.username.as_deref().filter(|u| !u.trim().is_empty());
     let user = match (by_email, by_username) {
-        (Some(email), None) => find_by_email(&state.db.read, &validate::email("email", email)?).await?,
-        (None, Some(name)) => match validate::username(name) {
-            Ok(name) => {
-                users::Entity::find()
-                    .filter(users::Column::Username.eq(name))
-                    .one(&state.db.read)
-                    .await?
-            }
-            Err(_) => None,
-        },
-        _ => {
-            return Err(AppError::bad_input("email", "give either an email or a username"));
+        (Some(email), None) => {
+            let email = validate::email("email", email)?;
+            state.limits.check(Limit::Password, client.ip, Some(&email))?;
+            find_by_email(&state.db.read, &email).await?
         }
+        (None, Some(name)) => {
+            state.limits.check(Limit::Password, client.ip, Some(name.trim()))?;
+            match validate::username(name) {
+                Ok(name) => {
+                    users::Entity::find()
+                        .filter(users::Column::Username.eq(name))
+                        .one(&state.db.read)
+                        .await?
+                }
+                Err(_) => None,
+            }
+        }
+        _ => return Err(AppError::bad_input("email", "give either an email or a username")),
     };
     if creds.password.len() > MAX_PASSWORD_BYTES {
         return Err(AppError::InvalidCredentials);

@@ -9,6 +9,7 @@ use crate::db;
 use crate::entities::users;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
+use crate::limits::Limit;
 use crate::mail::{self, templates};
 use crate::sessions::ClientInfo;
 use crate::sessions::auth::Principal;
@@ -24,6 +25,7 @@ use crate::tokens::one_time::{self, Purpose};
 #[tracing::instrument(skip_all)]
 pub async fn forgot_password(state: &AppState, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = validate::email("email", email)?;
+    state.limits.check(Limit::Mail, client.ip, Some(&email))?;
     let (state, client) = (state.clone(), client.clone());
     in_background(async move {
         let Some(user) = find_by_email(&state.db.read, &email).await? else {
@@ -52,6 +54,7 @@ pub async fn forgot_password(state: &AppState, email: &str, client: &ClientInfo)
 /// `BAD_USER_INPUT` on `newPassword` for a weak password (the token stays usable).
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(state: &AppState, token: &str, new_password: &str, client: &ClientInfo) -> AppResult<()> {
+    state.limits.check(Limit::MailedToken, client.ip, None)?;
     let row = one_time::find(&state.db.read, token, Purpose::ResetPassword).await?;
     let user = users::Entity::find_by_id(row.user_id)
         .one(&state.db.read)
@@ -84,6 +87,9 @@ pub async fn change_password(
     new_password: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
+    state
+        .limits
+        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))?;
     let user = fresh_user(state, caller.user().id).await?;
     if !state.passwords.verify(current, user.password_hash.as_deref()).await? {
         events::record(&state.db.write, user.id, EventKind::LoginFailed, client).await?;

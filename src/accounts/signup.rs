@@ -8,6 +8,7 @@ use crate::db;
 use crate::entities::{mail_outbox, users};
 use crate::error::{AppError, AppResult, unique_violation, violates};
 use crate::events::{self, EventKind};
+use crate::limits::Limit;
 use crate::mail::{self, templates};
 use crate::sessions::ClientInfo;
 use crate::sessions::store::{self, AuthBundle};
@@ -44,6 +45,7 @@ pub struct SignupOutcome {
 #[tracing::instrument(skip_all)]
 pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) -> AppResult<SignupOutcome> {
     let email = validate::email("email", &input.email)?;
+    state.limits.check(Limit::Signup, client.ip, None)?;
     let username = input
         .username
         .as_deref()

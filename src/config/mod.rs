@@ -56,6 +56,7 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
+    pub rate_limits: bool,
 }
 
 /// The resolved configuration every part of authql reads.
@@ -186,6 +187,7 @@ impl Settings {
                 trusted_proxies: self.trusted_proxies,
                 cors_origins,
                 max_body_bytes: self.max_body_bytes.max(1024),
+                rate_limits: self.rate_limits,
             },
             log_format: self.log_format,
         })

@@ -122,6 +122,9 @@ pub struct Settings {
     /// Origins allowed to call /graphql from a browser (default: FRONTEND_URL's origin).
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", value_parser = values::http_url, value_delimiter = ',')]
     pub cors_allowed_origins: Vec<Url>,
+    /// Rate limits on logins, sign-ups, mail requests, mailed tokens and refreshes.
+    #[arg(long, env = "RATE_LIMITS", value_name = "RATE_LIMITS", value_parser = BoolishValueParser::new(), default_value = "true")]
+    pub rate_limits: bool,
     /// Largest accepted request body in bytes.
     #[arg(
         long,

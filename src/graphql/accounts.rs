@@ -72,7 +72,7 @@ impl AccountsMutation {
 
     /// Mails a new confirmation link. Always true: reveals nothing.
     async fn resend_confirmation(&self, ctx: &Context<'_>, email: String) -> GqlResult<bool> {
-        accounts::resend_confirmation(state(ctx)?, &email).await?;
+        accounts::resend_confirmation(state(ctx)?, &email, client(ctx)?).await?;
         Ok(true)
     }
 
@@ -104,7 +104,7 @@ impl AccountsMutation {
 
     /// Deletes the caller's account and everything that belongs to it.
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> GqlResult<bool> {
-        accounts::delete_account(state(ctx)?, principal(ctx).await?, &password).await?;
+        accounts::delete_account(state(ctx)?, principal(ctx).await?, &password, client(ctx)?).await?;
         Ok(true)
     }
 }

@@ -6,6 +6,7 @@ use poem::{Request, Response, handler};
 
 use super::responses::html_page;
 use crate::accounts;
+use crate::error::ErrorCode;
 use crate::sessions::ClientInfo;
 use crate::state::AppState;
 
@@ -37,8 +38,12 @@ pub async fn confirm(req: &Request, Path(token): Path<String>, Data(state): Data
             "Email confirmed",
             "Your email address is confirmed. You can close this page and sign in.",
         ),
-        Err(e) if e.code() == crate::error::ErrorCode::ServiceUnavailable => html_page(
-            StatusCode::SERVICE_UNAVAILABLE,
+        Err(e) if matches!(e.code(), ErrorCode::ServiceUnavailable | ErrorCode::RateLimited) => html_page(
+            if e.code() == ErrorCode::RateLimited {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            },
             "Try again later",
             "We could not confirm your address just now. Please open the link again in a few minutes.",
         ),

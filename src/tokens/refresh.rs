@@ -21,6 +21,7 @@ use crate::db;
 use crate::entities::{refresh_tokens, sessions, users};
 use crate::error::{AppError, AppResult};
 use crate::events::EventKind;
+use crate::limits::Limit;
 use crate::sessions::ClientInfo;
 use crate::sessions::store::{self, AuthBundle, is_alive};
 use crate::state::AppState;
@@ -32,6 +33,7 @@ use crate::state::AppState;
 /// after the grace window (which also revokes the session), or its session is over.
 #[tracing::instrument(skip_all)]
 pub async fn rotate(state: &AppState, presented: &str, client: &ClientInfo) -> AppResult<AuthBundle> {
+    state.limits.check(Limit::Refresh, client.ip, None)?;
     if presented.is_empty() || presented.len() > 128 {
         return Err(AppError::InvalidToken);
     }

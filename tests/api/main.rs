@@ -9,6 +9,7 @@ mod flow;
 mod graphql_http;
 mod helpers;
 mod jwks;
+mod limits;
 mod mail;
 mod outage;
 mod recovery;

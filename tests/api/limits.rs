@@ -1,0 +1,128 @@
+//! Rate limits: per account and per IP, counted per operation, the same for known and unknown accounts.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{LOGIN, PASSWORD, SIGNUP, TestApp, code, spawn_app, spawn_app_with};
+
+const WRONG: &str = "Not-The-Password-At-All-9";
+
+fn codes(answer: &Value) -> Vec<String> {
+    answer["errors"].as_array().map_or(vec![], |errors| {
+        errors
+            .iter()
+            .map(|e| e["extensions"]["code"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    })
+}
+
+async fn post_from(app: &TestApp, forwarded_for: &str, body: Value) -> Value {
+    let resp = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded_for)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn password_guesses_are_limited_per_account_alike_for_known_and_unknown() {
+    let app = spawn_app().await;
+    app.confirmed_user("known@example.com").await;
+    for email in ["known@example.com", "unknown@example.com"] {
+        for _ in 0..10 {
+            assert_eq!(code(&app.login(email, WRONG).await), Some("INVALID_CREDENTIALS"));
+        }
+        let limited = app.login(email, WRONG).await;
+        assert_eq!(code(&limited), Some("RATE_LIMITED"), "{limited}");
+        let retry = limited["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        // Even the right password waits: the limit comes before the check.
+        assert_eq!(code(&app.login(email, PASSWORD).await), Some("RATE_LIMITED"));
+    }
+    // Another account from the same address is not affected.
+    app.confirmed_user("other@example.com").await;
+    assert!(app.login("other@example.com", PASSWORD).await["data"]["login"]["auth"].is_object());
+}
+
+#[tokio::test]
+async fn aliases_cannot_multiply_attempts() {
+    let app = spawn_app().await;
+    let fields: String = (0..12)
+        .map(|i| {
+            format!("a{i}: login(input: {{ email: \"x@example.com\", password: \"{WRONG}\" }}) {{ mfaRequired }} ")
+        })
+        .collect();
+    let answer = app.gql(&format!("mutation {{ {fields} }}"), json!({})).await;
+    let codes = codes(&answer);
+    assert_eq!(
+        codes.iter().filter(|c| *c == "INVALID_CREDENTIALS").count(),
+        10,
+        "{codes:?}"
+    );
+    assert_eq!(codes.iter().filter(|c| *c == "RATE_LIMITED").count(), 2, "{codes:?}");
+}
+
+#[tokio::test]
+async fn mail_requests_are_limited_per_address() {
+    let app = spawn_app().await;
+    let forgot = "mutation($e: String!) { forgotPassword(email: $e) }";
+    for email in ["a@example.com", "b@example.com"] {
+        for _ in 0..3 {
+            assert_eq!(
+                app.gql(forgot, json!({ "e": email })).await["data"]["forgotPassword"],
+                true
+            );
+        }
+        assert_eq!(
+            code(&app.gql(forgot, json!({ "e": email })).await),
+            Some("RATE_LIMITED")
+        );
+    }
+}
+
+#[tokio::test]
+async fn addresses_come_from_trusted_proxies_only() {
+    let behind_proxy = spawn_app_with(|c| c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let signup = |i: usize| json!({ "query": SIGNUP, "variables": { "input": { "email": format!("u{i}@example.com"), "password": PASSWORD } } });
+    for i in 0..20 {
+        let r = post_from(&behind_proxy, "203.0.113.1", signup(i)).await;
+        assert!(r.get("errors").is_none(), "{r}");
+    }
+    assert_eq!(
+        code(&post_from(&behind_proxy, "203.0.113.1", signup(20)).await),
+        Some("RATE_LIMITED")
+    );
+    let r = post_from(&behind_proxy, "203.0.113.2", signup(21)).await;
+    assert!(
+        r.get("errors").is_none(),
+        "another client behind the proxy has its own bucket: {r}"
+    );
+
+    // Without a trusted proxy, a forged header changes nothing.
+    let direct = spawn_app().await;
+    for i in 0..20 {
+        post_from(&direct, &format!("198.51.100.{i}"), signup(i)).await;
+    }
+    assert_eq!(
+        code(&post_from(&direct, "198.51.100.99", signup(99)).await),
+        Some("RATE_LIMITED")
+    );
+}
+
+#[tokio::test]
+async fn limits_can_be_switched_off() {
+    let app = spawn_app_with(|c| c.http.rate_limits = false).await;
+    for _ in 0..15 {
+        let r = app
+            .gql(
+                LOGIN,
+                json!({ "input": { "email": "x@example.com", "password": WRONG } }),
+            )
+            .await;
+        assert_eq!(code(&r), Some("INVALID_CREDENTIALS"));
+    }
+}
