@@ -53,6 +53,16 @@ impl Limit {
     }
 }
 
+/// Longest account key kept (emails are at most 254 characters, usernames 32).
+const MAX_ACCOUNT_KEY: usize = 254;
+
+fn limited(limit: Limit, wait: Duration) -> AppError {
+    tracing::info!(?limit, "rate limited");
+    AppError::RateLimited {
+        retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+    }
+}
+
 fn quota((burst, every): (u32, Duration)) -> Quota {
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(every)
@@ -105,25 +115,20 @@ impl Limits {
             return Ok(());
         };
         let now = self.clock.now();
-        let mut wait = Duration::ZERO;
         if let Some(ip) = ip
             && let Err(not_until) = buckets.per_ip.check_key(&ip)
         {
-            wait = wait.max(not_until.wait_time_from(now));
+            // Refused already: do not let a flood of names grow the account buckets.
+            return Err(limited(limit, not_until.wait_time_from(now)));
         }
-        if let (Some(bucket), Some(account)) = (&buckets.per_account, account)
-            && let Err(not_until) = bucket.check_key(&account.to_lowercase())
-        {
-            wait = wait.max(not_until.wait_time_from(now));
+        if let (Some(bucket), Some(account)) = (&buckets.per_account, account) {
+            // Bounded keys: the caller chooses these strings.
+            let key = account.chars().take(MAX_ACCOUNT_KEY).collect::<String>().to_lowercase();
+            if let Err(not_until) = bucket.check_key(&key) {
+                return Err(limited(limit, not_until.wait_time_from(now)));
+            }
         }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            tracing::info!(?limit, "rate limited");
-            Err(AppError::RateLimited {
-                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            })
-        }
+        Ok(())
     }
 
     /// Drops buckets that are full again, so memory follows recent traffic.
