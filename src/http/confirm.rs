@@ -7,16 +7,12 @@ use poem::{Request, Response, handler};
 use super::responses::html_page;
 use crate::accounts;
 use crate::error::ErrorCode;
-use crate::sessions::ClientInfo;
 use crate::state::AppState;
 
 /// Confirms the address, then sends the browser to FRONTEND_URL (or shows a short page).
 #[handler]
 pub async fn confirm(req: &Request, Path(token): Path<String>, Data(state): Data<&AppState>) -> Response {
-    let client = ClientInfo {
-        ip: super::client_ip_of(req, state),
-        user_agent: req.header(header::USER_AGENT).map(str::to_owned),
-    };
+    let client = super::client_of(req, state);
     let outcome = accounts::confirm_email(state, &token, &client).await;
     if let Err(e) = &outcome {
         e.log();

@@ -15,7 +15,6 @@ use crate::error::ErrorCode;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestInfo;
 use crate::graphql::limits::MAX_BATCH;
-use crate::sessions::ClientInfo;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
@@ -49,10 +48,7 @@ pub async fn endpoint(
         Err(rejection) => return rejection.into_response(modern, content_type),
     };
 
-    let client = ClientInfo {
-        ip: super::client_ip_of(req, state),
-        user_agent: req.header(header::USER_AGENT).map(str::to_owned),
-    };
+    let client = super::client_of(req, state);
     let bearer = req.header(header::AUTHORIZATION).and_then(bearer_token);
     // One RequestInfo per HTTP request, so a batch authenticates once.
     let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));

@@ -8,13 +8,12 @@ mod meta;
 pub mod middleware;
 mod responses;
 
-use std::net::IpAddr;
-
 use poem::http::Method;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, Request, Route, get};
 
 use crate::graphql::AppSchema;
+use crate::sessions::ClientInfo;
 use crate::state::AppState;
 
 /// Every route of authql, with its middleware.
@@ -40,8 +39,11 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .around(middleware::observe)
 }
 
-/// The client IP of a request, honouring TRUSTED_PROXIES.
-pub(crate) fn client_ip_of(req: &Request, state: &AppState) -> Option<IpAddr> {
+/// Where a request comes from: its client IP (honouring TRUSTED_PROXIES) and user agent.
+pub(crate) fn client_of(req: &Request, state: &AppState) -> ClientInfo {
     let peer = req.remote_addr().as_socket_addr().map(std::net::SocketAddr::ip);
-    client_ip::client_ip(peer, req.headers(), &state.config.http.trusted_proxies)
+    ClientInfo {
+        ip: client_ip::client_ip(peer, req.headers(), &state.config.http.trusted_proxies),
+        user_agent: req.header(poem::http::header::USER_AGENT).map(str::to_owned),
+    }
 }
