@@ -313,3 +313,24 @@ async fn a_killed_process_loses_no_acknowledged_write() {
         );
     }
 }
+
+#[test]
+fn migrate_and_keygen_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = authql(dir.path()).arg("migrate").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(dir.path().join("data/authql.db").exists());
+
+    let out = authql(dir.path()).args(["keygen", "--secret"]).output().unwrap();
+    let secret = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success() && secret.trim().len() >= 43, "{secret}");
+
+    let out = authql(dir.path()).arg("keygen").output().unwrap();
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success() && said.contains("published now, signing in 10m"),
+        "{said}"
+    );
+}
