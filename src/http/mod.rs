@@ -9,7 +9,7 @@ pub mod middleware;
 mod responses;
 
 use poem::http::Method;
-use poem::middleware::{CatchPanic, Cors};
+use poem::middleware::{CatchPanic, Cors, SetHeader};
 use poem::{Endpoint, EndpointExt, Request, Route, get};
 
 use crate::graphql::AppSchema;
@@ -19,6 +19,12 @@ use crate::state::AppState;
 /// Every route of authql, with its middleware.
 pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
     let origins = state.config.http.cors_origins.clone();
+    // Served over HTTPS (behind a proxy): browsers must never fall back to plain HTTP.
+    let https = state.config.public_url.scheme() == "https";
+    let hsts = SetHeader::new().overriding(
+        poem::http::header::STRICT_TRANSPORT_SECURITY,
+        "max-age=31536000; includeSubDomains",
+    );
     let routes = Route::new()
         .at("/graphql", graphql::endpoint)
         .at("/graphiql/:name", get(graphiql::asset))
@@ -35,6 +41,7 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .max_age(600);
     routes
         .with_if(!origins.is_empty(), cors)
+        .with_if(https, hsts)
         .with(CatchPanic::new())
         .around(middleware::observe)
 }

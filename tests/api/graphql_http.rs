@@ -201,6 +201,19 @@ async fn responses_carry_security_headers_and_are_not_cached() {
 }
 
 #[tokio::test]
+async fn https_deployments_send_hsts() {
+    let plain = spawn_app().await;
+    let resp = plain.http.get(plain.url("/healthz")).send().await.unwrap();
+    assert!(resp.headers().get("strict-transport-security").is_none());
+    let tls = spawn_app_with(|c| c.public_url = "https://auth.example.com".parse().unwrap()).await;
+    let resp = tls.http.get(tls.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}
+
+#[tokio::test]
 async fn introspection_can_be_switched_off() {
     let app = spawn_app_with(|c| c.http.introspection = false).await;
     let r = app
