@@ -46,6 +46,7 @@ pub struct MailConfig {
     pub from: Mailbox,
     pub retry_base: Duration,
     pub poll_interval: Duration,
+    pub send_timeout: Duration,
 }
 
 /// HTTP-facing switches.
@@ -180,6 +181,7 @@ impl Settings {
                 from: self.mail_from,
                 retry_base: self.mail_retry_base,
                 poll_interval: self.mail_poll_interval,
+                send_timeout: self.mail_send_timeout,
             },
             http: HttpConfig {
                 graphiql: self.graphiql.unwrap_or(!production),

@@ -77,6 +77,9 @@ pub struct Settings {
     /// How often the outbox looks for mail that is due.
     #[arg(long, env = "MAIL_POLL_INTERVAL", value_name = "MAIL_POLL_INTERVAL", value_parser = values::duration, default_value = "5s")]
     pub mail_poll_interval: Duration,
+    /// Longest one SMTP delivery may take before it counts as failed and is retried.
+    #[arg(long, env = "MAIL_SEND_TIMEOUT", value_name = "MAIL_SEND_TIMEOUT", value_parser = values::duration, default_value = "30s")]
+    pub mail_send_timeout: Duration,
     /// Whether login waits until the email address is confirmed.
     #[arg(long, env = "REQUIRE_EMAIL_CONFIRMATION", value_name = "REQUIRE_EMAIL_CONFIRMATION", value_parser = BoolishValueParser::new(), default_value = "true")]
     pub require_email_confirmation: bool,

@@ -1,6 +1,7 @@
 //! Where mail goes: an SMTP server, or `.eml` files under DATA_DIR/outbox.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -9,7 +10,13 @@ use crate::error::{AppError, AppResult};
 
 /// A configured mail transport.
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `timeout` bounds a whole delivery: lettre's own covers only the connect,
+    /// so a server that stops answering mid-conversation would otherwise stall
+    /// the outbox worker for good.
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        timeout: Duration,
+    },
     Files(PathBuf),
 }
 
@@ -38,9 +45,12 @@ impl Transport {
                     redact(&e.to_string(), url.expose())
                 ))
             })?
-            .timeout(Some(std::time::Duration::from_secs(20)))
+            .timeout(Some(cfg.send_timeout))
             .build();
-        Ok(Self::Smtp(transport))
+        Ok(Self::Smtp {
+            transport,
+            timeout: cfg.send_timeout,
+        })
     }
 
     /// Whether mail is written to files (development without SMTP).
@@ -54,7 +64,10 @@ impl Transport {
     /// A short description of the failure, safe to store and log.
     pub async fn send(&self, id: uuid::Uuid, message: Message) -> Result<(), String> {
         match self {
-            Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Self::Smtp { transport, timeout } => match tokio::time::timeout(*timeout, transport.send(message)).await {
+                Ok(sent) => sent.map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => Err(format!("the SMTP server did not finish within {timeout:?}")),
+            },
             Self::Files(dir) => {
                 tokio::fs::create_dir_all(dir)
                     .await

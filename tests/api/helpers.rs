@@ -78,8 +78,24 @@ pub async fn spawn_app_on(mail: MailSink, tweak: impl FnOnce(&mut Config)) -> Te
     spawn_app_on_db(mail, db, url, tweak).await
 }
 
+/// Server logs at `warn` (or RUST_LOG), captured with the test's output so a
+/// failure shows what the server complained about.
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
 /// Starts authql on `db`, reached through `url` (which may lead through a proxy).
 pub async fn spawn_app_on_db(mail: MailSink, db: TestDb, url: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&db, data_dir.path(), Some(mail.url())).await;
     config.database_url = Secret::new(url);

@@ -1,5 +1,6 @@
 //! Mail goes through the outbox: nothing is lost while SMTP is down.
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::helpers::{PASSWORD, spawn_app_on};
@@ -70,4 +71,44 @@ async fn mails_are_well_formed_with_text_and_html_parts() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the sent mail's body is still stored");
+}
+
+/// An SMTP server that greets its first client and then never answers again;
+/// later clients reach `sink` through it.
+async fn stalls_first_client(sink: &MailSink) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let sink_port = sink.port;
+    tokio::spawn(async move {
+        let (mut stalled, _) = listener.accept().await.unwrap();
+        stalled.write_all(b"220 stalling ESMTP\r\n").await.unwrap();
+        // Hold the connection open, reading what comes and answering nothing.
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            while matches!(stalled.read(&mut buf).await, Ok(n) if n > 0) {}
+        });
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut upstream = tokio::net::TcpStream::connect(("127.0.0.1", sink_port)).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_mid_conversation_only_delays_the_mail() {
+    let sink = MailSink::start().await;
+    let url = stalls_first_client(&sink).await;
+    let app = spawn_app_on(sink, |c| {
+        c.mail.smtp_url = Some(authql::config::Secret::new(url));
+        c.mail.send_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+
+    app.signup("stalled@example.com", PASSWORD).await;
+    let mail = app.mail.wait_for("stalled@example.com").await;
+    assert_eq!(mail.subject(), "Confirm your email address");
+    assert_eq!(app.outbox_failures().await, 1, "the stalled attempt counts as failed");
 }

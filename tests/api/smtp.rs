@@ -128,7 +128,9 @@ impl MailSink {
                 return got[count - 1].clone();
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                panic!("no mail #{count} to {to} within 15 s; got {}", got.len());
+                let subjects: Vec<_> = got.iter().map(Received::subject).collect();
+                let others: Vec<_> = self.all().iter().map(|m| (m.rcpt.clone(), m.subject())).collect();
+                panic!("no mail #{count} to {to} within 15 s; got {subjects:?}; all mail: {others:?}");
             }
         }
     }
