@@ -19,7 +19,7 @@ use crate::sessions::activity::Activity;
 use crate::sessions::cache::SessionCache;
 use crate::state::{AppState, Services};
 use crate::tokens::jwt::Verifier;
-use crate::tokens::keys::KeyStore;
+use crate::tokens::keys::{self, KeyStore};
 use crate::{graphql, http, jobs};
 
 /// A server bound to its port, ready to run.
@@ -43,8 +43,19 @@ impl Application {
         )
         .await
         .context("cannot connect to DATABASE_URL")?;
-        db.migrate().await.context("cannot apply database migrations")?;
         let crypto = Crypto::new(config.secret_key.expose());
+        // Instances starting together take turns: one migrates and creates the first key.
+        let lock = db.startup_lock().await.context("cannot take the start-up lock")?;
+        db.migrate_locked(&lock)
+            .await
+            .context("cannot apply database migrations")?;
+        keys::ensure_signing_key(&lock.executor(&db), &crypto)
+            .await
+            .map_err(|e| {
+                e.log();
+                anyhow::anyhow!("cannot create the first signing key")
+            })?;
+        lock.release().await.context("cannot release the start-up lock")?;
         let keys = KeyStore::load(&db, &crypto, config.tokens.access_ttl)
             .await
             .map_err(|e| {

@@ -18,7 +18,9 @@ use ed25519_dalek::{Signer as _, SigningKey};
 use jsonwebtoken::DecodingKey;
 use rand::RngExt;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::Crypto;
@@ -148,7 +150,7 @@ pub const ROTATION_DELAY: Duration = Duration::from_secs(600);
 /// When the database fails.
 pub async fn rotate(db: &Db, crypto: &Crypto, activate_in: Duration) -> AppResult<String> {
     let from = db::after(activate_in);
-    let kid = insert_new(db, crypto, from).await?;
+    let kid = insert_new(&db.write, crypto, from).await?;
     signing_keys::Entity::update_many()
         .col_expr(signing_keys::Column::RetiredAt, sea_orm::sea_query::Expr::value(from))
         // Keys due to retire later (an earlier scheduled rotation) retire by then too.
@@ -170,8 +172,9 @@ fn signs_now(key: &signing_keys::Model, now: DateTime<Utc>) -> bool {
 
 async fn load_set(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<KeySet> {
     let mut rows = published(db, access_ttl).await?;
+    // Start-up created one (ensure_signing_key); this covers keys deleted by hand since.
     if !rows.iter().any(|k| signs_now(k, db::now())) {
-        insert_new(db, crypto, db::now()).await?;
+        insert_new(&db.write, crypto, db::now()).await?;
         rows = published(db, access_ttl).await?;
     }
     // Newest first: every instance picks the same signer once it has reloaded.
@@ -217,8 +220,30 @@ async fn published(db: &Db, access_ttl: Duration) -> AppResult<Vec<signing_keys:
         .await?)
 }
 
+/// Creates a signing key if none signs now: the first start of a database.
+/// Run under the start-up lock, so instances starting together create one key, not one each.
+///
+/// # Errors
+/// When the database fails.
+pub async fn ensure_signing_key(conn: &impl ConnectionTrait, crypto: &Crypto) -> AppResult<()> {
+    let now = db::now();
+    let signing = signing_keys::Entity::find()
+        .filter(signing_keys::Column::CreatedAt.lte(now))
+        .filter(
+            signing_keys::Column::RetiredAt
+                .is_null()
+                .or(signing_keys::Column::RetiredAt.gt(now)),
+        )
+        .count(conn)
+        .await?;
+    if signing == 0 {
+        insert_new(conn, crypto, now).await?;
+    }
+    Ok(())
+}
+
 /// Stores a new key that signs from `from` (`created_at`).
-async fn insert_new(db: &Db, crypto: &Crypto, from: DateTime<Utc>) -> AppResult<String> {
+async fn insert_new(conn: &impl ConnectionTrait, crypto: &Crypto, from: DateTime<Utc>) -> AppResult<String> {
     let seed: [u8; 32] = rand::rng().random();
     let key = SigningKey::from_bytes(&seed);
     let der = key
@@ -236,7 +261,7 @@ async fn insert_new(db: &Db, crypto: &Crypto, from: DateTime<Utc>) -> AppResult<
         created_at: Set(from),
         retired_at: Set(None),
     }
-    .insert(&db.write)
+    .insert(conn)
     .await?;
     tracing::info!(%kid, "created a new signing key");
     Ok(kid)

@@ -8,6 +8,7 @@ mod enumeration;
 mod flow;
 mod graphql_http;
 mod helpers;
+mod instances;
 mod jwks;
 mod limits;
 mod mail;

@@ -5,6 +5,10 @@
 //! every write goes through a pool of exactly one connection and waits its
 //! turn in-process instead. WAL lets readers run beside it.
 
+mod lock;
+
+pub use lock::StartupLock;
+
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -35,7 +39,8 @@ impl Db {
             let read = Database::connect(options(url, max_connections, sync)).await?;
             Ok(Self { read, write })
         } else {
-            let pool = Database::connect(options(url, max_connections, sync)).await?;
+            // The start-up lock holds one connection while migrations use another.
+            let pool = Database::connect(options(url, max_connections.max(2), sync)).await?;
             Ok(Self {
                 read: pool.clone(),
                 write: pool,
@@ -43,12 +48,23 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration, one instance at a time.
     ///
     /// # Errors
-    /// When a migration fails; the database is left at the last one applied.
+    /// When a migration fails; the database is left at the last one applied
+    /// (on SQLite, where they run in one transaction, at the first).
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        migration::Migrator::up(&self.write, None).await
+        let lock = self.startup_lock().await?;
+        self.migrate_locked(&lock).await?;
+        lock.release().await
+    }
+
+    /// Applies every pending migration under a lock already held.
+    ///
+    /// # Errors
+    /// As for [`Db::migrate`].
+    pub async fn migrate_locked(&self, lock: &StartupLock) -> Result<(), DbErr> {
+        migration::Migrator::up(lock.executor(self), None).await
     }
 
     /// Which SQL dialect this database speaks.
