@@ -77,7 +77,14 @@ impl Application {
         }
         let acceptor = TcpAcceptor::from_std(listener)?;
         let verifier = Verifier::new(&config);
-        let limits = Limits::new(config.http.rate_limits);
+        let redis = config
+            .redis_url
+            .as_ref()
+            .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
+        let limits = Limits::new(config.http.rate_limits, redis).map_err(|e| {
+            e.log();
+            anyhow::anyhow!("cannot use REDIS_URL")
+        })?;
         let state = AppState::new(Services {
             config,
             db,

@@ -21,7 +21,7 @@ use crate::tokens::one_time::{self, Purpose};
 /// `INVALID_TOKEN` when the token is unknown, spent, expired or not a confirmation token.
 #[tracing::instrument(skip_all)]
 pub async fn confirm_email(state: &AppState, token: &str, client: &ClientInfo) -> AppResult<()> {
-    state.limits.check(Limit::MailedToken, client.ip, None)?;
+    state.limits.check(Limit::MailedToken, client.ip, None).await?;
     let txn = state.db.write.begin().await?;
     let row = one_time::consume(&txn, token, Purpose::ConfirmEmail).await?;
     let now = db::now();
@@ -46,7 +46,7 @@ pub async fn confirm_email(state: &AppState, token: &str, client: &ClientInfo) -
 #[tracing::instrument(skip_all)]
 pub async fn resend_confirmation(state: &AppState, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = validate::email("email", email)?;
-    state.limits.check(Limit::Mail, client.ip, Some(&email))?;
+    state.limits.check(Limit::Mail, client.ip, Some(&email)).await?;
     let state = state.clone();
     in_background(async move {
         let Some(user) = find_by_email(&state.db.read, &email).await? else {

@@ -24,7 +24,8 @@ pub async fn delete_account(
 ) -> AppResult<()> {
     state
         .limits
-        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))?;
+        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
+        .await?;
     let user = fresh_user(state, caller.user().id).await?;
     if !state.passwords.verify(password, user.password_hash.as_deref()).await? {
         return Err(AppError::InvalidCredentials);

@@ -39,11 +39,14 @@ pub async fn login(state: &AppState, creds: Credentials, client: &ClientInfo) ->
     let user = match (by_email, by_username) {
         (Some(email), None) => {
             let email = validate::email("email", email)?;
-            state.limits.check(Limit::Password, client.ip, Some(&email))?;
+            state.limits.check(Limit::Password, client.ip, Some(&email)).await?;
             find_by_email(&state.db.read, &email).await?
         }
         (None, Some(name)) => {
-            state.limits.check(Limit::Password, client.ip, Some(name.trim()))?;
+            state
+                .limits
+                .check(Limit::Password, client.ip, Some(name.trim()))
+                .await?;
             match validate::username(name) {
                 Ok(name) => {
                     users::Entity::find()

@@ -25,7 +25,7 @@ use crate::tokens::one_time::{self, Purpose};
 #[tracing::instrument(skip_all)]
 pub async fn forgot_password(state: &AppState, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = validate::email("email", email)?;
-    state.limits.check(Limit::Mail, client.ip, Some(&email))?;
+    state.limits.check(Limit::Mail, client.ip, Some(&email)).await?;
     let (state, client) = (state.clone(), client.clone());
     in_background(async move {
         let Some(user) = find_by_email(&state.db.read, &email).await? else {
@@ -54,7 +54,7 @@ pub async fn forgot_password(state: &AppState, email: &str, client: &ClientInfo)
 /// `BAD_USER_INPUT` on `newPassword` for a weak password (the token stays usable).
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(state: &AppState, token: &str, new_password: &str, client: &ClientInfo) -> AppResult<()> {
-    state.limits.check(Limit::MailedToken, client.ip, None)?;
+    state.limits.check(Limit::MailedToken, client.ip, None).await?;
     let row = one_time::find(&state.db.read, token, Purpose::ResetPassword).await?;
     let user = users::Entity::find_by_id(row.user_id)
         .one(&state.db.read)
@@ -89,7 +89,8 @@ pub async fn change_password(
 ) -> AppResult<()> {
     state
         .limits
-        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))?;
+        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
+        .await?;
     let user = fresh_user(state, caller.user().id).await?;
     if !state.passwords.verify(current, user.password_hash.as_deref()).await? {
         events::record(&state.db.write, user.id, EventKind::LoginFailed, client).await?;

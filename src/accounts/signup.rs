@@ -45,7 +45,7 @@ pub struct SignupOutcome {
 #[tracing::instrument(skip_all)]
 pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) -> AppResult<SignupOutcome> {
     let email = validate::email("email", &input.email)?;
-    state.limits.check(Limit::Signup, client.ip, None)?;
+    state.limits.check(Limit::Signup, client.ip, None).await?;
     let username = input
         .username
         .as_deref()

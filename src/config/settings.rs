@@ -65,6 +65,17 @@ pub struct Settings {
     /// Allow SQLite in production (a single instance only).
     #[arg(long, env = "ALLOW_SQLITE_IN_PRODUCTION", value_name = "ALLOW_SQLITE_IN_PRODUCTION", value_parser = BoolishValueParser::new(), default_value = "false")]
     pub allow_sqlite_in_production: bool,
+    /// Redis shared by every instance for rate limits; without it each instance counts alone.
+    #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", value_parser = values::redis_url, hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+    /// Prefix of every key authql writes to Redis (several deployments may share one Redis).
+    #[arg(
+        long,
+        env = "REDIS_KEY_PREFIX",
+        value_name = "REDIS_KEY_PREFIX",
+        default_value = "authql:"
+    )]
+    pub redis_key_prefix: String,
     /// SMTP server for mail; without it mail is written to DATA_DIR/outbox.
     #[arg(long, env = "SMTP_URL", value_name = "SMTP_URL", value_parser = values::smtp_url, hide_env_values = true)]
     pub smtp_url: Option<Secret>,

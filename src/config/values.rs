@@ -124,6 +124,16 @@ pub fn smtp_url(value: &str) -> Result<Secret, String> {
     Ok(Secret::new(value.trim()))
 }
 
+/// REDIS_URL: `redis://[user:password@]host[:port][/db]`.
+pub fn redis_url(value: &str) -> Result<Secret, String> {
+    let accepted = "expected redis://[user:password@]host[:port][/db]";
+    let url = url::Url::parse(value.trim()).map_err(|_| accepted.to_owned())?;
+    if url.scheme() != "redis" || url.host_str().is_none_or(str::is_empty) {
+        return Err(accepted.to_owned());
+    }
+    Ok(Secret::new(value.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +163,9 @@ mod tests {
         assert!(ip_net("localhost").is_err());
         assert!(smtp_url("smtp://127.0.0.1:2525").is_ok());
         assert!(smtp_url("http://127.0.0.1").is_err());
+        assert!(redis_url("redis://:pw@10.0.0.5:6379/2").is_ok());
+        assert!(redis_url("127.0.0.1:6379").is_err());
+        assert!(redis_url("rediss://cache").is_err());
         assert!(mailbox("authql <no-reply@example.com>").is_ok());
         assert!(mailbox("not a mailbox").is_err());
     }

@@ -1,18 +1,22 @@
 //! Rate limits per client IP and per account, counted per operation.
 //!
 //! Every limited operation takes one cell from its buckets when it runs, so
-//! ten aliased `login` fields in one request count as ten attempts. Buckets
-//! live in this process (governor); with several instances each enforces its
-//! own, so the effective limit is per instance.
+//! ten aliased `login` fields in one request count as ten attempts. Without
+//! REDIS_URL the buckets live in this process, so with several instances each
+//! enforces its own; with it they live in Redis and every instance shares
+//! them. While Redis cannot be reached, each instance falls back to its own
+//! buckets rather than refusing everyone or letting everyone through.
+
+mod local;
+mod shared;
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
-
 use crate::error::{AppError, AppResult};
+use local::Local;
+use shared::Shared;
 
 /// The limited operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,11 @@ impl Limit {
 /// Longest account key kept (emails are at most 254 characters, usernames 32).
 const MAX_ACCOUNT_KEY: usize = 254;
 
+/// The bucket key of an account name: bounded, since the caller chooses it, and case-folded.
+fn account_key(account: &str) -> String {
+    account.chars().take(MAX_ACCOUNT_KEY).collect::<String>().to_lowercase()
+}
+
 fn limited(limit: Limit, wait: Duration) -> AppError {
     tracing::info!(?limit, "rate limited");
     AppError::RateLimited {
@@ -63,84 +72,65 @@ fn limited(limit: Limit, wait: Duration) -> AppError {
     }
 }
 
-fn quota((burst, every): (u32, Duration)) -> Quota {
-    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(every)
-        .unwrap_or_else(|| Quota::per_second(burst))
-        .allow_burst(burst)
-}
-
-struct Buckets {
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    per_account: Option<DefaultKeyedRateLimiter<String>>,
-}
-
 /// The rate limiter of this instance.
 pub struct Limits {
     enabled: bool,
-    buckets: Vec<(Limit, Buckets)>,
-    clock: DefaultClock,
+    local: Local,
+    shared: Option<Shared>,
+    /// Whether the last Redis call failed, so the log says so once per outage.
+    degraded: AtomicBool,
 }
 
 impl Limits {
     /// Limits as configured; `enabled = false` lets everything through (benchmarks).
-    pub fn new(enabled: bool) -> Self {
-        let buckets = ALL
-            .iter()
-            .map(|&limit| {
-                let (ip, account) = limit.quotas();
-                let buckets = Buckets {
-                    per_ip: DefaultKeyedRateLimiter::keyed(quota(ip)),
-                    per_account: account.map(|a| DefaultKeyedRateLimiter::keyed(quota(a))),
-                };
-                (limit, buckets)
-            })
-            .collect();
-        Self {
+    /// `redis` is REDIS_URL and the key prefix.
+    ///
+    /// # Errors
+    /// When REDIS_URL is not a Redis URL.
+    pub fn new(enabled: bool, redis: Option<(&str, &str)>) -> AppResult<Self> {
+        let shared = redis
+            .map(|(url, prefix)| Shared::new(url, prefix))
+            .transpose()
+            .map_err(|_| AppError::internal("REDIS_URL is not a Redis URL"))?;
+        Ok(Self {
             enabled,
-            buckets,
-            clock: DefaultClock::default(),
-        }
+            local: Local::new(),
+            shared,
+            degraded: AtomicBool::new(false),
+        })
     }
 
     /// Takes one attempt at `limit` for `ip` and (if given) `account`.
     ///
     /// # Errors
     /// `RATE_LIMITED` with the seconds to wait when either bucket is empty.
-    pub fn check(&self, limit: Limit, ip: Option<IpAddr>, account: Option<&str>) -> AppResult<()> {
+    pub async fn check(&self, limit: Limit, ip: Option<IpAddr>, account: Option<&str>) -> AppResult<()> {
         if !self.enabled {
             return Ok(());
         }
-        let Some((_, buckets)) = self.buckets.iter().find(|(l, _)| *l == limit) else {
-            return Ok(());
+        let wait = match &self.shared {
+            None => self.local.check(limit, ip, account),
+            Some(shared) => match shared.check(limit, ip, account).await {
+                Ok(wait) => {
+                    if self.degraded.swap(false, Ordering::Relaxed) {
+                        tracing::info!("Redis answers again: rate limits are shared again");
+                    }
+                    wait
+                }
+                Err(error) => {
+                    if !self.degraded.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(%error, "Redis cannot be reached: rate limits are per instance until it is back");
+                    }
+                    self.local.check(limit, ip, account)
+                }
+            },
         };
-        let now = self.clock.now();
-        if let Some(ip) = ip
-            && let Err(not_until) = buckets.per_ip.check_key(&ip)
-        {
-            // Refused already: do not let a flood of names grow the account buckets.
-            return Err(limited(limit, not_until.wait_time_from(now)));
-        }
-        if let (Some(bucket), Some(account)) = (&buckets.per_account, account) {
-            // Bounded keys: the caller chooses these strings.
-            let key = account.chars().take(MAX_ACCOUNT_KEY).collect::<String>().to_lowercase();
-            if let Err(not_until) = bucket.check_key(&key) {
-                return Err(limited(limit, not_until.wait_time_from(now)));
-            }
-        }
-        Ok(())
+        wait.map_or(Ok(()), |wait| Err(limited(limit, wait)))
     }
 
-    /// Drops buckets that are full again, so memory follows recent traffic.
+    /// Drops local buckets that are full again, so memory follows recent traffic.
     pub fn forget_idle(&self) {
-        for (_, b) in &self.buckets {
-            b.per_ip.retain_recent();
-            b.per_ip.shrink_to_fit();
-            if let Some(account) = &b.per_account {
-                account.retain_recent();
-                account.shrink_to_fit();
-            }
-        }
+        self.local.forget_idle();
     }
 }
 
@@ -148,24 +138,34 @@ impl Limits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn accounts_are_limited_across_addresses_and_addresses_across_accounts() {
-        let limits = Limits::new(true);
+    #[tokio::test]
+    async fn accounts_are_limited_across_addresses_and_addresses_across_accounts() {
+        let limits = Limits::new(true, None).unwrap();
         let ip = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
         for n in 0..10 {
-            limits.check(Limit::Password, ip(n), Some("ann@example.com")).unwrap();
+            limits
+                .check(Limit::Password, ip(n), Some("ann@example.com"))
+                .await
+                .unwrap();
         }
-        let Err(AppError::RateLimited { retry_after }) = limits.check(Limit::Password, ip(11), Some("ANN@example.com"))
+        let Err(AppError::RateLimited { retry_after }) =
+            limits.check(Limit::Password, ip(11), Some("ANN@example.com")).await
         else {
             panic!("the 11th guess at one account is limited, whatever the address");
         };
         assert!((1..=60).contains(&retry_after));
-        assert!(limits.check(Limit::Password, ip(11), Some("bob@example.com")).is_ok());
+        assert!(
+            limits
+                .check(Limit::Password, ip(11), Some("bob@example.com"))
+                .await
+                .is_ok()
+        );
         for _ in 0..20 {
-            let _ = limits.check(Limit::Signup, ip(1), None);
+            let _ = limits.check(Limit::Signup, ip(1), None).await;
         }
-        assert!(limits.check(Limit::Signup, ip(1), None).is_err());
-        assert!(limits.check(Limit::Signup, ip(2), None).is_ok());
-        assert!(Limits::new(false).check(Limit::Signup, ip(1), None).is_ok());
+        assert!(limits.check(Limit::Signup, ip(1), None).await.is_err());
+        assert!(limits.check(Limit::Signup, ip(2), None).await.is_ok());
+        let off = Limits::new(false, None).unwrap();
+        assert!(off.check(Limit::Signup, ip(1), None).await.is_ok());
     }
 }

@@ -33,7 +33,7 @@ use crate::state::AppState;
 /// after the grace window (which also revokes the session), or its session is over.
 #[tracing::instrument(skip_all)]
 pub async fn rotate(state: &AppState, presented: &str, client: &ClientInfo) -> AppResult<AuthBundle> {
-    state.limits.check(Limit::Refresh, client.ip, None)?;
+    state.limits.check(Limit::Refresh, client.ip, None).await?;
     if presented.is_empty() || presented.len() > 128 {
         return Err(AppError::InvalidToken);
     }

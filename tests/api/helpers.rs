@@ -32,7 +32,7 @@ pub struct TestApp {
     stop: CancellationToken,
     // Dropped last: the database outlives the server's use of it.
     _data_dir: tempfile::TempDir,
-    _db: TestDb,
+    _db: Option<TestDb>,
 }
 
 impl Drop for TestApp {
@@ -95,11 +95,15 @@ fn init_logs() {
 
 /// Starts authql on `db`, reached through `url` (which may lead through a proxy).
 pub async fn spawn_app_on_db(mail: MailSink, db: TestDb, url: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
-    init_logs();
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&db, data_dir.path(), Some(mail.url())).await;
     config.database_url = Secret::new(url);
     tweak(&mut config);
+    start(config, mail, data_dir, Some(db)).await
+}
+
+async fn start(config: Config, mail: MailSink, data_dir: tempfile::TempDir, db: Option<TestDb>) -> TestApp {
+    init_logs();
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
@@ -119,6 +123,20 @@ pub async fn spawn_app_on_db(mail: MailSink, db: TestDb, url: String, tweak: imp
         _data_dir: data_dir,
         _db: db,
     }
+}
+
+/// Starts another instance on `first`'s database, with its own SMTP sink.
+/// `first` must outlive it: it owns the database.
+pub async fn spawn_app_beside(first: &TestApp, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mail = MailSink::start().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = first.state.config.clone();
+    config.listen_addr = "127.0.0.1:0".parse().unwrap();
+    config.public_url = url::Url::parse("http://127.0.0.1:0").unwrap();
+    config.data_dir = data_dir.path().to_path_buf();
+    config.mail.smtp_url = Some(Secret::new(mail.url()));
+    tweak(&mut config);
+    start(config, mail, data_dir, None).await
 }
 
 /// The `extensions.code` of the first error, if any.

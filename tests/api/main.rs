@@ -13,6 +13,8 @@ mod jwks;
 mod limits;
 mod mail;
 mod outage;
+mod proxy;
 mod recovery;
 mod sessions;
+mod shared_limits;
 mod smtp;

@@ -4,61 +4,12 @@
 //! database server, so it needs TEST_DATABASE_URL (PostgreSQL or MariaDB);
 //! with SQLite there is no connection to cut.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 use crate::db::TestDb;
 use crate::helpers::{PASSWORD, code, spawn_app_on_db};
+use crate::proxy::Proxy;
 use crate::smtp::MailSink;
-
-/// Forwards loopback connections to the database until cut.
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    cut: watch::Sender<u64>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let (cut, _) = watch::channel(0u64);
-        let (accepting, cuts) = (up.clone(), cut.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !accepting.load(Ordering::SeqCst) {
-                    continue; // dropped: the database is "down"
-                }
-                let target = target.clone();
-                let mut cut = cuts.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Self { port, up, cut }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.cut.send_modify(|n| *n += 1);
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
 
 #[tokio::test]
 async fn a_database_outage_is_service_unavailable_and_passes() {

@@ -1,0 +1,108 @@
+//! Buckets in Redis, shared by every instance: the same GCRA as governor,
+//! run as one script so an attempt is counted atomically across instances.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha2::{Digest, Sha256};
+
+use super::{Limit, account_key};
+
+/// Takes a cell from each key in turn (KEYS[i] with period ARGV[2i-1] ms and
+/// burst ARGV[2i]); stops at the first empty bucket and returns its wait in
+/// ms, or 0. Redis's clock is the one clock every instance shares.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i, key in ipairs(KEYS) do
+  local period = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key)) or now
+  if tat < now then tat = now end
+  local next_tat = tat + period
+  local wait = next_tat - burst * period - now
+  if wait > 0 then return wait end
+  redis.call('SET', key, next_tat, 'PX', next_tat - now)
+end
+return 0
+";
+
+/// A Redis answer slower than this counts as Redis being down.
+const ANSWER_WITHIN: Duration = Duration::from_millis(500);
+
+/// Limits kept in Redis.
+pub struct Shared {
+    redis: ConnectionManager,
+    script: Script,
+    prefix: String,
+}
+
+impl Shared {
+    /// Connects lazily (Redis may come up after authql) and reconnects on its own.
+    ///
+    /// # Errors
+    /// When `url` is not a Redis URL.
+    pub fn new(url: &str, prefix: &str) -> redis::RedisResult<Self> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(ANSWER_WITHIN))
+            .set_response_timeout(Some(ANSWER_WITHIN))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        Ok(Self {
+            redis: ConnectionManager::new_lazy_with_config(client, config)?,
+            script: Script::new(GCRA),
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// Takes a cell for `ip`, then for `account`; `Ok(Some(wait))` when either is empty.
+    ///
+    /// # Errors
+    /// When Redis does not answer in time.
+    pub async fn check(
+        &self,
+        limit: Limit,
+        ip: Option<IpAddr>,
+        account: Option<&str>,
+    ) -> Result<Option<Duration>, String> {
+        if ip.is_none() && account.is_none() {
+            return Ok(None);
+        }
+        let (ip_quota, account_quota) = limit.quotas();
+        let name = format!("{limit:?}").to_lowercase();
+        let mut invocation = self.script.prepare_invoke();
+        if let Some(ip) = ip {
+            invocation
+                .key(format!("{}rl:{name}:ip:{ip}", self.prefix))
+                .arg(millis(ip_quota.1))
+                .arg(ip_quota.0);
+        }
+        if let (Some((burst, every)), Some(account)) = (account_quota, account) {
+            // Hashed: Redis need not hold the addresses people log in with.
+            let digest = Sha256::digest(account_key(account).as_bytes());
+            invocation
+                .key(format!(
+                    "{}rl:{name}:acct:{}",
+                    self.prefix,
+                    URL_SAFE_NO_PAD.encode(digest)
+                ))
+                .arg(millis(every))
+                .arg(burst);
+        }
+        let mut redis = self.redis.clone();
+        let wait: u64 = tokio::time::timeout(ANSWER_WITHIN, invocation.invoke_async(&mut redis))
+            .await
+            .map_err(|_| "Redis did not answer in time".to_owned())?
+            .map_err(|e| e.to_string())?;
+        Ok((wait > 0).then(|| Duration::from_millis(wait)))
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}

@@ -1,0 +1,111 @@
+//! With REDIS_URL, rate limits are shared by every instance; while Redis is
+//! down, each instance still limits on its own.
+//!
+//! Needs a Redis server: TEST_REDIS_URL, or redis://127.0.0.1:6379. Without
+//! one these tests say so and pass, unless REQUIRE_TEST_REDIS=1 (CI sets it).
+
+use authql::config::Secret;
+
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app_beside, spawn_app_with};
+use crate::proxy::Proxy;
+
+const WRONG: &str = "Not-The-Password-At-All-9";
+
+async fn test_redis() -> Option<url::Url> {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let url = url::Url::parse(&url).expect("TEST_REDIS_URL is a URL");
+    let addr = (
+        url.host_str().unwrap_or("127.0.0.1").to_owned(),
+        url.port().unwrap_or(6379),
+    );
+    let reachable = tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+        .await
+        .is_ok_and(|c| c.is_ok());
+    if reachable {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("REQUIRE_TEST_REDIS").as_deref() != Ok("1"),
+        "no Redis at {url}"
+    );
+    eprintln!("skipped: no Redis at {url}");
+    None
+}
+
+/// An instance limiting through `redis`, under keys no other test uses.
+async fn app_on_redis(redis: &url::Url) -> TestApp {
+    let prefix = format!("authql-test-{}:", uuid::Uuid::new_v4().simple());
+    spawn_app_with(|c| {
+        c.redis_url = Some(Secret::new(redis.as_str()));
+        c.redis_key_prefix = prefix;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn password_guesses_count_on_every_instance() {
+    let Some(redis) = test_redis().await else { return };
+    let a = app_on_redis(&redis).await;
+    let b = spawn_app_beside(&a, |_| {}).await;
+    a.confirmed_user("shared@example.com").await;
+    for app in [&a, &b].repeat(5) {
+        assert_eq!(
+            code(&app.login("shared@example.com", WRONG).await),
+            Some("INVALID_CREDENTIALS")
+        );
+    }
+    // Ten guesses in all, five on each: both instances now refuse.
+    for app in [&a, &b] {
+        assert_eq!(
+            code(&app.login("shared@example.com", PASSWORD).await),
+            Some("RATE_LIMITED")
+        );
+    }
+    // An instance that counts alone has seen none of them.
+    let alone = spawn_app_beside(&a, |c| c.redis_url = None).await;
+    let r = alone.login("shared@example.com", PASSWORD).await;
+    assert!(r["data"]["login"]["auth"].is_object(), "{r}");
+}
+
+#[tokio::test]
+async fn while_redis_is_down_each_instance_limits_on_its_own() {
+    let Some(redis) = test_redis().await else { return };
+    let target = format!("{}:{}", redis.host_str().unwrap(), redis.port().unwrap_or(6379));
+    let proxy = Proxy::start(target).await;
+    let mut through = redis.clone();
+    through.set_host(Some("127.0.0.1")).unwrap();
+    through.set_port(Some(proxy.port)).unwrap();
+    let app = app_on_redis(&through).await;
+    app.confirmed_user("down@example.com").await;
+    for _ in 0..5 {
+        assert_eq!(
+            code(&app.login("down@example.com", WRONG).await),
+            Some("INVALID_CREDENTIALS")
+        );
+    }
+
+    proxy.cut();
+    // Answers still come, and guesses are still limited: by this instance's own count.
+    for _ in 0..10 {
+        assert_eq!(
+            code(&app.login("down@example.com", WRONG).await),
+            Some("INVALID_CREDENTIALS")
+        );
+    }
+    assert_eq!(
+        code(&app.login("down@example.com", PASSWORD).await),
+        Some("RATE_LIMITED")
+    );
+
+    // Back on Redis, which counted only the first five guesses.
+    proxy.restore();
+    for _ in 0..50 {
+        let r = app.login("down@example.com", PASSWORD).await;
+        if r["data"]["login"]["auth"].is_object() {
+            return;
+        }
+        assert_eq!(code(&r), Some("RATE_LIMITED"), "{r}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the limits never went back to Redis");
+}
