@@ -3,6 +3,12 @@
 #[path = "api/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;
+#[path = "api/smtp_session.rs"]
+#[allow(dead_code)]
+mod smtp_session;
+#[path = "api/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

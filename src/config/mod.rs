@@ -43,6 +43,7 @@ pub struct PasswordConfig {
 #[derive(Clone, Debug)]
 pub struct MailConfig {
     pub smtp_url: Option<Secret>,
+    pub ca_file: Option<PathBuf>,
     pub from: Mailbox,
     pub retry_base: Duration,
     pub poll_interval: Duration,
@@ -182,6 +183,7 @@ impl Settings {
             },
             mail: MailConfig {
                 smtp_url: self.smtp_url,
+                ca_file: self.smtp_ca_file,
                 from: self.mail_from,
                 retry_base: self.mail_retry_base,
                 poll_interval: self.mail_poll_interval,

@@ -79,6 +79,9 @@ pub struct Settings {
     /// SMTP server for mail; without it mail is written to DATA_DIR/outbox.
     #[arg(long, env = "SMTP_URL", value_name = "SMTP_URL", value_parser = values::smtp_url, hide_env_values = true)]
     pub smtp_url: Option<Secret>,
+    /// PEM file of extra CA certificates to trust for SMTP over TLS (a private relay).
+    #[arg(long, env = "SMTP_CA_FILE", value_name = "SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Sender of every mail.
     #[arg(long, env = "MAIL_FROM", value_name = "MAIL_FROM", value_parser = values::mailbox, default_value = "authql <noreply@localhost>")]
     pub mail_from: Mailbox,

@@ -1,8 +1,9 @@
 //! Where mail goes: an SMTP server, or `.eml` files under DATA_DIR/outbox.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailConfig;
@@ -25,7 +26,8 @@ impl Transport {
     ///
     /// `smtp://host:port` is plain SMTP (for local sinks); credentials on an
     /// `smtp://` URL switch on STARTTLS (required) so they never cross the
-    /// network in the clear; `smtps://` is TLS from the first byte.
+    /// network in the clear; `smtps://` is TLS from the first byte. With
+    /// SMTP_CA_FILE the TLS modes also trust that file's CA certificates.
     ///
     /// # Errors
     /// When the URL cannot be used (the message never repeats the URL, which may hold a password).
@@ -38,15 +40,18 @@ impl Transport {
         if parsed.scheme() == "smtp" && parsed.password().is_some() && !has_tls_param {
             parsed.query_pairs_mut().append_pair("tls", "required");
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(parsed.as_str())
-            .map_err(|e| {
-                AppError::internal(format!(
-                    "SMTP_URL cannot be used: {}",
-                    redact(&e.to_string(), url.expose())
-                ))
-            })?
-            .timeout(Some(cfg.send_timeout))
-            .build();
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(parsed.as_str()).map_err(|e| {
+            AppError::internal(format!(
+                "SMTP_URL cannot be used: {}",
+                redact(&e.to_string(), url.expose())
+            ))
+        })?;
+        if let Some(ca_file) = &cfg.ca_file
+            && let Some(tls) = tls_trusting(&parsed, ca_file)?
+        {
+            builder = builder.tls(tls);
+        }
+        let transport = builder.timeout(Some(cfg.send_timeout)).build();
         Ok(Self::Smtp {
             transport,
             timeout: cfg.send_timeout,
@@ -82,6 +87,32 @@ impl Transport {
             }
         }
     }
+}
+
+/// The TLS mode `url` asks for, trusting the CA certificates in `ca_file`
+/// besides the public roots; `None` for plain SMTP.
+fn tls_trusting(url: &url::Url, ca_file: &Path) -> AppResult<Option<Tls>> {
+    let file = ca_file.display();
+    let pem =
+        std::fs::read(ca_file).map_err(|e| AppError::internal(format!("SMTP_CA_FILE: cannot read {file}: {e}")))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(AppError::internal(format!(
+            "SMTP_CA_FILE: {file} holds no PEM certificate"
+        )));
+    }
+    let cert = Certificate::from_pem(&pem).map_err(|e| AppError::internal(format!("SMTP_CA_FILE: {file}: {e}")))?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let params = TlsParameters::builder(host)
+        .add_root_certificate(cert)
+        .build_rustls()
+        .map_err(|e| AppError::internal(format!("SMTP_CA_FILE: {e}")))?;
+    let mode = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+    Ok(match (url.scheme(), mode.as_deref()) {
+        ("smtps", _) => Some(Tls::Wrapper(params)),
+        (_, Some("required")) => Some(Tls::Required(params)),
+        (_, Some("opportunistic")) => Some(Tls::Opportunistic(params)),
+        _ => None,
+    })
 }
 
 /// Removes the URL (and so any password in it) from an error message.

@@ -1,21 +1,27 @@
 //! A real SMTP server on loopback for tests: speaks SMTP over TCP (through the `mailin`
 //! protocol engine) and keeps every message it receives.
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mail_parser::MessageParser;
-use mailin::{Action, Handler, Response, SessionBuilder};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
+
+use crate::smtp_session as session;
+pub use crate::smtp_session::Security;
+pub use crate::tls::TestCa;
 
 /// One received message.
 #[derive(Clone, Debug)]
 pub struct Received {
     pub rcpt: Vec<String>,
     pub raw: Vec<u8>,
+    /// Whether the message came over TLS (STARTTLS or implicit).
+    pub tls: bool,
+    /// Who the client authenticated as, if it did.
+    pub user: Option<String>,
 }
 
 impl Received {
@@ -55,9 +61,9 @@ impl Received {
 }
 
 #[derive(Default)]
-struct Store {
-    messages: Mutex<Vec<Received>>,
-    arrived: Notify,
+pub(crate) struct Store {
+    pub(crate) messages: Mutex<Vec<Received>>,
+    pub(crate) arrived: Notify,
 }
 
 /// The sink: where it listens and what it received.
@@ -80,13 +86,24 @@ impl MailSink {
         Self::serve(listener)
     }
 
+    /// Listens on a free loopback port speaking SMTP over TLS as `security`
+    /// says, with a certificate for 127.0.0.1 from `ca`.
+    pub async fn start_secure(ca: &TestCa, security: Security) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_with(listener, Some((ca.acceptor(), security)))
+    }
+
     fn serve(listener: TcpListener) -> Self {
+        Self::serve_with(listener, None)
+    }
+
+    fn serve_with(listener: TcpListener, tls: Option<(TlsAcceptor, Security)>) -> Self {
         let port = listener.local_addr().unwrap().port();
         let store = Arc::new(Store::default());
         let accepting = store.clone();
         tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
-                tokio::spawn(session(stream, peer.ip(), accepting.clone()));
+                tokio::spawn(session::run(stream, peer.ip(), accepting.clone(), tls.clone()));
             }
         });
         Self { port, store }
@@ -138,72 +155,5 @@ impl MailSink {
     /// Waits for the first message to `to`.
     pub async fn wait_for(&self, to: &str) -> Received {
         self.wait_for_nth(to, 1).await
-    }
-}
-
-struct Collector {
-    rcpt: Vec<String>,
-    data: Vec<u8>,
-    store: Arc<Store>,
-}
-
-impl Handler for Collector {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
-        self.rcpt = to.to_vec();
-        self.data.clear();
-        mailin::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        let message = Received {
-            rcpt: std::mem::take(&mut self.rcpt),
-            raw: std::mem::take(&mut self.data),
-        };
-        self.store.messages.lock().unwrap().push(message);
-        self.store.arrived.notify_waiters();
-        mailin::response::OK
-    }
-}
-
-async fn session(stream: tokio::net::TcpStream, peer: IpAddr, store: Arc<Store>) {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    let mut session = SessionBuilder::new("authql-test-sink").build(
-        peer,
-        Collector {
-            rcpt: vec![],
-            data: vec![],
-            store,
-        },
-    );
-    let greeting = session.greeting().buffer().unwrap();
-    if write.write_all(&greeting).await.is_err() {
-        return;
-    }
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let response = session.process(&line);
-        match response.action {
-            Action::Reply | Action::Close => {
-                if write.write_all(&response.buffer().unwrap()).await.is_err() {
-                    return;
-                }
-                if matches!(response.action, Action::Close) {
-                    return;
-                }
-            }
-            Action::NoReply => {}
-            Action::UpgradeTls => return,
-        }
     }
 }
