@@ -2,8 +2,9 @@
 # Interop: authql against clients and servers that others wrote. `just interop`.
 #
 # Installs its peers under target/interop (npm packages, a Python venv) and
-# Debian's chromium if missing, starts an aiosmtpd mail server and authql on
-# loopback, then runs one check per protocol and prints a line for each.
+# Debian's chromium if missing, starts two aiosmtpd mail servers (plain, and
+# STARTTLS + AUTH) each with an authql on loopback, then runs one check per
+# protocol and prints a line for each.
 # Exits non-zero if any check fails. A new peer is one more `check` line.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,31 +36,47 @@ install || { echo "FAIL installing the interop peers"; exit 1; }
 (cd "$ROOT" && cargo build --quiet --bin authql) || { echo "FAIL building authql"; exit 1; }
 
 RUN=$(mktemp -d "$WORK/run.XXXXXX")
-export MAILDIR=$RUN/mail
+PIDS=()
 cleanup() {
-  [ -n "${AUTHQL_PID:-}" ] && kill "$AUTHQL_PID" 2>/dev/null
-  [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null
+  [ "${#PIDS[@]}" -gt 0 ] && kill "${PIDS[@]}" 2>/dev/null
   wait 2>/dev/null
 }
 trap cleanup EXIT
 
-"$WORK/venv/bin/python" "$HERE/smtp_sink.py" "$MAILDIR" "$RUN/smtp.port" 2>"$RUN/smtp.log" &
-SINK_PID=$!
-for _ in $(seq 1 100); do [ -s "$RUN/smtp.port" ] && break; sleep 0.1; done
-[ -s "$RUN/smtp.port" ] || { echo "FAIL starting aiosmtpd"; cat "$RUN/smtp.log"; exit 1; }
+# start_sink NAME [--starttls]: an aiosmtpd mail server; sets PORT.
+start_sink() {
+  local name=$1; shift
+  "$WORK/venv/bin/python" "$HERE/smtp_sink.py" "$RUN/$name" "$RUN/$name.port" "$@" >"$RUN/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do [ -s "$RUN/$name.port" ] && break; sleep 0.1; done
+  [ -s "$RUN/$name.port" ] || { echo "FAIL starting aiosmtpd ($name)"; cat "$RUN/$name.log"; return 1; }
+  PORT=$(cat "$RUN/$name.port")
+}
 
-env -i PATH="$PATH" HOME="${HOME:-/root}" \
-  LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$RUN/data" LOG_FORMAT=json RUST_LOG=info \
-  SMTP_URL="smtp://127.0.0.1:$(cat "$RUN/smtp.port")" MAIL_POLL_INTERVAL=200ms \
-  "$BIN" >"$RUN/authql.log" 2>&1 &
-AUTHQL_PID=$!
-for _ in $(seq 1 200); do
-  PORT=$(grep -so '"message":"authql is serving","port":[0-9]*' "$RUN/authql.log" | grep -o '[0-9]*$' | head -n1)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "${PORT:-}" ] || { echo "FAIL starting authql"; cat "$RUN/authql.log"; exit 1; }
-export AUTHQL_URL=http://127.0.0.1:$PORT
+# start_authql NAME VAR=VALUE...: an authql on a free port with its own data; sets URL.
+start_authql() {
+  local name=$1 port=; shift
+  env -i PATH="$PATH" HOME="${HOME:-/root}" \
+    LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$RUN/$name" LOG_FORMAT=json RUST_LOG=info MAIL_POLL_INTERVAL=200ms "$@" \
+    "$BIN" >"$RUN/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 200); do
+    port=$(grep -so '"message":"authql is serving","port":[0-9]*' "$RUN/$name.log" | grep -o '[0-9]*$' | head -n1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "FAIL starting authql ($name)"; cat "$RUN/$name.log"; return 1; }
+  URL=http://127.0.0.1:$port
+}
+
+export MAILDIR=$RUN/mail MAILDIR_TLS=$RUN/mail-tls
+start_sink mail || exit 1
+start_authql authql SMTP_URL="smtp://127.0.0.1:$PORT" || exit 1
+export AUTHQL_URL=$URL
+start_sink mail-tls --starttls || exit 1
+start_authql authql-tls SMTP_URL="smtp://mailer:interop-sink-password@127.0.0.1:$PORT" \
+  SMTP_CA_FILE="$MAILDIR_TLS/ca.pem" || exit 1
+export AUTHQL_TLS_URL=$URL
 # ES modules resolve packages next to the script: run the Node checks from $WORK.
 cp "$HERE"/*.mjs "$WORK/"
 export SCREENSHOT=$ROOT/target/interop/graphiql.png
@@ -84,6 +101,7 @@ py_check() { "$WORK/venv/bin/python" "$@"; }
 check "GraphQL over HTTP: graphql-http serverAudits" node_check audit.mjs
 check "JWT: PyJWT verifies with the JWKS alone; authql refuses after logout" py_check jwt_check.py
 check "Mail: aiosmtpd receives a well-formed confirmation whose link confirms" py_check mail_check.py
+check "Mail over STARTTLS + AUTH: aiosmtpd with Python's ssl, private CA via SMTP_CA_FILE" py_check mail_tls_check.py
 check "GraphQL client: graphql-request signup → confirm → login → me → refresh → logout" node_check client_flow.mjs
 check "GraphiQL in headless Chromium, outside requests blocked" node_check graphiql.mjs
 
