@@ -48,26 +48,29 @@ pub async fn resend_confirmation(state: &AppState, email: &str, client: &ClientI
     let email = validate::email("email", email)?;
     state.limits.check(Limit::Mail, client.ip, Some(&email)).await?;
     let state = state.clone();
-    in_background(async move {
-        let Some(user) = find_by_email(&state.db.read, &email).await? else {
-            return Ok(());
-        };
-        if user.email_verified_at.is_some() || !user.active {
-            return Ok(());
-        }
-        let txn = state.db.write.begin().await?;
-        // Only the newest link works, so an old mail lying around is harmless.
-        one_time::invalidate_all(&txn, user.id, Purpose::ConfirmEmail).await?;
-        let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
-        mail::enqueue(
-            &txn,
-            &state,
-            templates::confirm_email(&email, &confirm_link(&state, &token)),
-        )
-        .await?;
-        txn.commit().await?;
-        state.outbox.wake();
-        Ok(())
-    });
+    in_background(move || mail_confirmation_link(state.clone(), email.clone()));
+    Ok(())
+}
+
+/// The work of [`resend_confirmation`], in one transaction.
+async fn mail_confirmation_link(state: AppState, email: String) -> AppResult<()> {
+    let Some(user) = find_by_email(&state.db.read, &email).await? else {
+        return Ok(());
+    };
+    if user.email_verified_at.is_some() || !user.active {
+        return Ok(());
+    }
+    let txn = state.db.write.begin().await?;
+    // Only the newest link works, so an old mail lying around is harmless.
+    one_time::invalidate_all(&txn, user.id, Purpose::ConfirmEmail).await?;
+    let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
+    mail::enqueue(
+        &txn,
+        &state,
+        templates::confirm_email(&email, &confirm_link(&state, &token)),
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox.wake();
     Ok(())
 }

@@ -70,9 +70,10 @@ pub async fn login(state: &AppState, creds: Credentials, client: &ClientInfo) ->
     if !matches {
         // Recorded after the answer, so a known account fails as fast as an unknown one.
         let (state, client, user_id) = (state.clone(), client.clone(), user.id);
-        super::in_background(
-            async move { events::record(&state.db.write, user_id, EventKind::LoginFailed, &client).await },
-        );
+        super::in_background(move || {
+            let (state, client) = (state.clone(), client.clone());
+            async move { events::record(&state.db.write, user_id, EventKind::LoginFailed, &client).await }
+        });
         return Err(AppError::InvalidCredentials);
     }
     if !user.active {

@@ -48,15 +48,28 @@ pub async fn fresh_user(state: &AppState, id: Uuid) -> AppResult<users::Model> {
         .ok_or(AppError::Unauthenticated)
 }
 
-/// Runs `work` after the response, logging its failure: for requests whose
-/// answer must not depend on whether an account exists.
-pub fn in_background<F>(work: F)
+/// Runs `work` after the response, for requests whose answer must not depend
+/// on whether an account exists. Each run must be one transaction, so a
+/// failed one leaves nothing behind: while the database is out of reach it
+/// is run again, for about half a minute, so a short outage loses no mail.
+/// Other failures are logged.
+pub fn in_background<F, Fut>(work: F)
 where
-    F: std::future::Future<Output = AppResult<()>> + Send + 'static,
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = AppResult<()>> + Send + 'static,
 {
     tokio::spawn(async move {
-        if let Err(e) = work.await {
-            e.log();
+        let mut delay = std::time::Duration::from_millis(250);
+        loop {
+            match work().await {
+                Ok(()) => return,
+                Err(AppError::Unavailable(_)) if delay < std::time::Duration::from_secs(20) => {
+                    tracing::info!(retry_in = ?delay, "database out of reach: background work will run again");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => return e.log(),
+            }
         }
     });
 }

@@ -27,23 +27,26 @@ pub async fn forgot_password(state: &AppState, email: &str, client: &ClientInfo)
     let email = validate::email("email", email)?;
     state.limits.check(Limit::Mail, client.ip, Some(&email)).await?;
     let (state, client) = (state.clone(), client.clone());
-    in_background(async move {
-        let Some(user) = find_by_email(&state.db.read, &email).await? else {
-            return Ok(());
-        };
-        if !user.active {
-            return Ok(());
-        }
-        let txn = state.db.write.begin().await?;
-        one_time::invalidate_all(&txn, user.id, Purpose::ResetPassword).await?;
-        let token = one_time::create(&txn, user.id, Purpose::ResetPassword).await?;
-        let link = state.config.frontend_link(&format!("/reset-password?token={token}"));
-        mail::enqueue(&txn, &state, templates::reset_password(&email, &link)).await?;
-        events::record(&txn, user.id, EventKind::PasswordResetRequested, &client).await?;
-        txn.commit().await?;
-        state.outbox.wake();
-        Ok(())
-    });
+    in_background(move || mail_reset_link(state.clone(), email.clone(), client.clone()));
+    Ok(())
+}
+
+/// The work of [`forgot_password`], in one transaction.
+async fn mail_reset_link(state: AppState, email: String, client: ClientInfo) -> AppResult<()> {
+    let Some(user) = find_by_email(&state.db.read, &email).await? else {
+        return Ok(());
+    };
+    if !user.active {
+        return Ok(());
+    }
+    let txn = state.db.write.begin().await?;
+    one_time::invalidate_all(&txn, user.id, Purpose::ResetPassword).await?;
+    let token = one_time::create(&txn, user.id, Purpose::ResetPassword).await?;
+    let link = state.config.frontend_link(&format!("/reset-password?token={token}"));
+    mail::enqueue(&txn, &state, templates::reset_password(&email, &link)).await?;
+    events::record(&txn, user.id, EventKind::PasswordResetRequested, &client).await?;
+    txn.commit().await?;
+    state.outbox.wake();
     Ok(())
 }
 

@@ -7,16 +7,17 @@
 use std::time::{Duration, Instant};
 
 use crate::db::TestDb;
-use crate::helpers::{PASSWORD, code, spawn_app_on_db};
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app_on_db};
 use crate::proxy::Proxy;
 use crate::smtp::MailSink;
 
-#[tokio::test]
-async fn a_database_outage_is_service_unavailable_and_passes() {
+/// An app whose database connections go through a proxy the test can cut;
+/// `None` on SQLite, where there is no connection to cut.
+async fn app_behind_proxy() -> Option<(TestApp, Proxy)> {
     let db = TestDb::create().await;
     if db.url.starts_with("sqlite:") {
         eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL or MariaDB)");
-        return;
+        return None;
     }
     let mut url = url::Url::parse(&db.url).unwrap();
     let target = format!("{}:{}", url.host_str().unwrap(), url.port_or_known_default().unwrap());
@@ -24,6 +25,14 @@ async fn a_database_outage_is_service_unavailable_and_passes() {
     url.set_host(Some("127.0.0.1")).unwrap();
     url.set_port(Some(proxy.port)).unwrap();
     let app = spawn_app_on_db(MailSink::start().await, db, url.to_string(), |_| {}).await;
+    Some((app, proxy))
+}
+
+#[tokio::test]
+async fn a_database_outage_is_service_unavailable_and_passes() {
+    let Some((app, proxy)) = app_behind_proxy().await else {
+        return;
+    };
     let tokens = app.user_with_tokens("outage@example.com").await;
 
     proxy.cut();
@@ -47,4 +56,25 @@ async fn a_database_outage_is_service_unavailable_and_passes() {
         "outage@example.com"
     );
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_reset_asked_for_during_a_short_outage_is_still_mailed() {
+    let Some((app, proxy)) = app_behind_proxy().await else {
+        return;
+    };
+    app.confirmed_user("brief@example.com").await;
+
+    proxy.cut();
+    let r = app
+        .gql(
+            "mutation { forgotPassword(email: \"brief@example.com\") }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["forgotPassword"], true, "{r}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.restore();
+    let mail = app.mail.wait_for_nth("brief@example.com", 2).await;
+    assert_eq!(mail.subject(), "Reset your password");
 }
