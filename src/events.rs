@@ -21,6 +21,8 @@ pub enum EventKind {
     SessionRevoked,
     LoggedOut,
     RefreshTokenReused,
+    AccountDeactivated,
+    AccountActivated,
 }
 
 impl EventKind {
@@ -37,6 +39,8 @@ impl EventKind {
             Self::SessionRevoked => "SESSION_REVOKED",
             Self::LoggedOut => "LOGGED_OUT",
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::AccountDeactivated => "ACCOUNT_DEACTIVATED",
+            Self::AccountActivated => "ACCOUNT_ACTIVATED",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The authql command: `serve` (the default), `migrate`, `schema` and `keygen`.
+//! The authql command: `serve` (the default), `migrate`, `schema`, `keygen` and `create-admin`.
 
 use std::process::ExitCode;
 
@@ -36,6 +36,12 @@ enum Command {
         /// Sign with the new key at once (after a compromise); offline verifiers may reject new tokens until they refetch the JWKS.
         #[arg(long)]
         now: bool,
+    },
+    /// Make EMAIL an administrator: promote its account, or create a confirmed
+    /// one whose password is read from the first line of standard input.
+    CreateAdmin {
+        /// The administrator's email address.
+        email: String,
     },
 }
 
@@ -107,6 +113,7 @@ fn run(command: Option<Command>, settings: Settings) -> ExitCode {
         match command {
             Some(Command::Migrate) => authql::commands::migrate(&config).await,
             Some(Command::Keygen { now, .. }) => authql::commands::rotate_key(&config, now).await,
+            Some(Command::CreateAdmin { email }) => authql::commands::create_admin(&config, &email).await,
             _ => Application::build(config).await?.run_until(shutdown_signal()).await,
         }
     });

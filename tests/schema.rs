@@ -31,10 +31,6 @@ const PENDING: &[&str] = &[
     "Mutation.updateProfile",
     "Mutation.uploadAvatar",
     "Mutation.deleteAvatar",
-    // Administration.
-    "UserConnection",
-    "Query.users",
-    "Mutation.setUserActive",
 ];
 
 /// Every member of an SDL document: `Type` -> kind, `Type.field` -> type,

@@ -1,5 +1,6 @@
 //! Accounts: sign-up, confirmation, login, password recovery and deletion.
 
+mod admin;
 mod confirm;
 mod delete;
 mod login;
@@ -8,6 +9,7 @@ mod recovery;
 mod signup;
 pub mod validate;
 
+pub use admin::{MAX_PAGE, MadeAdmin, list_users, make_admin, set_active};
 pub use confirm::{confirm_email, resend_confirmation};
 pub use delete::delete_account;
 pub use login::{Credentials, login};

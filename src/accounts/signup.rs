@@ -65,27 +65,14 @@ pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) ->
     ensure_free(state, username.as_deref(), phone.as_deref()).await?;
     let password_hash = state.passwords.hash(&input.password).await?;
 
-    let now = db::now();
     let txn = state.db.write.begin().await?;
     let inserted = users::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        email: Set(email.clone()),
         username: Set(username),
-        password_hash: Set(Some(password_hash)),
-        email_verified_at: Set(None),
         display_name: Set(display_name),
         first_name: Set(first_name),
         last_name: Set(last_name),
         phone_number: Set(phone),
-        avatar_key: Set(None),
-        role: Set(ROLE_USER.to_owned()),
-        active: Set(true),
-        totp_secret: Set(None),
-        totp_enabled_at: Set(None),
-        totp_last_step: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        last_active_at: Set(None),
+        ..new_user(email.clone(), password_hash)
     }
     .insert(&txn)
     .await;
@@ -156,6 +143,31 @@ async fn ensure_free(state: &AppState, username: Option<&str>, phone: Option<&st
         }
     }
     Ok(())
+}
+
+/// A new, unconfirmed, active USER account with a password and nothing else.
+pub(crate) fn new_user(email: String, password_hash: String) -> users::ActiveModel {
+    let now = db::now();
+    users::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email),
+        username: Set(None),
+        password_hash: Set(Some(password_hash)),
+        email_verified_at: Set(None),
+        display_name: Set(None),
+        first_name: Set(None),
+        last_name: Set(None),
+        phone_number: Set(None),
+        avatar_key: Set(None),
+        role: Set(ROLE_USER.to_owned()),
+        active: Set(true),
+        totp_secret: Set(None),
+        totp_enabled_at: Set(None),
+        totp_last_step: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_active_at: Set(None),
+    }
 }
 
 /// The field error for a unique violation that raced past [`ensure_free`].

@@ -1,6 +1,7 @@
 //! The GraphQL schema: thin resolvers per domain, merged into one Query and one Mutation.
 
 pub mod accounts;
+pub mod admin;
 pub mod context;
 pub mod errors;
 pub mod limits;
@@ -14,11 +15,15 @@ use crate::state::AppState;
 
 /// Every query field.
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountsQuery, sessions::SessionsQuery);
+pub struct Query(accounts::AccountsQuery, sessions::SessionsQuery, admin::AdminQuery);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountsMutation, sessions::SessionsMutation);
+pub struct Mutation(
+    accounts::AccountsMutation,
+    sessions::SessionsMutation,
+    admin::AdminMutation,
+);
 
 /// The schema type.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -68,6 +68,13 @@ impl From<&users::Model> for User {
     }
 }
 
+/// A page of accounts and how many there are in all.
+#[derive(SimpleObject)]
+pub struct UserConnection {
+    pub nodes: Vec<User>,
+    pub total_count: i32,
+}
+
 /// Tokens for a signed-in session.
 #[derive(SimpleObject)]
 pub struct AuthPayload {

@@ -1,0 +1,156 @@
+//! Administration: only administrators list accounts and switch them off and on.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, SIGNUP, TestApp, Tokens, code, spawn_app};
+
+const USERS: &str = "query($first: Int, $offset: Int, $search: String) {
+    users(first: $first, offset: $offset, search: $search) { totalCount nodes { id email username active role } } }";
+const SET_ACTIVE: &str =
+    "mutation($id: ID!, $active: Boolean!) { setUserActive(id: $id, active: $active) { id active } }";
+
+async fn admin(app: &TestApp) -> Tokens {
+    let made = authql::accounts::make_admin(&app.state.db, &app.state.passwords, "root@example.com", Some(PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(made, authql::accounts::MadeAdmin::Created);
+    app.login_tokens("root@example.com", PASSWORD).await
+}
+
+async fn users(app: &TestApp, token: &str, vars: Value) -> Value {
+    app.gql_as(token, USERS, vars).await
+}
+
+fn emails(answer: &Value) -> Vec<String> {
+    answer["data"]["users"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn only_administrators_list_and_switch_accounts() {
+    let app = spawn_app().await;
+    let user = app.user_with_tokens("plain@example.com").await;
+    let id = app.me(&user.access).await["data"]["me"]["id"].clone();
+    let set_off = json!({ "id": id, "active": false });
+
+    assert_eq!(code(&app.gql(USERS, json!({})).await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        code(&app.gql(SET_ACTIVE, set_off.clone()).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(code(&users(&app, &user.access, json!({})).await), Some("FORBIDDEN"));
+    let denied = app.gql_as(&user.access, SET_ACTIVE, set_off).await;
+    assert_eq!(code(&denied), Some("FORBIDDEN"));
+    assert!(denied["data"].is_null(), "{denied}");
+    assert_eq!(
+        app.me(&user.access).await["data"]["me"]["active"],
+        true,
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn administrators_search_accounts_page_by_page() {
+    let app = spawn_app().await;
+    let root = admin(&app).await;
+    for (email, username, display) in [
+        ("ann@example.com", "ann_x", "Ann Archer"),
+        ("bob@example.com", "bobby", "Bob Baker"),
+        ("carol@example.com", "carol", "CAROL SMITH"),
+        ("dave@example.com", "dave", "Dave Smithson"),
+    ] {
+        let input =
+            json!({ "input": { "email": email, "password": PASSWORD, "username": username, "displayName": display } });
+        assert!(app.gql(SIGNUP, input).await["errors"].is_null());
+    }
+    let all = users(&app, &root.access, json!({})).await;
+    assert_eq!(all["data"]["users"]["totalCount"], 5, "{all}");
+    assert_eq!(
+        emails(&all),
+        [
+            "root@example.com",
+            "ann@example.com",
+            "bob@example.com",
+            "carol@example.com",
+            "dave@example.com"
+        ]
+    );
+    assert_eq!(all["data"]["users"]["nodes"][0]["role"], "ADMIN");
+
+    // Part of a display name, any case; the total counts matches, not the page.
+    let smith = users(&app, &root.access, json!({ "search": "smith", "first": 1 })).await;
+    assert_eq!(smith["data"]["users"]["totalCount"], 2, "{smith}");
+    assert_eq!(emails(&smith), ["carol@example.com"]);
+    let next = users(
+        &app,
+        &root.access,
+        json!({ "search": "smith", "first": 1, "offset": 1 }),
+    )
+    .await;
+    assert_eq!(emails(&next), ["dave@example.com"]);
+    // Wildcards in the search are literal characters.
+    let underscore = users(&app, &root.access, json!({ "search": "_" })).await;
+    assert_eq!(emails(&underscore), ["ann@example.com"]);
+    assert!(emails(&users(&app, &root.access, json!({ "search": "%" })).await).is_empty());
+
+    for (vars, field) in [
+        (json!({ "first": 0 }), "first"),
+        (json!({ "first": 101 }), "first"),
+        (json!({ "offset": -1 }), "offset"),
+        (json!({ "search": "x".repeat(300) }), "search"),
+    ] {
+        let r = users(&app, &root.access, vars).await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field);
+    }
+}
+
+#[tokio::test]
+async fn switching_an_account_off_ends_its_sessions_at_once_and_on_lets_it_back() {
+    let app = spawn_app().await;
+    let root = admin(&app).await;
+    let user = app.user_with_tokens("eve@example.com").await;
+    let id = app.me(&user.access).await["data"]["me"]["id"].clone();
+
+    let off = app
+        .gql_as(&root.access, SET_ACTIVE, json!({ "id": id, "active": false }))
+        .await;
+    assert_eq!(off["data"]["setUserActive"]["active"], false, "{off}");
+    assert_eq!(code(&app.me(&user.access).await), Some("UNAUTHENTICATED"));
+    assert_eq!(code(&app.refresh(&user.refresh).await), Some("INVALID_TOKEN"));
+    assert_eq!(code(&app.login("eve@example.com", PASSWORD).await), Some("FORBIDDEN"));
+
+    let on = app
+        .gql_as(&root.access, SET_ACTIVE, json!({ "id": id, "active": true }))
+        .await;
+    assert_eq!(on["data"]["setUserActive"]["active"], true, "{on}");
+    let back = app.login_tokens("eve@example.com", PASSWORD).await;
+    let events = app.gql_as(&back.access, "{ securityEvents { kind } }", json!({})).await;
+    let kinds: Vec<_> = events["data"]["securityEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.contains(&"ACCOUNT_DEACTIVATED".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"ACCOUNT_ACTIVATED".to_owned()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn administrators_cannot_switch_themselves_off_or_unknown_accounts() {
+    let app = spawn_app().await;
+    let root = admin(&app).await;
+    let me = app.me(&root.access).await["data"]["me"]["id"].clone();
+    for id in [me, json!(uuid::Uuid::new_v4().to_string()), json!("not-an-id")] {
+        let r = app
+            .gql_as(&root.access, SET_ACTIVE, json!({ "id": id, "active": false }))
+            .await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], "id");
+    }
+    assert!(app.me(&root.access).await["data"]["me"]["active"] == true);
+}
