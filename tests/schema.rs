@@ -27,8 +27,6 @@ const PENDING: &[&str] = &[
     "Mutation.exchangeLoginCode",
     // Profile and avatar.
     "Upload",
-    "UpdateProfileInput",
-    "Mutation.updateProfile",
     "Mutation.uploadAvatar",
     "Mutation.deleteAvatar",
 ];

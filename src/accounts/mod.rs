@@ -15,6 +15,7 @@ pub use delete::delete_account;
 pub use login::{Credentials, login};
 pub use recovery::{change_password, forgot_password, reset_password};
 pub use signup::{NewAccount, SignupOutcome, signup};
+pub(crate) use signup::{ensure_free, taken_field};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;

@@ -62,7 +62,7 @@ pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) ->
     let first_name = validate::name("firstName", input.first_name.as_deref())?;
     let last_name = validate::name("lastName", input.last_name.as_deref())?;
     validate::password("password", &input.password, &email, username.as_deref())?;
-    ensure_free(state, username.as_deref(), phone.as_deref()).await?;
+    ensure_free(state, username.as_deref(), phone.as_deref(), None).await?;
     let password_hash = state.passwords.hash(&input.password).await?;
 
     let txn = state.db.write.begin().await?;
@@ -121,7 +121,13 @@ pub(super) fn confirm_link(state: &AppState, token: &str) -> String {
 }
 
 /// Usernames and phone numbers are public handles: saying one is taken reveals no email.
-async fn ensure_free(state: &AppState, username: Option<&str>, phone: Option<&str>) -> AppResult<()> {
+/// `owner`'s own handles do not count as taken.
+pub(crate) async fn ensure_free(
+    state: &AppState,
+    username: Option<&str>,
+    phone: Option<&str>,
+    owner: Option<Uuid>,
+) -> AppResult<()> {
     let checks = [
         (users::Column::Username, username, "username", "this username is taken"),
         (
@@ -132,13 +138,12 @@ async fn ensure_free(state: &AppState, username: Option<&str>, phone: Option<&st
         ),
     ];
     for (column, value, field, message) in checks {
-        if let Some(value) = value
-            && users::Entity::find()
-                .filter(column.eq(value))
-                .count(&state.db.read)
-                .await?
-                > 0
-        {
+        let Some(value) = value else { continue };
+        let mut query = users::Entity::find().filter(column.eq(value));
+        if let Some(owner) = owner {
+            query = query.filter(users::Column::Id.ne(owner));
+        }
+        if query.count(&state.db.read).await? > 0 {
             return Err(AppError::bad_input(field, message));
         }
     }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod context;
 pub mod errors;
 pub mod limits;
+pub mod profile;
 pub mod sessions;
 pub mod types;
 
@@ -23,6 +24,7 @@ pub struct Mutation(
     accounts::AccountsMutation,
     sessions::SessionsMutation,
     admin::AdminMutation,
+    profile::ProfileMutation,
 );
 
 /// The schema type.

@@ -15,6 +15,7 @@ mod limits;
 mod mail;
 mod mail_tls;
 mod outage;
+mod profile;
 mod proxy;
 mod recovery;
 mod sessions;
