@@ -72,6 +72,8 @@ pub enum AppError {
     InvalidCode,
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMedia(&'static str),
     #[error("too many requests; retry in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
@@ -111,6 +113,7 @@ impl AppError {
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::InvalidCode => ErrorCode::InvalidCode,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMedia(_) => ErrorCode::UnsupportedMedia,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::QueryTooComplex(_) => ErrorCode::QueryTooComplex,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,

@@ -25,10 +25,6 @@ const PENDING: &[&str] = &[
     "OAuthProvider",
     "Query.oauthProviders",
     "Mutation.exchangeLoginCode",
-    // Profile and avatar.
-    "Upload",
-    "Mutation.uploadAvatar",
-    "Mutation.deleteAvatar",
 ];
 
 /// Every member of an SDL document: `Type` -> kind, `Type.field` -> type,

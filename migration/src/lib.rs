@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod columns;
 mod m20261129_000001_initial;
+mod m20261129_000002_avatars;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -11,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261129_000001_initial::Migration)]
+        vec![
+            Box::new(m20261129_000001_initial::Migration),
+            Box::new(m20261129_000002_avatars::Migration),
+        ]
     }
 }

@@ -65,6 +65,14 @@ pub struct Settings {
     /// Allow SQLite in production (a single instance only).
     #[arg(long, env = "ALLOW_SQLITE_IN_PRODUCTION", value_name = "ALLOW_SQLITE_IN_PRODUCTION", value_parser = BoolishValueParser::new(), default_value = "false")]
     pub allow_sqlite_in_production: bool,
+    /// Largest avatar upload in bytes; larger ones are PAYLOAD_TOO_LARGE.
+    #[arg(
+        long,
+        env = "AVATAR_MAX_BYTES",
+        value_name = "AVATAR_MAX_BYTES",
+        default_value = "5242880"
+    )]
+    pub avatar_max_bytes: usize,
     /// Redis shared by every instance for rate limits; without it each instance counts alone.
     #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", value_parser = values::redis_url, hide_env_values = true)]
     pub redis_url: Option<Secret>,

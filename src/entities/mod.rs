@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table. Never exposed as GraphQL types.
 
+pub mod avatars;
 pub mod mail_outbox;
 pub mod one_time_tokens;
 pub mod refresh_tokens;

@@ -1,11 +1,12 @@
 //! Resolvers for the caller's profile.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, Upload};
 
-use super::context::{principal, state};
+use super::context::{client, principal, state};
 use super::errors::GqlResult;
 use super::types::User;
-use crate::profile::{self, ProfileUpdate};
+use crate::error::AppError;
+use crate::profile::{self, ProfileUpdate, avatar};
 
 /// Profile fields to change: an absent field is kept, `null` or `""` clears it.
 #[derive(InputObject)]
@@ -42,6 +43,24 @@ impl ProfileMutation {
             phone_number: change(input.phone_number),
         };
         let user = profile::update(state(ctx)?, caller.user().id, changes).await?;
+        Ok(User::from(&user))
+    }
+
+    /// Sets the caller's avatar from a PNG, JPEG, GIF or WebP image (GraphQL multipart request).
+    async fn upload_avatar(&self, ctx: &Context<'_>, file: Upload) -> GqlResult<User> {
+        let caller = principal(ctx).await?;
+        let state = state(ctx)?;
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("file", "send the image as a GraphQL multipart upload"))?;
+        let user = avatar::upload(state, caller.user().id, upload.content.to_vec(), client(ctx)?).await?;
+        Ok(User::from(&user))
+    }
+
+    /// Removes the caller's avatar.
+    async fn delete_avatar(&self, ctx: &Context<'_>) -> GqlResult<User> {
+        let caller = principal(ctx).await?;
+        let user = avatar::delete(state(ctx)?, caller.user().id).await?;
         Ok(User::from(&user))
     }
 }

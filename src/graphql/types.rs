@@ -1,11 +1,12 @@
 //! GraphQL output types of the contract, built from domain values.
 
-use async_graphql::{Enum, ID, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::accounts::ROLE_ADMIN;
 use crate::entities::{security_events, sessions, users};
 use crate::sessions::store::AuthBundle;
+use crate::state::AppState;
 
 /// What a user may do.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub enum MfaMethod {
 
 /// An account as its owner (or an admin) sees it.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct User {
     pub id: ID,
     pub email: String,
@@ -33,7 +35,8 @@ pub struct User {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone_number: Option<String>,
-    pub avatar_url: Option<String>,
+    #[graphql(skip)]
+    pub avatar_key: Option<String>,
     pub mfa_enabled: bool,
     pub providers: Vec<String>,
     pub role: Role,
@@ -57,7 +60,7 @@ impl From<&users::Model> for User {
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
             phone_number: u.phone_number.clone(),
-            avatar_url: None,
+            avatar_key: u.avatar_key.clone(),
             mfa_enabled: u.totp_enabled_at.is_some(),
             providers,
             role: if u.role == ROLE_ADMIN { Role::Admin } else { Role::User },
@@ -65,6 +68,16 @@ impl From<&users::Model> for User {
             created_at: u.created_at,
             last_active_at: u.last_active_at,
         }
+    }
+}
+
+#[ComplexObject]
+impl User {
+    /// The avatar's absolute URL; null when there is none.
+    async fn avatar_url(&self, ctx: &Context<'_>) -> Option<String> {
+        let key = self.avatar_key.as_deref()?;
+        let state = ctx.data::<AppState>().ok()?;
+        Some(state.config.public_link(&format!("/avatars/{key}.png")))
     }
 }
 

@@ -19,8 +19,8 @@ use crate::state::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
-/// Largest GraphQL multipart request (it carries a file); it must declare its length.
-const MAX_MULTIPART_BYTES: usize = 8 * 1024 * 1024;
+/// What a GraphQL multipart request may hold besides its file (the operations and map parts).
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 /// Serves one GraphQL HTTP request.
 #[handler]
@@ -40,7 +40,15 @@ pub async fn endpoint(
             return graphiql::page();
         }
         Method::GET => read_get(req),
-        Method::POST => read_post(req, body, state.config.http.max_body_bytes).await,
+        Method::POST => {
+            read_post(
+                req,
+                body,
+                state.config.http.max_body_bytes,
+                state.config.avatar_max_bytes,
+            )
+            .await
+        }
         _ => Err(Rejection::method_not_allowed("GET, POST", "use GET or POST")),
     };
     let batch = match batch.and_then(check_batch) {
@@ -141,7 +149,8 @@ fn check_batch(batch: BatchRequest) -> Result<BatchRequest, Rejection> {
     }
 }
 
-async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchRequest, Rejection> {
+/// A POST request: JSON up to `limit` bytes, or GraphQL multipart carrying one file of up to `max_avatar`.
+async fn read_post(req: &Request, body: Body, limit: usize, max_avatar: usize) -> Result<BatchRequest, Rejection> {
     let Some(content_type) = req.content_type() else {
         return Err(unsupported("Content-Type must be application/json"));
     };
@@ -149,11 +158,11 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
         .parse()
         .map_err(|_| unsupported("unreadable Content-Type"))?;
     let declared = req.header(header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(too_large(limit));
-    }
     match (mime.type_(), mime.subtype().as_str()) {
         (mime::APPLICATION, "json" | "graphql-response+json") => {
+            if declared.is_some_and(|len| len > limit) {
+                return Err(too_large(limit));
+            }
             let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
                 poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
                 _ => Rejection::new(
@@ -173,17 +182,17 @@ async fn read_post(req: &Request, body: Body, limit: usize) -> Result<BatchReque
             })
         }
         (mime::MULTIPART, "form-data") => {
-            if declared.is_none_or(|len| len > MAX_MULTIPART_BYTES) {
-                return Err(too_large(MAX_MULTIPART_BYTES));
+            // The one file is an avatar; it must declare its length.
+            let max = max_avatar + MULTIPART_OVERHEAD;
+            if declared.is_none_or(|len| len > max) {
+                return Err(too_large(max));
             }
-            let opts = MultipartOptions::default()
-                .max_num_files(1)
-                .max_file_size(MAX_MULTIPART_BYTES);
-            let reader = body.into_async_read().take(MAX_MULTIPART_BYTES as u64).compat();
+            let opts = MultipartOptions::default().max_num_files(1).max_file_size(max_avatar);
+            let reader = body.into_async_read().take(max as u64).compat();
             async_graphql::http::receive_batch_body(Some(content_type), reader, opts)
                 .await
                 .map_err(|e| match e {
-                    ParseRequestError::PayloadTooLarge => too_large(MAX_MULTIPART_BYTES),
+                    ParseRequestError::PayloadTooLarge => too_large(max),
                     _ => Rejection::new(
                         Some(StatusCode::BAD_REQUEST),
                         ErrorCode::BadUserInput,

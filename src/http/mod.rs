@@ -1,5 +1,6 @@
 //! HTTP routes: the GraphQL endpoint and GraphiQL, confirmation links, JWKS and health.
 
+mod avatars;
 mod client_ip;
 mod confirm;
 mod graphiql;
@@ -29,6 +30,7 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .at("/graphql", graphql::endpoint)
         .at("/graphiql/:name", get(graphiql::asset))
         .at("/confirm/:token", get(confirm::confirm))
+        .at("/avatars/:file", get(avatars::image))
         .at("/.well-known/jwks.json", get(meta::jwks))
         .at("/healthz", get(meta::healthz))
         .at("/readyz", get(meta::readyz))

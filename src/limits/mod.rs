@@ -31,14 +31,17 @@ pub enum Limit {
     MailedToken,
     /// Refreshing tokens.
     Refresh,
+    /// Uploading an avatar (decoding images is CPU work).
+    Upload,
 }
 
-const ALL: [Limit; 5] = [
+const ALL: [Limit; 6] = [
     Limit::Password,
     Limit::Signup,
     Limit::Mail,
     Limit::MailedToken,
     Limit::Refresh,
+    Limit::Upload,
 ];
 
 impl Limit {
@@ -53,6 +56,7 @@ impl Limit {
             Self::Mail => ((10, s(60)), Some((3, s(600)))),
             Self::MailedToken => ((20, s(3)), None),
             Self::Refresh => ((120, Duration::from_millis(50)), None),
+            Self::Upload => ((20, s(6)), Some((10, s(60)))),
         }
     }
 }

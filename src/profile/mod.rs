@@ -1,4 +1,6 @@
-//! Profile: the names and public handles an account's owner edits.
+//! Profile: the names, public handles and avatar an account's owner edits.
+
+pub mod avatar;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

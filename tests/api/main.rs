@@ -2,6 +2,7 @@
 //! (SQLite, or TEST_DATABASE_URL's server), a real SMTP sink on loopback.
 
 mod admin;
+mod avatar;
 mod bad_input;
 mod concurrency;
 mod db;

@@ -1,0 +1,137 @@
+//! Avatars: decoded from PNG, JPEG, GIF or WebP, cropped to a square, and
+//! re-encoded as a 256-pixel PNG, so nothing of the upload but its pixels
+//! survives (no metadata, no polyglot payload). Kept in the database, so every
+//! instance serves them, under a random key that changes with each upload.
+
+use std::io::Cursor;
+
+use image::imageops::FilterType;
+use image::{ImageFormat, ImageReader, Limits};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use uuid::Uuid;
+
+use crate::accounts::fresh_user;
+use crate::crypto::random_token;
+use crate::db;
+use crate::entities::{avatars, users};
+use crate::error::{AppError, AppResult};
+use crate::limits::Limit;
+use crate::sessions::ClientInfo;
+use crate::state::AppState;
+
+/// Width and height of every stored avatar.
+pub const SIZE: u32 = 256;
+/// Largest width or height accepted, before any pixel is decoded.
+const MAX_SIDE: u32 = 8192;
+/// Most memory one decoding may take.
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The formats accepted, told by the file's first bytes, never by its name or declared type.
+const ACCEPTED: [ImageFormat; 4] = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::WebP];
+
+/// Decodes `upload` and re-encodes it as the stored avatar PNG.
+///
+/// # Errors
+/// `UNSUPPORTED_MEDIA` for anything that is not a decodable PNG, JPEG, GIF
+/// or WebP within the size limits.
+pub fn reencode(upload: &[u8]) -> AppResult<Vec<u8>> {
+    let unsupported = || AppError::UnsupportedMedia("the file is not a PNG, JPEG, GIF or WebP image authql can read");
+    let mut reader = ImageReader::new(Cursor::new(upload))
+        .with_guessed_format()
+        .map_err(|_| unsupported())?;
+    if !reader.format().is_some_and(|f| ACCEPTED.contains(&f)) {
+        return Err(unsupported());
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|_| unsupported())?;
+    let square = image.resize_to_fill(SIZE, SIZE, FilterType::Triangle);
+    let mut png = Vec::new();
+    square
+        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+        .map_err(|e| AppError::internal(format!("encoding an avatar: {e}")))?;
+    Ok(png)
+}
+
+/// Replaces `user_id`'s avatar with `upload` and returns the account.
+///
+/// # Errors
+/// `PAYLOAD_TOO_LARGE` over AVATAR_MAX_BYTES, `UNSUPPORTED_MEDIA` (see
+/// [`reencode`]), `RATE_LIMITED`, database errors. The old avatar stays then.
+#[tracing::instrument(skip(state, upload, client), fields(bytes = upload.len()))]
+pub async fn upload(state: &AppState, user_id: Uuid, upload: Vec<u8>, client: &ClientInfo) -> AppResult<users::Model> {
+    state
+        .limits
+        .check(Limit::Upload, client.ip, Some(&user_id.to_string()))
+        .await?;
+    let max = state.config.avatar_max_bytes;
+    if upload.len() > max {
+        return Err(AppError::PayloadTooLarge(format!(
+            "an avatar may have at most {max} bytes"
+        )));
+    }
+    // Decoding is CPU work: keep it off the async runtime.
+    let png = tokio::task::spawn_blocking(move || reencode(&upload))
+        .await
+        .map_err(|e| AppError::internal(format!("avatar task: {e}")))??;
+    let key = random_token();
+    let txn = state.db.write.begin().await?;
+    avatars::Entity::delete_many()
+        .filter(avatars::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    avatars::ActiveModel {
+        key: Set(key.clone()),
+        user_id: Set(user_id),
+        image: Set(png),
+        created_at: Set(db::now()),
+    }
+    .insert(&txn)
+    .await?;
+    set_key(&txn, user_id, Some(key)).await?;
+    txn.commit().await?;
+    state.live.forget_user(user_id);
+    fresh_user(state, user_id).await
+}
+
+/// Removes `user_id`'s avatar (if any) and returns the account.
+///
+/// # Errors
+/// When the database fails.
+#[tracing::instrument(skip(state))]
+pub async fn delete(state: &AppState, user_id: Uuid) -> AppResult<users::Model> {
+    let txn = state.db.write.begin().await?;
+    avatars::Entity::delete_many()
+        .filter(avatars::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    set_key(&txn, user_id, None).await?;
+    txn.commit().await?;
+    state.live.forget_user(user_id);
+    fresh_user(state, user_id).await
+}
+
+async fn set_key(txn: &sea_orm::DatabaseTransaction, user_id: Uuid, key: Option<String>) -> AppResult<()> {
+    users::Entity::update_many()
+        .col_expr(users::Column::AvatarKey, Expr::value(key))
+        .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The stored PNG under `key`, if there is one.
+///
+/// # Errors
+/// When the database fails.
+pub async fn image(state: &AppState, key: &str) -> AppResult<Option<Vec<u8>>> {
+    Ok(avatars::Entity::find_by_id(key.to_owned())
+        .one(&state.db.read)
+        .await?
+        .map(|a| a.image))
+}
