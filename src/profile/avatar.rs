@@ -57,6 +57,15 @@ pub fn reencode(upload: &[u8]) -> AppResult<Vec<u8>> {
     Ok(png)
 }
 
+/// Decodings allowed at once in this process: half the cores, at least one.
+fn decoders() -> &'static tokio::sync::Semaphore {
+    static DECODERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    DECODERS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
 /// Replaces `user_id`'s avatar with `upload` and returns the account.
 ///
 /// # Errors
@@ -74,7 +83,12 @@ pub async fn upload(state: &AppState, user_id: Uuid, upload: Vec<u8>, client: &C
             "an avatar may have at most {max} bytes"
         )));
     }
-    // Decoding is CPU work: keep it off the async runtime.
+    // Decoding is CPU work: off the async runtime, and at most half the cores
+    // at a time, so a burst of uploads cannot take every core.
+    let _turn = decoders()
+        .acquire()
+        .await
+        .map_err(|_| AppError::internal("avatar decoders closed"))?;
     let png = tokio::task::spawn_blocking(move || reencode(&upload))
         .await
         .map_err(|e| AppError::internal(format!("avatar task: {e}")))??;
