@@ -22,6 +22,7 @@ const SEAL_PREFIX: &str = "v1.";
 pub struct Crypto {
     seal: Aes256Gcm,
     successor_key: [u8; 32],
+    code_key: [u8; 32],
 }
 
 impl Crypto {
@@ -30,12 +31,15 @@ impl Crypto {
         let hk = Hkdf::<Sha256>::new(Some(b"authql"), master_key.as_bytes());
         let mut seal_key = [0u8; 32];
         let mut successor_key = [0u8; 32];
+        let mut code_key = [0u8; 32];
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
         let _ = hk.expand(b"seal v1", &mut seal_key);
         let _ = hk.expand(b"refresh successor v1", &mut successor_key);
+        let _ = hk.expand(b"short codes v1", &mut code_key);
         Self {
             seal: Aes256Gcm::new(&seal_key.into()),
             successor_key,
+            code_key,
         }
     }
 
@@ -87,6 +91,18 @@ impl Crypto {
                 },
             )
             .map_err(|_| fail())
+    }
+
+    /// What is stored of a short code (an emailed OTP, a recovery code) of
+    /// `owner`: keyed, so a copy of the database cannot be searched for the
+    /// few million possible codes without SECRET_KEY.
+    pub fn code_hash(&self, owner: &str, code: &str) -> String {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.code_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(owner.as_bytes());
+        mac.update(&[0]);
+        mac.update(code.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// The refresh token that succeeds `token`: the same for the same token, unguessable without the master key.

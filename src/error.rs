@@ -70,6 +70,10 @@ pub enum AppError {
     InvalidToken,
     #[error("the code is invalid or has expired")]
     InvalidCode,
+    #[error("multi-factor authentication is not on for this account")]
+    MfaNotEnabled,
+    #[error("multi-factor authentication is already on for this account")]
+    MfaAlreadyEnabled,
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -112,6 +116,8 @@ impl AppError {
             Self::EmailTaken => ErrorCode::EmailTaken,
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::InvalidCode => ErrorCode::InvalidCode,
+            Self::MfaNotEnabled => ErrorCode::MfaNotEnabled,
+            Self::MfaAlreadyEnabled => ErrorCode::MfaAlreadyEnabled,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMedia(_) => ErrorCode::UnsupportedMedia,
             Self::RateLimited { .. } => ErrorCode::RateLimited,

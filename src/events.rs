@@ -23,6 +23,10 @@ pub enum EventKind {
     RefreshTokenReused,
     AccountDeactivated,
     AccountActivated,
+    MfaEnabled,
+    MfaDisabled,
+    RecoveryCodesRegenerated,
+    MfaFailed,
 }
 
 impl EventKind {
@@ -41,6 +45,10 @@ impl EventKind {
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             Self::AccountDeactivated => "ACCOUNT_DEACTIVATED",
             Self::AccountActivated => "ACCOUNT_ACTIVATED",
+            Self::MfaEnabled => "MFA_ENABLED",
+            Self::MfaDisabled => "MFA_DISABLED",
+            Self::RecoveryCodesRegenerated => "RECOVERY_CODES_REGENERATED",
+            Self::MfaFailed => "MFA_FAILED",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod http;
 pub mod jobs;
 pub mod limits;
 pub mod mail;
+pub mod mfa;
 pub mod profile;
 pub mod sessions;
 pub mod startup;

@@ -9,18 +9,6 @@ use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 /// Contract members that later capabilities add. Each entry must really be
 /// missing; remove it when the capability lands.
 const PENDING: &[&str] = &[
-    // Multi-factor authentication.
-    "MfaSetup",
-    "RecoveryCodes",
-    "VerifyMfaInput",
-    "Mutation.verifyMfa",
-    "Mutation.sendLoginOtp",
-    "Mutation.setupMfa",
-    "Mutation.enableMfa",
-    "Mutation.disableMfa",
-    "Mutation.regenerateRecoveryCodes",
-    "Mutation.sendOtp",
-    "Mutation.verifyOtp",
     // Sign-in with Google and OpenID Connect providers.
     "OAuthProvider",
     "Query.oauthProviders",

@@ -9,6 +9,8 @@ use crate::entities::users;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
 use crate::limits::Limit;
+use crate::mfa;
+use crate::mfa::login::Challenge;
 use crate::sessions::ClientInfo;
 use crate::sessions::store::{self, AuthBundle};
 use crate::state::AppState;
@@ -23,7 +25,15 @@ pub struct Credentials {
     pub password: String,
 }
 
-/// Checks the password and opens a session.
+/// What a right password leads to.
+pub enum LoginOutcome {
+    /// A session: the account has no second factor.
+    SignedIn(Box<AuthBundle>),
+    /// The account has MFA on: the login continues with `verifyMfa`.
+    MfaRequired(Challenge),
+}
+
+/// Checks the password and opens a session, or the second step of the login.
 ///
 /// An unknown account costs one password verification like a known one, and
 /// the error is the same for both.
@@ -33,7 +43,7 @@ pub struct Credentials {
 /// correct password, `FORBIDDEN` for a disabled account and
 /// `EMAIL_NOT_CONFIRMED` for an unconfirmed address.
 #[tracing::instrument(skip_all)]
-pub async fn login(state: &AppState, creds: Credentials, client: &ClientInfo) -> AppResult<AuthBundle> {
+pub async fn login(state: &AppState, creds: Credentials, client: &ClientInfo) -> AppResult<LoginOutcome> {
     let by_email = creds.email.as_deref().filter(|e| !e.trim().is_empty());
     let by_username = creds.username.as_deref().filter(|u| !u.trim().is_empty());
     let user = match (by_email, by_username) {
@@ -85,7 +95,11 @@ pub async fn login(state: &AppState, creds: Credentials, client: &ClientInfo) ->
     if stored.is_some_and(|h| state.passwords.needs_rehash(&h)) {
         upgrade_hash(state, &user, &creds.password).await?;
     }
-    store::start(state, user, client, &["pwd"]).await
+    if user.totp_enabled_at.is_some() {
+        return Ok(LoginOutcome::MfaRequired(mfa::login::challenge(state, &user).await?));
+    }
+    let bundle = store::start(state, user, client, &["pwd"]).await?;
+    Ok(LoginOutcome::SignedIn(Box::new(bundle)))
 }
 
 /// Re-hashes with the current cost after the cost was raised.

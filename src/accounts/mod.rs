@@ -12,7 +12,7 @@ pub mod validate;
 pub use admin::{MAX_PAGE, MadeAdmin, list_users, make_admin, set_active};
 pub use confirm::{confirm_email, resend_confirmation};
 pub use delete::delete_account;
-pub use login::{Credentials, login};
+pub use login::{Credentials, LoginOutcome, login};
 pub use recovery::{change_password, forgot_password, reset_password};
 pub use signup::{NewAccount, SignupOutcome, signup};
 pub(crate) use signup::{ensure_free, taken_field};

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod context;
 pub mod errors;
 pub mod limits;
+pub mod mfa;
 pub mod profile;
 pub mod sessions;
 pub mod types;
@@ -25,6 +26,7 @@ pub struct Mutation(
     sessions::SessionsMutation,
     admin::AdminMutation,
     profile::ProfileMutation,
+    mfa::MfaMutation,
 );
 
 /// The schema type.

@@ -3,8 +3,9 @@
 use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::accounts::ROLE_ADMIN;
+use crate::accounts::{LoginOutcome, ROLE_ADMIN};
 use crate::entities::{security_events, sessions, users};
+use crate::mfa::Method;
 use crate::sessions::store::AuthBundle;
 use crate::state::AppState;
 
@@ -126,15 +127,57 @@ pub struct LoginPayload {
     pub mfa_methods: Vec<MfaMethod>,
 }
 
-impl From<AuthBundle> for LoginPayload {
-    fn from(b: AuthBundle) -> Self {
-        Self {
-            auth: Some(b.into()),
-            mfa_required: false,
-            mfa_token: None,
-            mfa_methods: Vec::new(),
+impl From<LoginOutcome> for LoginPayload {
+    fn from(outcome: LoginOutcome) -> Self {
+        match outcome {
+            LoginOutcome::SignedIn(bundle) => Self {
+                auth: Some((*bundle).into()),
+                mfa_required: false,
+                mfa_token: None,
+                mfa_methods: Vec::new(),
+            },
+            LoginOutcome::MfaRequired(challenge) => Self {
+                auth: None,
+                mfa_required: true,
+                mfa_token: Some(challenge.token),
+                mfa_methods: challenge.methods.into_iter().map(MfaMethod::from).collect(),
+            },
         }
     }
+}
+
+impl From<Method> for MfaMethod {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Totp => Self::Totp,
+            Method::EmailOtp => Self::EmailOtp,
+            Method::RecoveryCode => Self::RecoveryCode,
+        }
+    }
+}
+
+impl From<MfaMethod> for Method {
+    fn from(m: MfaMethod) -> Self {
+        match m {
+            MfaMethod::Totp => Self::Totp,
+            MfaMethod::EmailOtp => Self::EmailOtp,
+            MfaMethod::RecoveryCode => Self::RecoveryCode,
+        }
+    }
+}
+
+/// What an authenticator app needs to enrol.
+#[derive(SimpleObject)]
+pub struct MfaSetup {
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_code_png: String,
+}
+
+/// Recovery codes, shown once; each works once.
+#[derive(SimpleObject)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
 }
 
 /// A signed-in device of the caller.

@@ -33,9 +33,12 @@ pub enum Limit {
     Refresh,
     /// Uploading an avatar (decoding images is CPU work).
     Upload,
+    /// Second-factor codes: TOTP, mailed codes, recovery codes.
+    Code,
 }
 
-const ALL: [Limit; 6] = [
+const ALL: [Limit; 7] = [
+    Limit::Code,
     Limit::Password,
     Limit::Signup,
     Limit::Mail,
@@ -57,6 +60,8 @@ impl Limit {
             Self::MailedToken => ((20, s(3)), None),
             Self::Refresh => ((120, Duration::from_millis(50)), None),
             Self::Upload => ((20, s(6)), Some((10, s(60)))),
+            // A six-digit code has a million values: ~70 guesses an hour per account.
+            Self::Code => ((30, s(2)), Some((10, s(60)))),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
@@ -16,13 +16,25 @@ use crate::error::{AppError, AppResult};
 pub enum Purpose {
     ConfirmEmail,
     ResetPassword,
+    /// Carries a login from the password to the second factor.
+    MfaLogin,
+    /// A six-digit code mailed to finish a login.
+    LoginOtp,
+    /// A six-digit code mailed to confirm a sensitive action (step-up).
+    StepUpOtp,
+    /// A single-use recovery code for when the authenticator is lost.
+    RecoveryCode,
 }
 
 impl Purpose {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::ConfirmEmail => "confirm_email",
             Self::ResetPassword => "reset_password",
+            Self::MfaLogin => "mfa_login",
+            Self::LoginOtp => "login_otp",
+            Self::StepUpOtp => "step_up_otp",
+            Self::RecoveryCode => "recovery_code",
         }
     }
 
@@ -31,6 +43,11 @@ impl Purpose {
         match self {
             Self::ConfirmEmail => Duration::from_secs(24 * 3600),
             Self::ResetPassword => Duration::from_secs(3600),
+            Self::MfaLogin => Duration::from_secs(300),
+            Self::LoginOtp | Self::StepUpOtp => Duration::from_secs(600),
+            // Until replaced or used. Ten years, not forever: sqlx binds instants
+            // as MySQL TIMESTAMPs, which end in January 2038.
+            Self::RecoveryCode => Duration::from_secs(10 * 365 * 24 * 3600),
         }
     }
 }
@@ -92,6 +109,19 @@ pub async fn consume(conn: &impl ConnectionTrait, token: &str, purpose: Purpose)
         return Err(AppError::InvalidToken);
     }
     Ok(row)
+}
+
+/// Counts a wrong code against the token `id`; returns the attempts so far.
+///
+/// # Errors
+/// When the database fails.
+pub async fn count_attempt(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<i32> {
+    Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(Entity::find_by_id(id).one(conn).await?.map_or(i32::MAX, |t| t.attempts))
 }
 
 /// Spends every live token of `purpose` for `user_id`, so only a newer one works.

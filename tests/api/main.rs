@@ -15,6 +15,7 @@ mod jwks;
 mod limits;
 mod mail;
 mod mail_tls;
+mod mfa;
 mod outage;
 mod profile;
 mod proxy;

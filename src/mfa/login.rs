@@ -1,0 +1,112 @@
+//! The second step of a login: the password opened an MFA token, a second
+//! factor turns it into a session.
+
+use sea_orm::TransactionTrait;
+
+use super::{MAX_ATTEMPTS, Method, recovery, totp};
+use crate::accounts::fresh_user;
+use crate::entities::{one_time_tokens, users};
+use crate::error::{AppError, AppResult};
+use crate::events::{self, EventKind};
+use crate::limits::Limit;
+use crate::mail::{self, templates};
+use crate::sessions::ClientInfo;
+use crate::sessions::store::{self, AuthBundle};
+use crate::state::AppState;
+use crate::tokens::codes;
+use crate::tokens::one_time::{self, Purpose};
+
+/// A login waiting for its second factor.
+pub struct Challenge {
+    /// Single use, five minutes; for `verifyMfa` and `sendLoginOtp`.
+    pub token: String,
+    pub methods: Vec<Method>,
+}
+
+/// Opens the second step for `user`, whose password was right.
+///
+/// # Errors
+/// When the database fails.
+pub async fn challenge(state: &AppState, user: &users::Model) -> AppResult<Challenge> {
+    let token = one_time::create(&state.db.write, user.id, Purpose::MfaLogin).await?;
+    Ok(Challenge {
+        token,
+        methods: vec![Method::Totp, Method::EmailOtp, Method::RecoveryCode],
+    })
+}
+
+/// The account behind a live MFA token that has attempts left.
+async fn pending(state: &AppState, mfa_token: &str) -> AppResult<(one_time_tokens::Model, users::Model)> {
+    let row = one_time::find(&state.db.write, mfa_token, Purpose::MfaLogin).await?;
+    if row.attempts >= MAX_ATTEMPTS {
+        return Err(AppError::InvalidToken);
+    }
+    let user = fresh_user(state, row.user_id)
+        .await
+        .map_err(|_| AppError::InvalidToken)?;
+    if !user.active {
+        return Err(AppError::Forbidden("this account is disabled"));
+    }
+    Ok((row, user))
+}
+
+/// Mails a six-digit code for `mfa_token`'s login (EMAIL_OTP); the newest code is the one that works.
+///
+/// # Errors
+/// `INVALID_TOKEN` for a spent, expired or unknown token; `RATE_LIMITED`.
+#[tracing::instrument(skip_all)]
+pub async fn send_code(state: &AppState, mfa_token: &str, client: &ClientInfo) -> AppResult<()> {
+    let (_, user) = pending(state, mfa_token).await?;
+    state.limits.check(Limit::Mail, client.ip, Some(&user.email)).await?;
+    let code = codes::six_digits();
+    let txn = state.db.write.begin().await?;
+    one_time::invalidate_all(&txn, user.id, Purpose::LoginOtp).await?;
+    codes::store(&txn, &state.crypto, user.id, Purpose::LoginOtp, &code).await?;
+    mail::enqueue(&txn, state, templates::login_code(&user.email, &code)).await?;
+    txn.commit().await?;
+    state.outbox.wake();
+    Ok(())
+}
+
+/// Finishes a login with a second factor and opens its session.
+///
+/// # Errors
+/// `INVALID_TOKEN` for a spent, expired or unknown MFA token (also after
+/// five wrong codes); `INVALID_CODE` for a wrong, used or expired code;
+/// `RATE_LIMITED`; `FORBIDDEN` for an account disabled meanwhile.
+#[tracing::instrument(skip(state, mfa_token, code, client))]
+pub async fn verify(
+    state: &AppState,
+    mfa_token: &str,
+    code: &str,
+    method: Method,
+    client: &ClientInfo,
+) -> AppResult<AuthBundle> {
+    state.limits.check(Limit::Code, client.ip, None).await?;
+    let (row, user) = pending(state, mfa_token).await?;
+    state
+        .limits
+        .check(Limit::Code, None, Some(&user.id.to_string()))
+        .await?;
+    let db = &state.db.write;
+    let right = match method {
+        Method::Totp => totp::check(state, &user, code).await?,
+        Method::EmailOtp => codes::spend(db, &state.crypto, user.id, Purpose::LoginOtp, code).await?,
+        Method::RecoveryCode => recovery::spend(db, &state.crypto, user.id, code).await?,
+    };
+    if !right {
+        let attempts = one_time::count_attempt(db, row.id).await?;
+        if attempts >= MAX_ATTEMPTS {
+            // This login is over: the password has to be given again.
+            one_time::consume(db, mfa_token, Purpose::MfaLogin).await.ok();
+        }
+        events::record(db, user.id, EventKind::MfaFailed, client).await?;
+        return Err(AppError::InvalidCode);
+    }
+    one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
+    let amr: &[&str] = match method {
+        Method::Totp | Method::EmailOtp => &["pwd", "otp", "mfa"],
+        Method::RecoveryCode => &["pwd", "mfa"],
+    };
+    store::start(state, user, client, amr).await
+}

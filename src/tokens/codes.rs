@@ -1,0 +1,114 @@
+//! Short codes: six digits mailed for a login or a step-up, and recovery
+//! codes. Stored as one-time tokens of their owner under a keyed hash (see
+//! [`Crypto::code_hash`]), each spent once.
+
+use rand::RngExt;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use super::one_time::Purpose;
+use crate::crypto::Crypto;
+use crate::db;
+use crate::entities::one_time_tokens::{ActiveModel, Column, Entity};
+use crate::error::AppResult;
+
+/// Letters and digits nobody confuses when copying (no 0/o, 1/l/i).
+const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A random six-digit code.
+pub fn six_digits() -> String {
+    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+}
+
+/// A random recovery code, `xxxxx-xxxxx` (about 49 bits).
+pub fn recovery_code() -> String {
+    let mut rng = rand::rng();
+    let mut pick = || char::from(RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())]);
+    let first: String = (0..5).map(|_| pick()).collect();
+    let second: String = (0..5).map(|_| pick()).collect();
+    format!("{first}-{second}")
+}
+
+/// What people type, as stored: no spaces or dashes, lower case.
+fn normalise(code: &str) -> Option<String> {
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_lowercase();
+    // Ours are at most 10 characters; do not hash whatever length is sent.
+    (!code.is_empty() && code.len() <= 32).then_some(code)
+}
+
+/// Stores `code` of `purpose` for `user_id`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn store(
+    conn: &impl ConnectionTrait,
+    crypto: &Crypto,
+    user_id: Uuid,
+    purpose: Purpose,
+    code: &str,
+) -> AppResult<()> {
+    let hash = crypto.code_hash(&user_id.to_string(), &normalise(code).unwrap_or_default());
+    let now = db::now();
+    ActiveModel {
+        id: Set(Uuid::new_v4()),
+        purpose: Set(purpose.as_str().to_owned()),
+        token_hash: Set(hash),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        expires_at: Set(db::after(purpose.ttl())),
+        used_at: Set(None),
+        attempts: Set(0),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Spends `code` if it is a live code of `purpose` for `user_id`; of two
+/// concurrent spends exactly one succeeds.
+///
+/// # Errors
+/// When the database fails.
+pub async fn spend(
+    conn: &impl ConnectionTrait,
+    crypto: &Crypto,
+    user_id: Uuid,
+    purpose: Purpose,
+    code: &str,
+) -> AppResult<bool> {
+    let Some(code) = normalise(code) else {
+        return Ok(false);
+    };
+    let spent = Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(db::now()))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::TokenHash.eq(crypto.code_hash(&user_id.to_string(), &code)))
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::ExpiresAt.gt(db::now()))
+        .exec(conn)
+        .await?;
+    Ok(spent.rows_affected >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_have_their_shape_and_are_read_as_typed() {
+        assert!(six_digits().chars().all(|c| c.is_ascii_digit()) && six_digits().len() == 6);
+        let code = recovery_code();
+        assert_eq!(code.len(), 11);
+        assert_eq!(
+            normalise(&code.to_uppercase().replace('-', " - ")),
+            Some(code.replace('-', ""))
+        );
+        assert_eq!(normalise(" "), None);
+    }
+}
