@@ -103,6 +103,7 @@ check "JWT: PyJWT verifies with the JWKS alone; authql refuses after logout" py_
 check "Mail: aiosmtpd receives a well-formed confirmation whose link confirms" py_check mail_check.py
 check "Mail over STARTTLS + AUTH: aiosmtpd with Python's ssl, private CA via SMTP_CA_FILE" py_check mail_tls_check.py
 check "Uploads: PyPI gql sends an avatar by the multipart spec; Pillow reads the served PNG" py_check upload_check.py
+check "TOTP: PyPI pyotp reads the otpauth URI; its codes enable MFA and finish a login once" py_check totp_check.py
 check "GraphQL client: graphql-request signup → confirm → login → me → refresh → logout" node_check client_flow.mjs
 check "GraphiQL in headless Chromium, outside requests blocked" node_check graphiql.mjs
 
