@@ -41,9 +41,11 @@ async fn pending(state: &AppState, mfa_token: &str) -> AppResult<(one_time_token
     if row.attempts >= MAX_ATTEMPTS {
         return Err(AppError::InvalidToken);
     }
-    let user = fresh_user(state, row.user_id)
-        .await
-        .map_err(|_| AppError::InvalidToken)?;
+    let user = fresh_user(state, row.user_id).await.map_err(|e| match e {
+        // The account was deleted meanwhile.
+        AppError::Unauthenticated => AppError::InvalidToken,
+        other => other,
+    })?;
     if !user.active {
         return Err(AppError::Forbidden("this account is disabled"));
     }
