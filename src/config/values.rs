@@ -128,6 +128,11 @@ pub fn smtp_url(value: &str) -> Result<Secret, String> {
 pub fn redis_url(value: &str) -> Result<Secret, String> {
     let accepted = "expected redis://[user:password@]host[:port][/db]";
     let url = url::Url::parse(value.trim()).map_err(|_| accepted.to_owned())?;
+    if url.scheme() == "rediss" {
+        return Err(format!(
+            "{accepted}; rediss:// (TLS) is not supported yet, reach Redis over a private network"
+        ));
+    }
     if url.scheme() != "redis" || url.host_str().is_none_or(str::is_empty) {
         return Err(accepted.to_owned());
     }
