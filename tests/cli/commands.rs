@@ -1,0 +1,77 @@
+//! The commands besides `serve`: migrate, keygen, create-admin.
+
+use std::process::Stdio;
+
+use serde_json::json;
+
+use crate::authql;
+use crate::server::{LOGIN, Server};
+
+#[test]
+fn migrate_and_keygen_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = authql(dir.path()).arg("migrate").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(dir.path().join("data/authql.db").exists());
+
+    let out = authql(dir.path()).args(["keygen", "--secret"]).output().unwrap();
+    let secret = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success() && secret.trim().len() >= 43, "{secret}");
+
+    let out = authql(dir.path()).arg("keygen").output().unwrap();
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success() && said.contains("published now, signing in 10m"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn create_admin_makes_an_administrator_who_can_list_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |email: &str, stdin: &str| {
+        let mut child = authql(dir.path())
+            .args(["create-admin", email])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = create("boss@example.com", "password\n");
+    assert!(!weak.status.success());
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("password:"),
+        "names the field"
+    );
+
+    let made = create("boss@example.com", "Correct-Horse-Battery-Staple-42\n");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(String::from_utf8_lossy(&made.stdout).contains("created the administrator account"));
+
+    let server = Server::start(authql(dir.path()));
+    let login = server
+        .gql(
+            LOGIN,
+            json!({ "e": "boss@example.com", "p": "Correct-Horse-Battery-Staple-42" }),
+            None,
+        )
+        .await;
+    let token = login["data"]["login"]["auth"]["accessToken"]
+        .as_str()
+        .expect("confirmed, can log in");
+    let users = server
+        .gql("{ users { totalCount nodes { email role } } }", json!({}), Some(token))
+        .await;
+    assert_eq!(users["data"]["users"]["nodes"][0]["role"], "ADMIN", "{users}");
+    let secrets_logged = server.stop().contains("Correct-Horse");
+    assert!(!secrets_logged);
+
+    // An existing account is promoted without a password.
+    let promoted = create("boss@example.com", "");
+    assert!(String::from_utf8_lossy(&promoted.stdout).contains("is now an administrator"));
+}

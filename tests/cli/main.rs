@@ -1,0 +1,46 @@
+//! The `authql` binary itself: configuration errors, development secrets,
+//! logs free of secrets, durability, and the commands besides `serve`.
+
+#[path = "../api/smtp.rs"]
+#[allow(dead_code)]
+mod smtp;
+#[path = "../api/smtp_session.rs"]
+#[allow(dead_code)]
+mod smtp_session;
+#[path = "../api/tls.rs"]
+#[allow(dead_code)]
+mod tls;
+
+mod commands;
+mod config;
+mod running;
+mod server;
+
+use std::process::Command;
+
+pub const PASSWORD: &str = "Correct-Horse-Battery-Staple-42";
+pub const SECRET_KEY: &str = "cli-test-master-key-0123456789-abcdefghij";
+
+pub fn authql(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authql"));
+    // A clean environment: only what each test sets (and PATH).
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir);
+    cmd.env("DATA_DIR", dir.join("data")).env("LISTEN_ADDR", "127.0.0.1:0");
+    cmd.env("PASSWORD_HASH_MEMORY_KIB", "256")
+        .env("PASSWORD_HASH_ITERATIONS", "1");
+    cmd
+}
+
+/// Runs the binary expecting it to refuse to start; returns its stderr.
+pub fn refuses(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
