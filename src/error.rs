@@ -154,7 +154,7 @@ impl AppError {
 
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
-        if is_outage(&e) {
+        if is_outage(&e) || is_conflict(&e) {
             Self::Unavailable(e.to_string())
         } else {
             Self::Internal(e.into())
@@ -185,6 +185,20 @@ fn is_outage(e: &DbErr) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether the database rolled the transaction back because of another one
+/// (a deadlock, a serialization failure, SQLite busy): running it again works.
+fn is_conflict(e: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner))) = e else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(db) = inner.as_ref() else {
+        return false;
+    };
+    // SQLSTATE 40001 (MySQL deadlock, PostgreSQL serialization failure),
+    // 40P01 (PostgreSQL deadlock); SQLite's SQLITE_BUSY and BUSY_SNAPSHOT.
+    matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "517"))
 }
 
 /// The unique index a violation names, if `e` is a unique violation.

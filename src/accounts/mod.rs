@@ -67,7 +67,7 @@ where
             match work().await {
                 Ok(()) => return,
                 Err(AppError::Unavailable(_)) if delay < std::time::Duration::from_secs(20) => {
-                    tracing::info!(retry_in = ?delay, "database out of reach: background work will run again");
+                    tracing::info!(retry_in = ?delay, "database out of reach or busy: background work will run again");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }

@@ -52,3 +52,29 @@ async fn twenty_concurrent_refreshes_of_one_token_share_one_successor() {
     assert_eq!(code(&app.me(&next.access).await), Some("UNAUTHENTICATED"));
     assert_eq!(code(&app.refresh(&next.refresh).await), Some("INVALID_TOKEN"));
 }
+
+/// Requests for several accounts at once: the work each does after answering
+/// collides in the database (InnoDB deadlocks on one_time_tokens), is run
+/// again, and every mail goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_resends_and_resets_all_mail() {
+    let app = spawn_app_with(|_| {}).await;
+    let emails: Vec<String> = (0..5).map(|i| format!("busy{i}@example.com")).collect();
+    for email in &emails {
+        app.signup(email, PASSWORD).await;
+    }
+    let requests = emails.iter().flat_map(|email| {
+        [
+            "mutation($e: String!) { resendConfirmation(email: $e) }",
+            "mutation($e: String!) { forgotPassword(email: $e) }",
+        ]
+        .map(|query| app.gql(query, json!({ "e": email })))
+    });
+    for answer in join_all(requests).await {
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    for email in &emails {
+        // The sign-up's confirmation, the resent one and the reset link.
+        app.mail.wait_for_nth(email, 3).await;
+    }
+}
