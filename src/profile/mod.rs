@@ -43,7 +43,7 @@ fn handle(
 /// # Errors
 /// `BAD_USER_INPUT` on the field at fault: an invalid value, or a username or
 /// phone number another account has; database errors. Nothing changes then.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, changes))]
 pub async fn update(state: &AppState, user_id: Uuid, changes: ProfileUpdate) -> AppResult<users::Model> {
     let username = handle(changes.username, validate::username)?;
     let phone = handle(changes.phone_number, validate::phone)?;
