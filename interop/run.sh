@@ -33,7 +33,10 @@ install() {
 }
 
 install || { echo "FAIL installing the interop peers"; exit 1; }
-(cd "$ROOT" && cargo build --quiet --bin authql) || { echo "FAIL building authql"; exit 1; }
+# The binary the integration tests use: right after `cargo test --workspace` (as in CI)
+# this builds nothing, where `cargo build --bin authql` would rebuild with other features.
+(cd "$ROOT" && cargo test --workspace --no-run --quiet >"$WORK/build.log" 2>&1) \
+  || { echo "FAIL building authql"; cat "$WORK/build.log"; exit 1; }
 
 RUN=$(mktemp -d "$WORK/run.XXXXXX")
 PIDS=()
