@@ -2,10 +2,9 @@
 
 use sea_orm::EntityTrait;
 
-use super::fresh_user;
+use super::confirm_password;
 use crate::entities::users;
-use crate::error::{AppError, AppResult};
-use crate::limits::Limit;
+use crate::error::AppResult;
 use crate::sessions::ClientInfo;
 use crate::sessions::auth::Principal;
 use crate::state::AppState;
@@ -22,14 +21,7 @@ pub async fn delete_account(
     password: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    state
-        .limits
-        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
-        .await?;
-    let user = fresh_user(state, caller.user().id).await?;
-    if !state.passwords.verify(password, user.password_hash.as_deref()).await? {
-        return Err(AppError::InvalidCredentials);
-    }
+    let user = confirm_password(state, caller, password, client).await?;
     users::Entity::delete_by_id(user.id).exec(&state.db.write).await?;
     state.live.forget_user(user.id);
     tracing::info!(user_id = %user.id, "account deleted");

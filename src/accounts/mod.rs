@@ -22,6 +22,10 @@ use uuid::Uuid;
 
 use crate::entities::users;
 use crate::error::{AppError, AppResult};
+use crate::events::{self, EventKind};
+use crate::limits::Limit;
+use crate::sessions::ClientInfo;
+use crate::sessions::auth::Principal;
 use crate::state::AppState;
 
 /// Role names as stored.
@@ -49,6 +53,29 @@ pub async fn fresh_user(state: &AppState, id: Uuid) -> AppResult<users::Model> {
         .one(&state.db.write)
         .await?
         .ok_or(AppError::Unauthenticated)
+}
+
+/// The caller's account, once `password` proves it is them again (for
+/// changing the password or deleting the account); a wrong one is recorded.
+///
+/// # Errors
+/// `INVALID_CREDENTIALS` for a wrong password; `RATE_LIMITED`; database errors.
+pub(crate) async fn confirm_password(
+    state: &AppState,
+    caller: &Principal,
+    password: &str,
+    client: &ClientInfo,
+) -> AppResult<users::Model> {
+    state
+        .limits
+        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
+        .await?;
+    let user = fresh_user(state, caller.user().id).await?;
+    if !state.passwords.verify(password, user.password_hash.as_deref()).await? {
+        events::record(&state.db.write, user.id, EventKind::LoginFailed, client).await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    Ok(user)
 }
 
 /// Runs `work` after the response, for requests whose answer must not depend

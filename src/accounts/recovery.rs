@@ -4,7 +4,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
-use super::{find_by_email, fresh_user, in_background, validate};
+use super::{confirm_password, find_by_email, in_background, validate};
 use crate::db;
 use crate::entities::users;
 use crate::error::{AppError, AppResult};
@@ -90,15 +90,7 @@ pub async fn change_password(
     new_password: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    state
-        .limits
-        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
-        .await?;
-    let user = fresh_user(state, caller.user().id).await?;
-    if !state.passwords.verify(current, user.password_hash.as_deref()).await? {
-        events::record(&state.db.write, user.id, EventKind::LoginFailed, client).await?;
-        return Err(AppError::InvalidCredentials);
-    }
+    let user = confirm_password(state, caller, current, client).await?;
     validate::password("newPassword", new_password, &user.email, user.username.as_deref())?;
     let hash = state.passwords.hash(new_password).await?;
     let txn = state.db.write.begin().await?;

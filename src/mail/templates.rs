@@ -87,21 +87,23 @@ pub fn password_changed(to: &str) -> Mail {
 
 /// The code that finishes a login with EMAIL_OTP.
 pub fn login_code(to: &str, code: &str) -> Mail {
-    let line = format!("Your sign-in code is {code}. It works once, for 10 minutes.");
-    compose(
-        to,
-        "Your sign-in code",
-        &[&line, "Never share it: nobody from us will ask for it."],
-        None,
-    )
+    code_mail(to, "Your sign-in code", &format!("Your sign-in code is {code}."))
 }
 
 /// The code that confirms a sensitive action of a signed-in user.
 pub fn step_up_code(to: &str, code: &str) -> Mail {
-    let line = format!("Your verification code is {code}. It works once, for 10 minutes.");
-    compose(
+    code_mail(
         to,
         "Your verification code",
+        &format!("Your verification code is {code}."),
+    )
+}
+
+fn code_mail(to: &str, subject: &str, line: &str) -> Mail {
+    let line = format!("{line} It works once, for 10 minutes.");
+    compose(
+        to,
+        subject,
         &[&line, "Never share it: nobody from us will ask for it."],
         None,
     )

@@ -1,15 +1,13 @@
 //! The second step of a login: the password opened an MFA token, a second
 //! factor turns it into a session.
 
-use sea_orm::TransactionTrait;
-
 use super::{MAX_ATTEMPTS, Method, recovery, totp};
 use crate::accounts::fresh_user;
 use crate::entities::{one_time_tokens, users};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
 use crate::limits::Limit;
-use crate::mail::{self, templates};
+use crate::mail::templates;
 use crate::sessions::ClientInfo;
 use crate::sessions::store::{self, AuthBundle};
 use crate::state::AppState;
@@ -59,15 +57,7 @@ async fn pending(state: &AppState, mfa_token: &str) -> AppResult<(one_time_token
 #[tracing::instrument(skip_all)]
 pub async fn send_code(state: &AppState, mfa_token: &str, client: &ClientInfo) -> AppResult<()> {
     let (_, user) = pending(state, mfa_token).await?;
-    state.limits.check(Limit::Mail, client.ip, Some(&user.email)).await?;
-    let code = codes::six_digits();
-    let txn = state.db.write.begin().await?;
-    one_time::invalidate_all(&txn, user.id, Purpose::LoginOtp).await?;
-    codes::store(&txn, &state.crypto, user.id, Purpose::LoginOtp, &code).await?;
-    mail::enqueue(&txn, state, templates::login_code(&user.email, &code)).await?;
-    txn.commit().await?;
-    state.outbox.wake();
-    Ok(())
+    super::mail_code(state, &user, Purpose::LoginOtp, templates::login_code, client).await
 }
 
 /// Finishes a login with a second factor and opens its session.

@@ -10,12 +10,12 @@ use crate::db;
 use crate::entities::sessions;
 use crate::error::{AppError, AppResult};
 use crate::limits::Limit;
-use crate::mail::{self, templates};
+use crate::mail::templates;
 use crate::sessions::ClientInfo;
 use crate::sessions::auth::Principal;
 use crate::state::AppState;
 use crate::tokens::codes;
-use crate::tokens::one_time::{self, Purpose};
+use crate::tokens::one_time::Purpose;
 
 /// How long a verified session stays verified.
 pub const VERIFIED_FOR: Duration = Duration::from_secs(600);
@@ -26,16 +26,14 @@ pub const VERIFIED_FOR: Duration = Duration::from_secs(600);
 /// `RATE_LIMITED`; database errors.
 #[tracing::instrument(skip_all)]
 pub async fn send_code(state: &AppState, caller: &Principal, client: &ClientInfo) -> AppResult<()> {
-    let user = caller.user();
-    state.limits.check(Limit::Mail, client.ip, Some(&user.email)).await?;
-    let code = codes::six_digits();
-    let txn = state.db.write.begin().await?;
-    one_time::invalidate_all(&txn, user.id, Purpose::StepUpOtp).await?;
-    codes::store(&txn, &state.crypto, user.id, Purpose::StepUpOtp, &code).await?;
-    mail::enqueue(&txn, state, templates::step_up_code(&user.email, &code)).await?;
-    txn.commit().await?;
-    state.outbox.wake();
-    Ok(())
+    super::mail_code(
+        state,
+        caller.user(),
+        Purpose::StepUpOtp,
+        templates::step_up_code,
+        client,
+    )
+    .await
 }
 
 /// Spends a mailed code and marks the caller's session verified for [`VERIFIED_FOR`].

@@ -4,13 +4,13 @@
 
 use rand::RngExt;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::one_time::Purpose;
+use super::one_time::{self, Purpose};
 use crate::crypto::Crypto;
 use crate::db;
-use crate::entities::one_time_tokens::{ActiveModel, Column, Entity};
+use crate::entities::one_time_tokens::{Column, Entity};
 use crate::error::AppResult;
 
 /// Letters and digits nobody confuses when copying (no 0/o, 1/l/i).
@@ -53,20 +53,7 @@ pub async fn store(
     code: &str,
 ) -> AppResult<()> {
     let hash = crypto.code_hash(&user_id.to_string(), &normalise(code).unwrap_or_default());
-    let now = db::now();
-    ActiveModel {
-        id: Set(Uuid::new_v4()),
-        purpose: Set(purpose.as_str().to_owned()),
-        token_hash: Set(hash),
-        user_id: Set(user_id),
-        created_at: Set(now),
-        expires_at: Set(db::after(purpose.ttl())),
-        used_at: Set(None),
-        attempts: Set(0),
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    one_time::insert(conn, user_id, purpose, hash).await
 }
 
 /// Spends `code` if it is a live code of `purpose` for `user_id`; of two

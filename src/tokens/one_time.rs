@@ -58,20 +58,33 @@ impl Purpose {
 /// When the database fails.
 pub async fn create(conn: &impl ConnectionTrait, user_id: Uuid, purpose: Purpose) -> AppResult<String> {
     let token = random_token();
-    let now = db::now();
+    insert(conn, user_id, purpose, token_hash(&token)).await?;
+    Ok(token)
+}
+
+/// Stores a live token of `purpose` for `user_id` under `hash`, expiring after the purpose's lifetime.
+///
+/// # Errors
+/// When the database fails.
+pub(crate) async fn insert(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    purpose: Purpose,
+    hash: String,
+) -> AppResult<()> {
     ActiveModel {
         id: Set(Uuid::new_v4()),
         purpose: Set(purpose.as_str().to_owned()),
-        token_hash: Set(token_hash(&token)),
+        token_hash: Set(hash),
         user_id: Set(user_id),
-        created_at: Set(now),
+        created_at: Set(db::now()),
         expires_at: Set(db::after(purpose.ttl())),
         used_at: Set(None),
         attempts: Set(0),
     }
     .insert(conn)
     .await?;
-    Ok(token)
+    Ok(())
 }
 
 /// The live token row for `token`, without spending it.

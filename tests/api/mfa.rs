@@ -50,6 +50,15 @@ async fn enrolled(app: &TestApp, email: &str) -> (Tokens, Authenticator, Vec<Str
     (me, app_totp, codes)
 }
 
+/// The six-digit code of a mailed "Your … code is 123456." line.
+fn code_in(mail: &crate::smtp::Received) -> String {
+    let text = mail.text();
+    let word = text
+        .split_whitespace()
+        .find(|w| w.len() == 7 && w.ends_with('.') && w[..6].chars().all(|c| c.is_ascii_digit()));
+    word.unwrap_or_else(|| panic!("no code in {text}"))[..6].to_owned()
+}
+
 async fn mfa_token(app: &TestApp, email: &str) -> String {
     let r = app.gql(LOGIN, json!({ "e": email })).await;
     assert_eq!(r["data"]["login"]["mfaRequired"], true, "{r}");
@@ -173,12 +182,7 @@ async fn a_mailed_code_finishes_a_login() {
     assert_eq!(sent["data"]["sendLoginOtp"], true, "{sent}");
     let mail = app.mail.wait_for_nth("mailed@example.com", 2).await;
     assert_eq!(mail.subject(), "Your sign-in code");
-    let otp: String = mail
-        .text()
-        .split_whitespace()
-        .find(|w| w.len() == 7 && w.ends_with('.'))
-        .unwrap()[..6]
-        .to_owned();
+    let otp = code_in(&mail);
     assert_eq!(
         code(&verify(&app, &token, &otp, "TOTP").await),
         Some("INVALID_CODE"),
@@ -240,12 +244,7 @@ async fn a_mailed_step_up_code_verifies_the_session() {
     );
     let mail = app.mail.wait_for_nth("step@example.com", 2).await;
     assert_eq!(mail.subject(), "Your verification code");
-    let otp: String = mail
-        .text()
-        .split_whitespace()
-        .find(|w| w.len() == 7 && w.ends_with('.'))
-        .unwrap()[..6]
-        .to_owned();
+    let otp = code_in(&mail);
     let verify_otp = "mutation($c: String!) { verifyOtp(code: $c) }";
     assert_eq!(
         code(&app.gql_as(&me.access, verify_otp, json!({ "c": "000000" })).await),
