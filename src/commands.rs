@@ -1,24 +1,29 @@
-//! Commands that act on the database without serving.
+//! The CLI's commands besides `serve`. They build the same services as the
+//! server (`startup::services`), so they run the same code as the API.
 
 use anyhow::Context as _;
 
-use crate::accounts::password::PasswordHasher;
-use crate::accounts::{self, MadeAdmin};
+use crate::accounts::{self, Email, MadeAdmin};
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
-use crate::error::AppError;
+use crate::error::{AppError, Field};
+use crate::startup;
 use crate::tokens::keys;
+
+/// Connects with one or two connections and applies pending migrations.
+async fn migrated(config: &Config, max_connections: u32) -> anyhow::Result<Db> {
+    let db = startup::connect(config, max_connections).await?;
+    db.migrate().await.context("cannot apply database migrations")?;
+    Ok(db)
+}
 
 /// `authql migrate`: applies pending migrations.
 ///
 /// # Errors
 /// When the database cannot be reached or a migration fails.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(config.database_url.expose(), 1, config.sqlite_synchronous)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    db.migrate().await.context("migration failed")?;
+    migrated(config, 1).await?;
     tracing::info!("migrations applied");
     Ok(())
 }
@@ -30,10 +35,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// # Errors
 /// When the database fails.
 pub async fn rotate_key(config: &Config, now: bool) -> anyhow::Result<()> {
-    let db = Db::connect(config.database_url.expose(), 1, config.sqlite_synchronous)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    db.migrate().await.context("migration failed")?;
+    let db = migrated(config, 1).await?;
     let crypto = Crypto::new(config.secret_key.expose());
     let delay = if now {
         std::time::Duration::ZERO
@@ -42,7 +44,7 @@ pub async fn rotate_key(config: &Config, now: bool) -> anyhow::Result<()> {
     };
     let kid = keys::rotate(&db, &crypto, delay)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .context("cannot store the new signing key")?;
     println!(
         "new signing key {kid}: published now, signing in {}",
         humantime::format_duration(delay)
@@ -58,19 +60,20 @@ pub async fn rotate_key(config: &Config, now: bool) -> anyhow::Result<()> {
 /// When the database fails, the email is invalid, or a new account's password
 /// is missing or weak.
 pub async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
-    let db = Db::connect(config.database_url.expose(), 2, config.sqlite_synchronous)
+    let email = Email::parse(Field::Email, email).map_err(for_operator)?;
+    let db = migrated(config, 2).await?;
+    let crypto = Crypto::new(config.secret_key.expose());
+    let services = startup::services(config.clone(), db, crypto).await?;
+    let exists = accounts::find_by_email(&services.db.read, &email)
         .await
-        .context("cannot connect to DATABASE_URL")?;
-    db.migrate().await.context("migration failed")?;
-    let passwords = PasswordHasher::new(&config.password).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let exists = accounts::find_by_email(&db.read, &email.trim().to_lowercase())
-        .await
-        .map_err(cli_error)?
+        .context("cannot look the account up")?
         .is_some();
     let password = if exists { None } else { Some(read_password()?) };
-    let made = accounts::make_admin(&db, &passwords, email, password.as_deref())
+    let made = services
+        .accounts
+        .make_admin(&email, password.as_deref())
         .await
-        .map_err(cli_error)?;
+        .map_err(for_operator)?;
     match made {
         MadeAdmin::Promoted => println!("{email} is now an administrator"),
         MadeAdmin::Created => println!("created the administrator account {email}"),
@@ -92,13 +95,17 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// An error for the operator: input errors name their field; internal details go to the log.
-fn cli_error(e: AppError) -> anyhow::Error {
+/// An input error names the command's argument at fault; anything else keeps its cause.
+fn for_operator(e: AppError) -> anyhow::Error {
     match e {
-        AppError::BadInput { field, message } => anyhow::anyhow!("{field}: {message}"),
-        other => {
-            other.log();
-            anyhow::anyhow!("{other}")
+        AppError::BadInput { field, message } => {
+            let argument = match field {
+                Field::Email => "email",
+                Field::Password => "password",
+                other => return anyhow::anyhow!("{other:?}: {message}"),
+            };
+            anyhow::anyhow!("{argument}: {message}")
         }
+        other => anyhow::Error::new(other),
     }
 }

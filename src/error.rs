@@ -1,13 +1,15 @@
-//! The one error type of authql and its mapping to client-facing codes.
+//! The one error type of authql, free of any transport.
 //!
-//! Domain code returns [`AppError`]; the GraphQL and HTTP layers turn it into
-//! an error whose `extensions.code` is an [`ErrorCode`]. Internal details are
-//! logged here, once, and never reach a client.
+//! Domain code returns [`AppError`]; `graphql/errors.rs` and `http/status.rs`
+//! turn it into what their clients see. [`ErrorCode`] is the contract's list
+//! of codes; [`Field`] names the input at fault, and only the transports
+//! spell it (GraphQL in camelCase). Internal details are logged once, where
+//! the error leaves authql, and never reach a client.
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Machine-readable error codes of the public contract.
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     Unauthenticated,
     Forbidden,
@@ -28,7 +30,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The code as it appears in `extensions.code`.
+    /// Every code, in the contract's order.
+    pub const ALL: [Self; 16] = [
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::BadUserInput,
+        Self::InvalidCredentials,
+        Self::EmailNotConfirmed,
+        Self::EmailTaken,
+        Self::InvalidToken,
+        Self::InvalidCode,
+        Self::MfaNotEnabled,
+        Self::MfaAlreadyEnabled,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMedia,
+        Self::RateLimited,
+        Self::QueryTooComplex,
+        Self::ServiceUnavailable,
+        Self::Internal,
+    ];
+
+    /// The code as it appears in `extensions.code` and in redirects.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unauthenticated => "UNAUTHENTICATED",
@@ -51,6 +73,26 @@ impl ErrorCode {
     }
 }
 
+/// The input a validation failure is about. The transports name it: GraphQL
+/// by its input field (`graphql/errors.rs`), the CLI by its argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Email,
+    Password,
+    NewPassword,
+    Username,
+    PhoneNumber,
+    DisplayName,
+    FirstName,
+    LastName,
+    Code,
+    Id,
+    First,
+    Offset,
+    Search,
+    File,
+}
+
 /// Every failure authql reports.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -59,7 +101,7 @@ pub enum AppError {
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{message}")]
-    BadInput { field: &'static str, message: String },
+    BadInput { field: Field, message: String },
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("the email address is not confirmed yet")]
@@ -80,8 +122,6 @@ pub enum AppError {
     UnsupportedMedia(&'static str),
     #[error("too many requests; retry in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
-    #[error("{0}")]
-    QueryTooComplex(String),
     #[error("a required service is unavailable; retry later")]
     Unavailable(String),
     #[error("internal error")]
@@ -93,7 +133,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     /// A validation failure on `field`.
-    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_input(field: Field, message: impl Into<String>) -> Self {
         Self::BadInput {
             field,
             message: message.into(),
@@ -121,7 +161,6 @@ impl AppError {
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMedia(_) => ErrorCode::UnsupportedMedia,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::QueryTooComplex(_) => ErrorCode::QueryTooComplex,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -134,21 +173,6 @@ impl AppError {
             Self::Unavailable(detail) => tracing::warn!(%detail, "service unavailable"),
             _ => {}
         }
-    }
-
-    /// The GraphQL error with `extensions.code` (and `field` or `retryAfter`).
-    pub fn to_graphql(&self) -> async_graphql::Error {
-        self.log();
-        let mut error = async_graphql::Error::new(self.to_string());
-        let mut ext = async_graphql::ErrorExtensionValues::default();
-        ext.set("code", self.code().as_str());
-        match self {
-            Self::BadInput { field, .. } => ext.set("field", *field),
-            Self::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
-            _ => {}
-        }
-        error.extensions = Some(ext);
-        error
     }
 }
 
@@ -241,12 +265,11 @@ mod tests {
     }
 
     #[test]
-    fn graphql_errors_carry_codes_and_fields() {
-        let e = AppError::bad_input("email", "not an email address").to_graphql();
-        let ext = serde_json::to_value(e.extensions.unwrap()).unwrap();
-        assert_eq!(ext["code"], "BAD_USER_INPUT");
-        assert_eq!(ext["field"], "email");
-        let e = AppError::internal("SELECT secret FROM users").to_graphql();
-        assert_eq!(e.message, "internal error");
+    fn internal_details_stay_out_of_the_message_but_in_the_chain() {
+        let e = AppError::internal("SELECT secret FROM users");
+        assert_eq!(e.to_string(), "internal error");
+        // Start-up and the CLI print the chain, so the cause reaches the operator.
+        let chained = anyhow::Error::new(e).context("cannot rotate the signing key");
+        assert!(format!("{chained:#}").contains("SELECT secret FROM users"));
     }
 }

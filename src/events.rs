@@ -1,12 +1,14 @@
 //! Security events: what happened to an account, when and from where.
+//!
+//! Owns `security_events`. May call: `client`, `db`, `entities`.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
+use crate::client::ClientInfo;
 use crate::db;
 use crate::entities::security_events::{ActiveModel, Column, Entity, Model};
 use crate::error::AppResult;
-use crate::sessions::ClientInfo;
 
 /// The kinds of security event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

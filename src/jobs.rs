@@ -3,11 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
-use crate::error::{AppError, AppResult};
-use crate::mail::outbox;
-use crate::sessions::expiry;
+use crate::error::AppResult;
 use crate::state::AppState;
 use crate::tokens::one_time;
 
@@ -18,10 +16,10 @@ pub const ACTIVITY_FLUSH: Duration = Duration::from_secs(5);
 ///
 /// # Errors
 /// When the scheduler cannot start.
-pub async fn start(state: &AppState) -> AppResult<JobScheduler> {
-    let sched = JobScheduler::new().await.map_err(fail)?;
+pub async fn start(state: &AppState) -> Result<JobScheduler, JobSchedulerError> {
+    let sched = JobScheduler::new().await?;
     every(&sched, state, ACTIVITY_FLUSH, "flush activity", |s| async move {
-        s.activity.flush(&s.db).await
+        s.sessions.flush_activity().await
     })
     .await?;
     every(
@@ -29,7 +27,7 @@ pub async fn start(state: &AppState) -> AppResult<JobScheduler> {
         state,
         Duration::from_secs(60),
         "end idle sessions",
-        |s| async move { expiry::end_idle(&s).await.map(|_| ()) },
+        |s| async move { s.sessions.end_idle().await.map(|_| ()) },
     )
     .await?;
     every(
@@ -52,12 +50,12 @@ pub async fn start(state: &AppState) -> AppResult<JobScheduler> {
     )
     .await?;
     every(&sched, state, Duration::from_secs(3600), "purge", |s| async move {
-        expiry::purge(&s).await?;
+        s.sessions.purge().await?;
         one_time::purge_expired(&s.db.write).await?;
-        outbox::purge(&s).await
+        s.outbox.purge().await
     })
     .await?;
-    sched.start().await.map_err(fail)?;
+    sched.start().await?;
     Ok(sched)
 }
 
@@ -67,7 +65,7 @@ async fn every<F, Fut>(
     period: Duration,
     name: &'static str,
     work: F,
-) -> AppResult<()>
+) -> Result<(), JobSchedulerError>
 where
     F: Fn(AppState) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = AppResult<()>> + Send + 'static,
@@ -82,12 +80,7 @@ where
                 e.log();
             }
         })
-    })
-    .map_err(fail)?;
-    sched.add(job).await.map_err(fail)?;
+    })?;
+    sched.add(job).await?;
     Ok(())
-}
-
-fn fail(e: tokio_cron_scheduler::JobSchedulerError) -> AppError {
-    AppError::internal(format!("job scheduler: {e}"))
 }

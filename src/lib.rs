@@ -1,9 +1,12 @@
 //! authql: a self-hosted authentication server with a GraphQL API.
 //!
 //! `http` and `graphql` are thin layers over the domain modules (`accounts`,
-//! `tokens`, `sessions`, `mail`), which know nothing of either.
+//! `sessions`, `mfa`, `profile`, `tokens`, `mail`, `limits`, `events`), which
+//! know nothing of either. Each domain module's `//!` says what it owns and
+//! what it may call; no two modules import each other.
 
 pub mod accounts;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod crypto;

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -10,17 +11,21 @@ use poem::{EndpointExt, Server};
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::password::PasswordHasher;
+use crate::accounts::{AccountParts, Accounts};
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::limits::Limits;
-use crate::mail::{Outbox, outbox};
-use crate::sessions::activity::Activity;
-use crate::sessions::cache::SessionCache;
+use crate::mail::Outbox;
+use crate::mfa::Mfa;
+use crate::profile::Profile;
+use crate::sessions::Sessions;
 use crate::state::{AppState, Services};
-use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::{self, KeyStore};
 use crate::{graphql, http, jobs};
+
+/// What authenticator apps show beside an account when PUBLIC_URL has no host.
+const PRODUCT_NAME: &str = "authql";
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -36,13 +41,7 @@ impl Application {
     /// When the database cannot be reached or migrated, the keys cannot be
     /// opened with SECRET_KEY, or the address cannot be bound.
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(
-            config.database_url.expose(),
-            config.database_max_connections,
-            config.sqlite_synchronous,
-        )
-        .await
-        .context("cannot connect to DATABASE_URL")?;
+        let db = connect(&config, config.database_max_connections).await?;
         let crypto = Crypto::new(config.secret_key.expose());
         // Instances starting together take turns: one migrates and creates the first key.
         let lock = db.startup_lock().await.context("cannot take the start-up lock")?;
@@ -51,22 +50,8 @@ impl Application {
             .context("cannot apply database migrations")?;
         keys::ensure_signing_key(&lock.executor(&db), &crypto)
             .await
-            .map_err(|e| {
-                e.log();
-                anyhow::anyhow!("cannot create the first signing key")
-            })?;
+            .context("cannot create the first signing key")?;
         lock.release().await.context("cannot release the start-up lock")?;
-        let keys = KeyStore::load(&db, &crypto, config.tokens.access_ttl)
-            .await
-            .map_err(|e| {
-                e.log();
-                anyhow::anyhow!("cannot load signing keys (was SECRET_KEY changed?)")
-            })?;
-        let passwords = PasswordHasher::new(&config.password).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let outbox = Outbox::new(&config).map_err(|e| {
-            e.log();
-            anyhow::anyhow!("cannot use SMTP_URL")
-        })?;
         let listener = TcpListener::bind(config.listen_addr)
             .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
         listener.set_nonblocking(true)?;
@@ -76,27 +61,7 @@ impl Application {
             let _ = config.public_url.set_port(Some(port));
         }
         let acceptor = TcpAcceptor::from_std(listener)?;
-        let verifier = Verifier::new(&config);
-        let redis = config
-            .redis_url
-            .as_ref()
-            .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
-        let limits = Limits::new(config.http.rate_limits, redis).map_err(|e| {
-            e.log();
-            anyhow::anyhow!("cannot use REDIS_URL")
-        })?;
-        let state = AppState::new(Services {
-            config,
-            db,
-            crypto,
-            keys,
-            verifier,
-            passwords,
-            live: SessionCache::default(),
-            activity: Activity::default(),
-            outbox,
-            limits,
-        });
+        let state = AppState::new(services(config, db, crypto).await?);
         Ok(Self { acceptor, port, state })
     }
 
@@ -118,8 +83,8 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let Self { acceptor, port, state } = self;
         let shutdown = CancellationToken::new();
-        tokio::spawn(outbox::run(state.clone(), shutdown.clone()));
-        let mut scheduler = jobs::start(&state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tokio::spawn(state.outbox.clone().run(shutdown.clone()));
+        let mut scheduler = jobs::start(&state).await.context("cannot start the scheduled jobs")?;
         let app = http::app(state.clone(), graphql::schema(state.clone())).boxed();
         tracing::info!(port, public_url = %state.config.public_url, "authql is serving");
         let served = Server::new_with_acceptor(acceptor)
@@ -127,9 +92,88 @@ impl Application {
             .await;
         shutdown.cancel();
         let _ = scheduler.shutdown().await;
-        if let Err(e) = state.activity.flush(&state.db).await {
+        if let Err(e) = state.sessions.flush_activity().await {
             e.log();
         }
         served.context("the HTTP server failed")
     }
+}
+
+/// Connects to DATABASE_URL with at most `max_connections` per pool.
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn connect(config: &Config, max_connections: u32) -> anyhow::Result<Db> {
+    Db::connect(config.database_url.expose(), max_connections, config.sqlite_synchronous)
+        .await
+        .context("cannot connect to DATABASE_URL")
+}
+
+/// Builds every domain service over `db`, as the server and the CLI use them.
+/// The database must be migrated.
+///
+/// # Errors
+/// When the signing keys cannot be opened with SECRET_KEY, or SMTP_URL,
+/// REDIS_URL or the password cost cannot be used.
+pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<Services> {
+    let crypto = Arc::new(crypto);
+    let keys = KeyStore::load(&db, &crypto, config.tokens.access_ttl)
+        .await
+        .context("cannot load signing keys (was SECRET_KEY changed?)")?;
+    let keys = Arc::new(keys);
+    let passwords = Arc::new(PasswordHasher::new(&config.password).context("PASSWORD_HASH_*")?);
+    let outbox = Outbox::new(
+        &config.mail,
+        &config.data_dir,
+        db.clone(),
+        crypto.clone(),
+        config.is_development(),
+    )
+    .context("cannot use SMTP_URL")?;
+    let outbox = Arc::new(outbox);
+    let redis = config
+        .redis_url
+        .as_ref()
+        .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
+    let limits = Arc::new(Limits::new(config.http.rate_limits, redis).context("cannot use REDIS_URL")?);
+    let sessions = Sessions::new(
+        db.clone(),
+        keys.clone(),
+        crypto.clone(),
+        limits.clone(),
+        config.tokens.clone(),
+        &config.issuer(),
+    );
+    let totp_issuer = config.public_url.host_str().unwrap_or(PRODUCT_NAME).to_owned();
+    let mfa = Mfa::new(
+        db.clone(),
+        crypto.clone(),
+        limits.clone(),
+        outbox.clone(),
+        sessions.clone(),
+        &totp_issuer,
+    );
+    let accounts = Accounts::new(AccountParts {
+        db: db.clone(),
+        passwords,
+        outbox: outbox.clone(),
+        limits: limits.clone(),
+        sessions: sessions.clone(),
+        mfa: mfa.clone(),
+        links: config.links(),
+        require_confirmation: config.require_email_confirmation,
+    });
+    let profile = Profile::new(db.clone(), limits.clone(), sessions.clone(), config.avatar_max_bytes);
+    Ok(Services {
+        config,
+        db,
+        crypto,
+        keys,
+        limits,
+        outbox,
+        sessions,
+        mfa,
+        accounts,
+        profile,
+    })
 }

@@ -1,35 +1,37 @@
-//! Everything a request handler needs, shared by all requests. Cheap to clone.
+//! The services of one authql instance, built once by `startup` and shared by
+//! every request. Seen only by `http/`, `graphql/`, `jobs.rs` and `startup.rs`;
+//! domain code takes the parts it uses instead.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::accounts::password::PasswordHasher;
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::limits::Limits;
 use crate::mail::Outbox;
-use crate::sessions::activity::Activity;
-use crate::sessions::cache::SessionCache;
-use crate::tokens::jwt::Verifier;
+use crate::mfa::Mfa;
+use crate::profile::Profile;
+use crate::sessions::Sessions;
 use crate::tokens::keys::KeyStore;
 
-/// The shared state of one authql instance.
+/// The shared state of one authql instance. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
 
-/// The parts of [`AppState`].
+/// The domain services and the shared parts the transports and jobs read directly.
 pub struct Services {
     pub config: Config,
     pub db: Db,
-    pub crypto: Crypto,
-    pub keys: KeyStore,
-    pub verifier: Verifier,
-    pub passwords: PasswordHasher,
-    pub live: SessionCache,
-    pub activity: Activity,
-    pub outbox: Outbox,
-    pub limits: Limits,
+    pub crypto: Arc<Crypto>,
+    pub keys: Arc<KeyStore>,
+    pub limits: Arc<Limits>,
+    pub outbox: Arc<Outbox>,
+    pub sessions: Sessions,
+    pub mfa: Mfa,
+    pub accounts: Accounts,
+    pub profile: Profile,
 }
 
 impl AppState {

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod columns;
 mod m20261129_000001_initial;
 mod m20261129_000002_avatars;
+mod m20261130_000003_typed_columns;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_avatars::Migration),
+            Box::new(m20261130_000003_typed_columns::Migration),
         ]
     }
 }

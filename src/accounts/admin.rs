@@ -4,116 +4,23 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::password::PasswordHasher;
 use super::signup::new_user;
-use super::{ROLE_ADMIN, find_by_email, validate};
-use crate::db::{self, Db};
-use crate::entities::users;
-use crate::error::{AppError, AppResult};
+use super::{Accounts, Email, find_by_email, validate};
+use crate::client::ClientInfo;
+use crate::db;
+use crate::entities::users::{self, Role};
+use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
-use crate::sessions::ClientInfo;
-use crate::sessions::store;
-use crate::state::AppState;
 
 /// Largest page of [`list_users`].
 pub const MAX_PAGE: u64 = 100;
 /// Longest search text.
 const MAX_SEARCH: usize = 254;
 
-/// One page of accounts, oldest first, and how many match in all. `search`
-/// matches part of the email, username or display name, ignoring case.
-///
-/// # Errors
-/// `BAD_USER_INPUT` for a page size outside 1 to 100, a negative offset or an
-/// over-long search; database errors.
-#[tracing::instrument(skip(db))]
-pub async fn list_users(db: &Db, first: i64, offset: i64, search: Option<&str>) -> AppResult<(Vec<users::Model>, u64)> {
-    let first = u64::try_from(first)
-        .ok()
-        .filter(|n| (1..=MAX_PAGE).contains(n))
-        .ok_or_else(|| AppError::bad_input("first", format!("must be between 1 and {MAX_PAGE}")))?;
-    let offset = u64::try_from(offset).map_err(|_| AppError::bad_input("offset", "must not be negative"))?;
-    let mut query = users::Entity::find();
-    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        if search.chars().count() > MAX_SEARCH {
-            return Err(AppError::bad_input("search", "is too long"));
-        }
-        // The caller's text is literal: its % and _ match themselves.
-        let escaped = search
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
-        let lower = |col: users::Column| Expr::expr(Func::lower(Expr::col(col)));
-        query = query.filter(
-            Condition::any()
-                .add(lower(users::Column::Email).like(pattern()))
-                .add(lower(users::Column::Username).like(pattern()))
-                .add(lower(users::Column::DisplayName).like(pattern())),
-        );
-    }
-    let total = query.clone().count(&db.read).await?;
-    let page = query
-        .order_by_asc(users::Column::CreatedAt)
-        .order_by_asc(users::Column::Id)
-        .offset(offset)
-        .limit(first)
-        .all(&db.read)
-        .await?;
-    Ok((page, total))
-}
-
-/// Switches account `id` off (ending every session at once) or on again.
-/// `admin` is the administrator doing it, who cannot switch themselves off.
-///
-/// # Errors
-/// `BAD_USER_INPUT` on `id` for an unknown account or the caller's own; database errors.
-#[tracing::instrument(skip(state, client))]
-pub async fn set_active(
-    state: &AppState,
-    admin: Uuid,
-    id: Uuid,
-    active: bool,
-    client: &ClientInfo,
-) -> AppResult<users::Model> {
-    if id == admin && !active {
-        return Err(AppError::bad_input("id", "you cannot deactivate your own account"));
-    }
-    let txn = state.db.write.begin().await?;
-    let changed = users::Entity::update_many()
-        .col_expr(users::Column::Active, Expr::value(active))
-        .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
-        .filter(users::Column::Id.eq(id))
-        .filter(users::Column::Active.eq(!active))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    let user = users::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::bad_input("id", "no account has this id"))?;
-    if changed == 1 {
-        if !active {
-            store::revoke_all(&txn, id, None).await?;
-        }
-        let kind = if active {
-            EventKind::AccountActivated
-        } else {
-            EventKind::AccountDeactivated
-        };
-        events::record(&txn, id, kind, client).await?;
-    }
-    txn.commit().await?;
-    state.live.forget_user(id);
-    Ok(user)
-}
-
-/// What [`make_admin`] did.
+/// What [`Accounts::make_admin`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum MadeAdmin {
     /// An existing account became an administrator.
@@ -122,38 +29,132 @@ pub enum MadeAdmin {
     Created,
 }
 
-/// Makes `email` an administrator: promotes its account, or creates a
-/// confirmed one with `password` when there is none.
-///
-/// # Errors
-/// `BAD_USER_INPUT` for an invalid email, a missing or weak password for a
-/// new account; database errors.
-#[tracing::instrument(skip(db, passwords, password))]
-pub async fn make_admin(
-    db: &Db,
-    passwords: &PasswordHasher,
-    email: &str,
-    password: Option<&str>,
-) -> AppResult<MadeAdmin> {
-    let email = validate::email("email", email)?;
-    if let Some(user) = find_by_email(&db.write, &email).await? {
-        users::Entity::update_many()
-            .col_expr(users::Column::Role, Expr::value(ROLE_ADMIN))
-            .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
-            .filter(users::Column::Id.eq(user.id))
-            .exec(&db.write)
+impl Accounts {
+    /// One page of accounts, oldest first, and how many match in all. `search`
+    /// matches part of the email, username or display name, ignoring case.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for a page size outside 1 to 100, a negative offset or an
+    /// over-long search; database errors.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_users(
+        &self,
+        first: i64,
+        offset: i64,
+        search: Option<&str>,
+    ) -> AppResult<(Vec<users::Model>, u64)> {
+        let first = u64::try_from(first)
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| AppError::bad_input(Field::First, format!("must be between 1 and {MAX_PAGE}")))?;
+        let offset = u64::try_from(offset).map_err(|_| AppError::bad_input(Field::Offset, "must not be negative"))?;
+        let mut query = users::Entity::find();
+        if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+            if search.chars().count() > MAX_SEARCH {
+                return Err(AppError::bad_input(Field::Search, "is too long"));
+            }
+            // The caller's text is literal: its % and _ match themselves.
+            let escaped = search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+            let lower = |col: users::Column| Expr::expr(Func::lower(Expr::col(col)));
+            query = query.filter(
+                Condition::any()
+                    .add(lower(users::Column::Email).like(pattern()))
+                    .add(lower(users::Column::Username).like(pattern()))
+                    .add(lower(users::Column::DisplayName).like(pattern())),
+            );
+        }
+        let total = query.clone().count(&self.db.read).await?;
+        let page = query
+            .order_by_asc(users::Column::CreatedAt)
+            .order_by_asc(users::Column::Id)
+            .offset(offset)
+            .limit(first)
+            .all(&self.db.read)
             .await?;
-        return Ok(MadeAdmin::Promoted);
+        Ok((page, total))
     }
-    let password = password.ok_or_else(|| AppError::bad_input("password", "a new account needs a password"))?;
-    validate::password("password", password, &email, None)?;
-    let hash = passwords.hash(password).await?;
-    users::ActiveModel {
-        role: Set(ROLE_ADMIN.to_owned()),
-        email_verified_at: Set(Some(db::now())),
-        ..new_user(email, hash)
+
+    /// Switches account `id` off (ending every session at once) or on again.
+    /// `admin` is the administrator doing it, who cannot switch themselves off.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on `id` for an unknown account or the caller's own; database errors.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn set_active(
+        &self,
+        admin: Uuid,
+        id: Uuid,
+        active: bool,
+        client: &ClientInfo,
+    ) -> AppResult<users::Model> {
+        if id == admin && !active {
+            return Err(AppError::bad_input(Field::Id, "you cannot deactivate your own account"));
+        }
+        let mut tx = self.db.begin().await?;
+        let changed = users::Entity::update_many()
+            .col_expr(users::Column::Active, Expr::value(active))
+            .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+            .filter(users::Column::Id.eq(id))
+            .filter(users::Column::Active.eq(!active))
+            .exec(&*tx)
+            .await?
+            .rows_affected;
+        let user = users::Entity::find_by_id(id)
+            .one(&*tx)
+            .await?
+            .ok_or_else(|| AppError::bad_input(Field::Id, "no account has this id"))?;
+        if changed == 1 {
+            if !active {
+                self.sessions.revoke_all(&mut tx, id, None).await?;
+            }
+            let kind = if active {
+                EventKind::AccountActivated
+            } else {
+                EventKind::AccountDeactivated
+            };
+            events::record(&*tx, id, kind, client).await?;
+        }
+        self.sessions.evict_user_on_commit(&mut tx, id);
+        tx.commit().await?;
+        Ok(user)
     }
-    .insert(&db.write)
-    .await?;
-    Ok(MadeAdmin::Created)
+
+    /// Makes `email` an administrator: promotes its account, or creates a
+    /// confirmed one with `password` when there is none.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for an invalid email, a missing or weak password for a
+    /// new account; database errors.
+    #[tracing::instrument(skip(self, password))]
+    pub async fn make_admin(&self, email: &Email, password: Option<&str>) -> AppResult<MadeAdmin> {
+        if let Some(user) = find_by_email(&self.db.write, email).await? {
+            let mut tx = self.db.begin().await?;
+            users::Entity::update_many()
+                .col_expr(users::Column::Role, Expr::value(Role::Admin))
+                .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+                .filter(users::Column::Id.eq(user.id))
+                .exec(&*tx)
+                .await?;
+            self.sessions.evict_user_on_commit(&mut tx, user.id);
+            tx.commit().await?;
+            return Ok(MadeAdmin::Promoted);
+        }
+        let password =
+            password.ok_or_else(|| AppError::bad_input(Field::Password, "a new account needs a password"))?;
+        validate::password(Field::Password, password, email.as_str(), None)?;
+        let hash = self.passwords.hash(password).await?;
+        users::ActiveModel {
+            role: Set(Role::Admin),
+            email_verified_at: Set(Some(db::now())),
+            ..new_user(email, hash)
+        }
+        .insert(&self.db.write)
+        .await?;
+        Ok(MadeAdmin::Created)
+    }
 }

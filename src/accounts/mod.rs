@@ -1,81 +1,121 @@
-//! Accounts: sign-up, confirmation, login, password recovery and deletion.
+//! Accounts: sign-up, confirmation, password login, password reset and
+//! change, deletion and administration.
+//!
+//! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
+//! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,
+//! `db`, `config`, `entities`.
 
 mod admin;
-mod confirm;
+mod confirmation;
 mod delete;
-mod login;
+mod email;
 pub mod password;
-mod recovery;
+mod password_changes;
+mod sign_in;
 mod signup;
 pub mod validate;
 
-pub use admin::{MAX_PAGE, MadeAdmin, list_users, make_admin, set_active};
-pub use confirm::{confirm_email, resend_confirmation};
-pub use delete::delete_account;
-pub use login::{Credentials, LoginOutcome, login};
-pub use recovery::{change_password, forgot_password, reset_password};
-pub use signup::{NewAccount, SignupOutcome, signup};
+use std::sync::Arc;
+
+pub use admin::{MAX_PAGE, MadeAdmin};
+pub use email::Email;
+pub use sign_in::{LoginName, LoginOutcome};
+pub use signup::{NewAccount, SignupOutcome};
 pub(crate) use signup::{ensure_free, taken_field};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
 
-use crate::entities::users;
+use crate::client::ClientInfo;
+use crate::config::Links;
+use crate::db::Db;
+use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
-use crate::sessions::ClientInfo;
-use crate::sessions::auth::Principal;
-use crate::state::AppState;
+use crate::limits::{Limit, Limits};
+use crate::mail::Outbox;
+use crate::mfa::Mfa;
+use crate::sessions::{Principal, Sessions};
+use password::PasswordHasher;
 
-/// Role names as stored.
-pub const ROLE_USER: &str = "USER";
-/// The administrator role.
-pub const ROLE_ADMIN: &str = "ADMIN";
+/// The accounts service. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    passwords: Arc<PasswordHasher>,
+    outbox: Arc<Outbox>,
+    limits: Arc<Limits>,
+    sessions: Sessions,
+    mfa: Mfa,
+    links: Links,
+    /// REQUIRE_EMAIL_CONFIRMATION.
+    require_confirmation: bool,
+}
 
-/// The user with this (normalised) email.
+/// The parts [`Accounts`] is built from.
+pub struct AccountParts {
+    pub db: Db,
+    pub passwords: Arc<PasswordHasher>,
+    pub outbox: Arc<Outbox>,
+    pub limits: Arc<Limits>,
+    pub sessions: Sessions,
+    pub mfa: Mfa,
+    pub links: Links,
+    pub require_confirmation: bool,
+}
+
+impl Accounts {
+    /// The service over these parts.
+    pub fn new(parts: AccountParts) -> Self {
+        let AccountParts {
+            db,
+            passwords,
+            outbox,
+            limits,
+            sessions,
+            mfa,
+            links,
+            require_confirmation,
+        } = parts;
+        Self {
+            db,
+            passwords,
+            outbox,
+            limits,
+            sessions,
+            mfa,
+            links,
+            require_confirmation,
+        }
+    }
+
+    /// The caller's account, once `password` proves again that it is them
+    /// (re-authentication before changing the password or deleting the
+    /// account); a wrong one is recorded.
+    ///
+    /// # Errors
+    /// `INVALID_CREDENTIALS` for a wrong password; `RATE_LIMITED`; database errors.
+    async fn reauthenticate(&self, caller: &Principal, password: &str, client: &ClientInfo) -> AppResult<users::Model> {
+        self.limits
+            .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
+            .await?;
+        let user = reread_from_writer(&self.db, caller.user().id).await?;
+        if !self.passwords.verify(password, user.password_hash.as_deref()).await? {
+            events::record(&self.db.write, user.id, EventKind::LoginFailed, client).await?;
+            return Err(AppError::InvalidCredentials);
+        }
+        Ok(user)
+    }
+}
+
+/// The user with this email.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> AppResult<Option<users::Model>> {
+pub async fn find_by_email(conn: &impl ConnectionTrait, email: &Email) -> AppResult<Option<users::Model>> {
     Ok(users::Entity::find()
-        .filter(users::Column::Email.eq(email))
+        .filter(users::Column::Email.eq(email.as_str()))
         .one(conn)
         .await?)
-}
-
-/// The user with this id, read from the writer so it reflects the latest change.
-///
-/// # Errors
-/// [`AppError::Unauthenticated`] if the user is gone; database errors.
-pub async fn fresh_user(state: &AppState, id: Uuid) -> AppResult<users::Model> {
-    users::Entity::find_by_id(id)
-        .one(&state.db.write)
-        .await?
-        .ok_or(AppError::Unauthenticated)
-}
-
-/// The caller's account, once `password` proves it is them again (for
-/// changing the password or deleting the account); a wrong one is recorded.
-///
-/// # Errors
-/// `INVALID_CREDENTIALS` for a wrong password; `RATE_LIMITED`; database errors.
-pub(crate) async fn confirm_password(
-    state: &AppState,
-    caller: &Principal,
-    password: &str,
-    client: &ClientInfo,
-) -> AppResult<users::Model> {
-    state
-        .limits
-        .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
-        .await?;
-    let user = fresh_user(state, caller.user().id).await?;
-    if !state.passwords.verify(password, user.password_hash.as_deref()).await? {
-        events::record(&state.db.write, user.id, EventKind::LoginFailed, client).await?;
-        return Err(AppError::InvalidCredentials);
-    }
-    Ok(user)
 }
 
 /// Runs `work` after the response, for requests whose answer must not depend
@@ -83,7 +123,7 @@ pub(crate) async fn confirm_password(
 /// failed one leaves nothing behind: while the database is out of reach it
 /// is run again, for about half a minute, so a short outage loses no mail.
 /// Other failures are logged.
-pub fn in_background<F, Fut>(work: F)
+fn in_background<F, Fut>(work: F)
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = AppResult<()>> + Send + 'static,

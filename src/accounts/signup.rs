@@ -1,23 +1,27 @@
 //! Sign-up: a new account, or (for a taken email) the very same answer and a mail to the owner.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait};
+use std::time::Duration;
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
-use super::{ROLE_USER, find_by_email, validate};
-use crate::db;
-use crate::entities::{mail_outbox, users};
-use crate::error::{AppError, AppResult, unique_violation, violates};
+use super::{Accounts, Email, find_by_email, validate};
+use crate::client::ClientInfo;
+use crate::db::{self, Db};
+use crate::entities::users::{self, Role};
+use crate::error::{AppError, AppResult, Field, unique_violation, violates};
 use crate::events::{self, EventKind};
 use crate::limits::Limit;
-use crate::mail::{self, templates};
-use crate::sessions::ClientInfo;
-use crate::sessions::store::{self, AuthBundle};
-use crate::state::AppState;
+use crate::mail::{MailKind, templates};
+use crate::sessions::{AuthBundle, SignInMethod};
 use crate::tokens::one_time::{self, Purpose};
 
-/// Sign-up input as given by the client.
+/// How long a burst of sign-ups for one taken address sends one mail for.
+const REPEAT_MAIL_WINDOW: Duration = Duration::from_secs(60);
+
+/// Sign-up input as given by the client; the email is already parsed.
 pub struct NewAccount {
-    pub email: String,
+    pub email: Email,
     pub password: String,
     pub username: Option<String>,
     pub display_name: Option<String>,
@@ -33,107 +37,144 @@ pub struct SignupOutcome {
     pub auth: Option<AuthBundle>,
 }
 
-/// Creates an account and mails a confirmation link.
-///
-/// With confirmation on, a taken email gets the same answer as a new one
-/// (and its owner a mail), after the same password hashing, so neither the
-/// answer nor its timing tells whether the address is registered.
-///
-/// # Errors
-/// `BAD_USER_INPUT` for invalid fields or a taken username or phone number;
-/// `EMAIL_TAKEN` only when confirmation is off.
-#[tracing::instrument(skip_all)]
-pub async fn signup(state: &AppState, input: NewAccount, client: &ClientInfo) -> AppResult<SignupOutcome> {
-    let email = validate::email("email", &input.email)?;
-    state.limits.check(Limit::Signup, client.ip, None).await?;
-    let username = input
-        .username
-        .as_deref()
-        .filter(|u| !u.trim().is_empty())
-        .map(validate::username)
-        .transpose()?;
-    let phone = input
-        .phone_number
-        .as_deref()
-        .filter(|p| !p.trim().is_empty())
-        .map(validate::phone)
-        .transpose()?;
-    let display_name = validate::name("displayName", input.display_name.as_deref())?;
-    let first_name = validate::name("firstName", input.first_name.as_deref())?;
-    let last_name = validate::name("lastName", input.last_name.as_deref())?;
-    validate::password("password", &input.password, &email, username.as_deref())?;
-    ensure_free(state, username.as_deref(), phone.as_deref(), None).await?;
-    let password_hash = state.passwords.hash(&input.password).await?;
+impl Accounts {
+    /// Creates an account and mails a confirmation link.
+    ///
+    /// With confirmation on, a taken email gets the same answer as a new one
+    /// (and its owner a mail), after the same password hashing, so neither the
+    /// answer nor its timing tells whether the address is registered.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for invalid fields or a taken username or phone number;
+    /// `EMAIL_TAKEN` only when confirmation is off.
+    #[tracing::instrument(skip_all)]
+    pub async fn signup(&self, input: NewAccount, client: &ClientInfo) -> AppResult<SignupOutcome> {
+        let email = input.email;
+        self.limits.check(Limit::Signup, client.ip, None).await?;
+        let username = input
+            .username
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(validate::username)
+            .transpose()?;
+        let phone = input
+            .phone_number
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .map(validate::phone)
+            .transpose()?;
+        let display_name = validate::name(Field::DisplayName, input.display_name.as_deref())?;
+        let first_name = validate::name(Field::FirstName, input.first_name.as_deref())?;
+        let last_name = validate::name(Field::LastName, input.last_name.as_deref())?;
+        validate::password(Field::Password, &input.password, email.as_str(), username.as_deref())?;
+        ensure_free(&self.db, username.as_deref(), phone.as_deref(), None).await?;
+        let password_hash = self.passwords.hash(&input.password).await?;
 
-    let txn = state.db.write.begin().await?;
-    let inserted = users::ActiveModel {
-        username: Set(username),
-        display_name: Set(display_name),
-        first_name: Set(first_name),
-        last_name: Set(last_name),
-        phone_number: Set(phone),
-        ..new_user(email.clone(), password_hash)
-    }
-    .insert(&txn)
-    .await;
-    let user = match inserted {
-        Ok(user) => user,
-        Err(e) => {
-            txn.rollback().await?;
-            let Some(constraint) = unique_violation(&e) else {
-                return Err(e.into());
-            };
-            if violates(&constraint, "users", "email") {
-                return already_registered(state, &email).await;
-            }
-            return Err(taken_field(&constraint).unwrap_or_else(|| e.into()));
+        let mut tx = self.db.begin().await?;
+        let inserted = users::ActiveModel {
+            username: Set(username),
+            display_name: Set(display_name),
+            first_name: Set(first_name),
+            last_name: Set(last_name),
+            phone_number: Set(phone),
+            ..new_user(&email, password_hash)
         }
-    };
-    events::record(&txn, user.id, EventKind::SignedUp, client).await?;
-    let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
-    mail::enqueue(
-        &txn,
-        state,
-        templates::confirm_email(&email, &confirm_link(state, &token)),
-    )
-    .await?;
-    let auth = if state.config.require_email_confirmation {
-        None
-    } else {
-        let (session, refresh) = store::open(&txn, state, user.id, client, &["pwd"]).await?;
-        events::record(&txn, user.id, EventKind::LoginSucceeded, client).await?;
-        Some((session, refresh))
-    };
-    txn.commit().await?;
-    state.outbox.wake();
-    let auth = auth
-        .map(|(session, refresh)| store::bundle(state, user, &session, refresh))
-        .transpose()?;
-    Ok(SignupOutcome {
-        confirmation_required: state.config.require_email_confirmation,
-        auth,
-    })
-}
+        .insert(&*tx)
+        .await;
+        let user = match inserted {
+            Ok(user) => user,
+            Err(e) => {
+                tx.rollback().await?;
+                let Some(constraint) = unique_violation(&e) else {
+                    return Err(e.into());
+                };
+                if violates(&constraint, "users", "email") {
+                    return self.already_registered(&email).await;
+                }
+                return Err(taken_field(&constraint).unwrap_or_else(|| e.into()));
+            }
+        };
+        events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
+        let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
+        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+        self.outbox.enqueue(&mut tx, mail).await?;
+        let session = if self.require_confirmation {
+            None
+        } else {
+            Some(
+                self.sessions
+                    .open(&mut tx, user.id, client, SignInMethod::Password)
+                    .await?,
+            )
+        };
+        tx.commit().await?;
+        let auth = session
+            .map(|(session, refresh)| self.sessions.bundle(user, &session, refresh))
+            .transpose()?;
+        Ok(SignupOutcome {
+            confirmation_required: self.require_confirmation,
+            auth,
+        })
+    }
 
-/// The link in a confirmation mail.
-pub(super) fn confirm_link(state: &AppState, token: &str) -> String {
-    state.config.public_link(&format!("/confirm/{token}"))
+    /// The owner of a taken address hears about it; the caller hears what a new sign-up hears.
+    async fn already_registered(&self, email: &Email) -> AppResult<SignupOutcome> {
+        if !self.require_confirmation {
+            return Err(AppError::EmailTaken);
+        }
+        let user = find_by_email(&self.db.write, email)
+            .await?
+            .ok_or_else(|| AppError::internal("taken email has no user"))?;
+        let unconfirmed = user.email_verified_at.is_none();
+        let kind = if unconfirmed {
+            MailKind::ConfirmEmail
+        } else {
+            MailKind::AccountExists
+        };
+        if !self
+            .outbox
+            .sent_recently(email.as_str(), kind, REPEAT_MAIL_WINDOW)
+            .await?
+        {
+            let mut tx = self.db.begin().await?;
+            let mail = if unconfirmed {
+                let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
+                templates::confirm_email(email.as_str(), &self.confirm_link(&token))
+            } else {
+                templates::account_exists(email.as_str(), &self.links.frontend("/forgot-password"))
+            };
+            self.outbox.enqueue(&mut tx, mail).await?;
+            tx.commit().await?;
+        }
+        Ok(SignupOutcome {
+            confirmation_required: true,
+            auth: None,
+        })
+    }
 }
 
 /// Usernames and phone numbers are public handles: saying one is taken reveals no email.
 /// `owner`'s own handles do not count as taken.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on the taken handle's field; database errors.
 pub(crate) async fn ensure_free(
-    state: &AppState,
+    db: &Db,
     username: Option<&str>,
     phone: Option<&str>,
     owner: Option<Uuid>,
 ) -> AppResult<()> {
     let checks = [
-        (users::Column::Username, username, "username", "this username is taken"),
+        (
+            users::Column::Username,
+            username,
+            Field::Username,
+            "this username is taken",
+        ),
         (
             users::Column::PhoneNumber,
             phone,
-            "phoneNumber",
+            Field::PhoneNumber,
             "this phone number is taken",
         ),
     ];
@@ -143,7 +184,7 @@ pub(crate) async fn ensure_free(
         if let Some(owner) = owner {
             query = query.filter(users::Column::Id.ne(owner));
         }
-        if query.count(&state.db.read).await? > 0 {
+        if query.count(&db.read).await? > 0 {
             return Err(AppError::bad_input(field, message));
         }
     }
@@ -151,11 +192,11 @@ pub(crate) async fn ensure_free(
 }
 
 /// A new, unconfirmed, active USER account with a password and nothing else.
-pub(crate) fn new_user(email: String, password_hash: String) -> users::ActiveModel {
+pub(super) fn new_user(email: &Email, password_hash: String) -> users::ActiveModel {
     let now = db::now();
     users::ActiveModel {
         id: Set(Uuid::new_v4()),
-        email: Set(email),
+        email: Set(email.as_str().to_owned()),
         username: Set(None),
         password_hash: Set(Some(password_hash)),
         email_verified_at: Set(None),
@@ -164,7 +205,7 @@ pub(crate) fn new_user(email: String, password_hash: String) -> users::ActiveMod
         last_name: Set(None),
         phone_number: Set(None),
         avatar_key: Set(None),
-        role: Set(ROLE_USER.to_owned()),
+        role: Set(Role::User),
         active: Set(true),
         totp_secret: Set(None),
         totp_enabled_at: Set(None),
@@ -178,49 +219,10 @@ pub(crate) fn new_user(email: String, password_hash: String) -> users::ActiveMod
 /// The field error for a unique violation that raced past [`ensure_free`].
 pub(crate) fn taken_field(constraint: &str) -> Option<AppError> {
     if violates(constraint, "users", "username") {
-        Some(AppError::bad_input("username", "this username is taken"))
+        Some(AppError::bad_input(Field::Username, "this username is taken"))
     } else if violates(constraint, "users", "phone_number") {
-        Some(AppError::bad_input("phoneNumber", "this phone number is taken"))
+        Some(AppError::bad_input(Field::PhoneNumber, "this phone number is taken"))
     } else {
         None
     }
-}
-
-/// The owner of a taken address hears about it; the caller hears what a new sign-up hears.
-async fn already_registered(state: &AppState, email: &str) -> AppResult<SignupOutcome> {
-    if !state.config.require_email_confirmation {
-        return Err(AppError::EmailTaken);
-    }
-    let user = find_by_email(&state.db.write, email)
-        .await?
-        .ok_or_else(|| AppError::internal("taken email has no user"))?;
-    let unconfirmed = user.email_verified_at.is_none();
-    let subject = if unconfirmed {
-        templates::CONFIRM_SUBJECT
-    } else {
-        templates::EXISTS_SUBJECT
-    };
-    // A burst of sign-ups for one address sends one such mail, not one each.
-    let recent = mail_outbox::Entity::find()
-        .filter(mail_outbox::Column::Recipient.eq(email))
-        .filter(mail_outbox::Column::Subject.eq(subject))
-        .filter(mail_outbox::Column::CreatedAt.gt(db::before(std::time::Duration::from_secs(60))))
-        .count(&state.db.write)
-        .await?;
-    if recent == 0 {
-        let txn = state.db.write.begin().await?;
-        let mail = if unconfirmed {
-            let token = one_time::create(&txn, user.id, Purpose::ConfirmEmail).await?;
-            templates::confirm_email(email, &confirm_link(state, &token))
-        } else {
-            templates::account_exists(email, &state.config.frontend_link("/forgot-password"))
-        };
-        mail::enqueue(&txn, state, mail).await?;
-        txn.commit().await?;
-        state.outbox.wake();
-    }
-    Ok(SignupOutcome {
-        confirmation_required: true,
-        auth: None,
-    })
 }

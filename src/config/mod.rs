@@ -204,16 +204,48 @@ impl Settings {
     }
 }
 
+/// Absolute links into authql (PUBLIC_URL) and into the web app (FRONTEND_URL).
+#[derive(Clone, Debug)]
+pub struct Links {
+    public: Url,
+    frontend: Option<Url>,
+}
+
+impl Links {
+    /// An absolute link to `path` (which starts with `/`) under PUBLIC_URL.
+    pub fn public(&self, path: &str) -> String {
+        format!("{}{path}", self.public.as_str().trim_end_matches('/'))
+    }
+
+    /// An absolute link under FRONTEND_URL, or under PUBLIC_URL without one.
+    pub fn frontend(&self, path: &str) -> String {
+        let base = self.frontend.as_ref().unwrap_or(&self.public);
+        format!("{}{path}", base.as_str().trim_end_matches('/'))
+    }
+
+    /// Whether a web app is configured (FRONTEND_URL).
+    pub fn has_frontend(&self) -> bool {
+        self.frontend.is_some()
+    }
+}
+
 impl Config {
+    /// The links of this configuration.
+    pub fn links(&self) -> Links {
+        Links {
+            public: self.public_url.clone(),
+            frontend: self.frontend_url.clone(),
+        }
+    }
+
     /// An absolute link to `path` (which starts with `/`) under PUBLIC_URL.
     pub fn public_link(&self, path: &str) -> String {
-        format!("{}{path}", self.public_url.as_str().trim_end_matches('/'))
+        self.links().public(path)
     }
 
     /// An absolute link under FRONTEND_URL, or under PUBLIC_URL without one.
     pub fn frontend_link(&self, path: &str) -> String {
-        let base = self.frontend_url.as_ref().unwrap_or(&self.public_url);
-        format!("{}{path}", base.as_str().trim_end_matches('/'))
+        self.links().frontend(path)
     }
 
     /// The `iss` claim of access tokens.

@@ -1,4 +1,5 @@
-//! Database connections: a read pool and a write pool, the same on PostgreSQL and MySQL.
+//! Database connections (a read pool and a write pool, the same on PostgreSQL
+//! and MySQL), the start-up lock, and the unit of work ([`Tx`]).
 //!
 //! SQLite allows one writer at a time. Writers sharing a pool queue on the
 //! database lock and back off in sleeps, which gives a long tail, so on SQLite
@@ -6,14 +7,16 @@
 //! turn in-process instead. WAL lets readers run beside it.
 
 mod lock;
+mod unit;
 
 pub use lock::StartupLock;
+pub use unit::Tx;
 
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::SqliteSync;
@@ -65,6 +68,14 @@ impl Db {
     /// As for [`Db::migrate`].
     pub async fn migrate_locked(&self, lock: &StartupLock) -> Result<(), DbErr> {
         migration::Migrator::up(lock.executor(self), None).await
+    }
+
+    /// Starts a unit of work on the writer.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn begin(&self) -> Result<Tx, DbErr> {
+        Ok(Tx::new(self.write.begin().await?))
     }
 
     /// Which SQL dialect this database speaks.

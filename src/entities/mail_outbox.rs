@@ -9,6 +9,8 @@ pub struct Model {
     pub id: Uuid,
     pub recipient: String,
     pub subject: String,
+    /// What the mail is for; `None` for mail queued before kinds were recorded.
+    pub kind: Option<MailKind>,
     /// Sealed; emptied once sent, since it may hold a live token.
     #[sea_orm(column_type = "Text")]
     pub text: String,
@@ -23,6 +25,24 @@ pub struct Model {
     /// A worker holds the row until then.
     pub claimed_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+}
+
+/// What a mail is for, so the outbox can tell whether one like it went out recently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum MailKind {
+    #[sea_orm(string_value = "confirm_email")]
+    ConfirmEmail,
+    #[sea_orm(string_value = "account_exists")]
+    AccountExists,
+    #[sea_orm(string_value = "reset_password")]
+    ResetPassword,
+    #[sea_orm(string_value = "password_changed")]
+    PasswordChanged,
+    #[sea_orm(string_value = "login_code")]
+    LoginCode,
+    #[sea_orm(string_value = "step_up_code")]
+    StepUpCode,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,9 +16,47 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// Authentication methods, comma-separated (`pwd`, `otp`, ...).
-    pub amr: String,
+    /// How the user proved who they are; the token's `amr` follows from it.
+    pub amr: SignInMethod,
     pub step_up_until: Option<DateTimeUtc>,
+}
+
+/// How a session's user proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(64))")]
+pub enum SignInMethod {
+    /// A password alone.
+    #[sea_orm(string_value = "password")]
+    Password,
+    /// A password, then a one-time code (TOTP, or a mailed code).
+    #[sea_orm(string_value = "password_otp")]
+    PasswordAndOneTimeCode,
+    /// A password, then a recovery code.
+    #[sea_orm(string_value = "password_recovery_code")]
+    PasswordAndRecoveryCode,
+}
+
+/// Authentication method references (RFC 8176), as access tokens carry them in `amr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Amr {
+    /// A password.
+    Pwd,
+    /// A one-time password.
+    Otp,
+    /// More than one factor.
+    Mfa,
+}
+
+impl SignInMethod {
+    /// The `amr` values of a session signed in this way.
+    pub fn amr(self) -> &'static [Amr] {
+        match self {
+            Self::Password => &[Amr::Pwd],
+            Self::PasswordAndOneTimeCode => &[Amr::Pwd, Amr::Otp, Amr::Mfa],
+            Self::PasswordAndRecoveryCode => &[Amr::Pwd, Amr::Mfa],
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

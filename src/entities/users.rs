@@ -18,8 +18,7 @@ pub struct Model {
     /// E.164, e.g. `+14155552671`.
     pub phone_number: Option<String>,
     pub avatar_key: Option<String>,
-    /// `USER` or `ADMIN`.
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     /// Sealed with the master key.
     pub totp_secret: Option<String>,
@@ -30,7 +29,30 @@ pub struct Model {
     pub last_active_at: Option<DateTimeUtc>,
 }
 
+/// What an account may do, stored as `USER` or `ADMIN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Role {
+    #[sea_orm(string_value = "USER")]
+    User,
+    #[sea_orm(string_value = "ADMIN")]
+    Admin,
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Rereads account `id` from the write pool, so a change just made shows
+/// (the read pool may lag behind it on a replica).
+///
+/// # Errors
+/// `UNAUTHENTICATED` when the account is gone (deleted meanwhile); database errors.
+pub async fn reread_from_writer(db: &crate::db::Db, id: Uuid) -> crate::error::AppResult<Model> {
+    Entity::find_by_id(id)
+        .one(&db.write)
+        .await?
+        .ok_or(crate::error::AppError::Unauthenticated)
+}

@@ -4,9 +4,9 @@ use async_graphql::Context;
 use tokio::sync::OnceCell;
 
 use super::errors::GqlResult;
+use crate::client::ClientInfo;
 use crate::error::AppError;
-use crate::sessions::ClientInfo;
-use crate::sessions::auth::{Principal, authenticate};
+use crate::sessions::Principal;
 use crate::state::AppState;
 
 /// What the HTTP layer knows about a request.
@@ -43,7 +43,7 @@ pub fn client<'a>(ctx: &Context<'a>) -> GqlResult<&'a ClientInfo> {
 /// `UNAUTHENTICATED` without a valid access token of a live session.
 pub async fn principal<'a>(ctx: &Context<'a>) -> GqlResult<&'a Principal> {
     let info = ctx.data::<std::sync::Arc<RequestInfo>>()?;
-    let state = state(ctx)?;
+    let sessions = &state(ctx)?.sessions;
     let bearer = info.bearer.as_deref().ok_or(AppError::Unauthenticated)?;
-    Ok(info.principal.get_or_try_init(|| authenticate(state, bearer)).await?)
+    Ok(info.principal.get_or_try_init(|| sessions.authenticate(bearer)).await?)
 }

@@ -1,11 +1,56 @@
-//! How resolver errors become GraphQL errors with `extensions.code`.
+//! How domain errors become GraphQL errors with `extensions.code`.
 //!
 //! async-graphql converts any `Display` error into a bare message, which
 //! would drop the code. Resolvers therefore return [`GqlResult`]: its error
 //! type is not `Display`, so the only way in is through [`AppError`], which
-//! sets the code.
+//! this module gives its code, its field (named as the input type names it)
+//! and its `retryAfter`.
 
-use crate::error::{AppError, ErrorCode};
+use async_graphql::Enum;
+
+use crate::error::{AppError, ErrorCode, Field};
+
+/// Machine-readable error codes of the public contract.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(name = "ErrorCode", remote = "crate::error::ErrorCode")]
+pub enum GqlErrorCode {
+    Unauthenticated,
+    Forbidden,
+    BadUserInput,
+    InvalidCredentials,
+    EmailNotConfirmed,
+    EmailTaken,
+    InvalidToken,
+    InvalidCode,
+    MfaNotEnabled,
+    MfaAlreadyEnabled,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    RateLimited,
+    QueryTooComplex,
+    ServiceUnavailable,
+    Internal,
+}
+
+/// `extensions.field`: the input field at fault, as the schema spells it.
+pub fn field_name(field: Field) -> &'static str {
+    match field {
+        Field::Email => "email",
+        Field::Password => "password",
+        Field::NewPassword => "newPassword",
+        Field::Username => "username",
+        Field::PhoneNumber => "phoneNumber",
+        Field::DisplayName => "displayName",
+        Field::FirstName => "firstName",
+        Field::LastName => "lastName",
+        Field::Code => "code",
+        Field::Id => "id",
+        Field::First => "first",
+        Field::Offset => "offset",
+        Field::Search => "search",
+        Field::File => "file",
+    }
+}
 
 /// A GraphQL error that carries its code.
 #[derive(Clone)]
@@ -16,7 +61,17 @@ pub type GqlResult<T> = Result<T, GqlError>;
 
 impl From<AppError> for GqlError {
     fn from(e: AppError) -> Self {
-        Self(e.to_graphql())
+        e.log();
+        let mut error = async_graphql::Error::new(e.to_string());
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", e.code().as_str());
+        match &e {
+            AppError::BadInput { field, .. } => ext.set("field", field_name(*field)),
+            AppError::RateLimited { retry_after } => ext.set("retryAfter", *retry_after),
+            _ => {}
+        }
+        error.extensions = Some(ext);
+        Self(error)
     }
 }
 
@@ -24,7 +79,7 @@ impl From<async_graphql::Error> for GqlError {
     /// Errors raised by async-graphql itself (missing context data) are ours to fix.
     fn from(e: async_graphql::Error) -> Self {
         tracing::error!(error = %e.message, "GraphQL plumbing error");
-        Self(AppError::internal(e.message).to_graphql())
+        AppError::internal(e.message).into()
     }
 }
 
@@ -55,5 +110,28 @@ pub fn ensure_codes(errors: &mut [async_graphql::ServerError]) {
             .extensions
             .get_or_insert_with(Default::default)
             .set("code", code.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_codes_and_fields_named_as_the_schema_names_them() {
+        let e: async_graphql::Error = GqlError::from(AppError::bad_input(Field::NewPassword, "too weak")).into();
+        let ext = serde_json::to_value(e.extensions.unwrap()).unwrap();
+        assert_eq!(ext["code"], "BAD_USER_INPUT");
+        assert_eq!(ext["field"], "newPassword");
+        let e: async_graphql::Error = GqlError::from(AppError::internal("SELECT secret FROM users")).into();
+        assert_eq!(e.message, "internal error");
+    }
+
+    #[test]
+    fn the_schema_enum_spells_every_code_as_the_domain_does() {
+        for code in ErrorCode::ALL {
+            let value = async_graphql::InputType::to_value(&GqlErrorCode::from(code));
+            assert_eq!(value.to_string(), code.as_str());
+        }
     }
 }

@@ -1,32 +1,53 @@
-//! The GraphQL schema: thin resolvers per domain, merged into one Query and one Mutation.
+//! The GraphQL schema: thin resolvers per domain (`*_api`), merged into one
+//! Query and one Mutation. A resolver reads the caller, calls one domain
+//! service, and maps the answer; errors map in `errors`.
 
-pub mod accounts;
-pub mod admin;
+pub mod accounts_api;
+pub mod admin_api;
 pub mod context;
 pub mod errors;
-pub mod limits;
-pub mod mfa;
-pub mod profile;
-pub mod sessions;
+pub mod guardrails;
+pub mod mfa_api;
+pub mod profile_api;
+pub mod sessions_api;
 pub mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Object, Schema, SchemaBuilder};
 
 use crate::error::ErrorCode;
 use crate::state::AppState;
+use errors::GqlErrorCode;
+
+/// Fields about the API itself.
+#[derive(Default)]
+pub struct MetaQuery;
+
+#[Object]
+impl MetaQuery {
+    /// Every code an error may carry in `extensions.code`; it also puts the
+    /// `ErrorCode` enum where introspection-based code generators find it.
+    async fn error_codes(&self) -> Vec<GqlErrorCode> {
+        ErrorCode::ALL.into_iter().map(GqlErrorCode::from).collect()
+    }
+}
 
 /// Every query field.
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountsQuery, sessions::SessionsQuery, admin::AdminQuery);
+pub struct Query(
+    accounts_api::AccountsQuery,
+    sessions_api::SessionsQuery,
+    admin_api::AdminQuery,
+    MetaQuery,
+);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    accounts::AccountsMutation,
-    sessions::SessionsMutation,
-    admin::AdminMutation,
-    profile::ProfileMutation,
-    mfa::MfaMutation,
+    accounts_api::AccountsMutation,
+    sessions_api::SessionsMutation,
+    admin_api::AdminMutation,
+    profile_api::ProfileMutation,
+    mfa_api::MfaMutation,
 );
 
 /// The schema type.
@@ -34,11 +55,10 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .register_output_type::<ErrorCode>()
-        .limit_depth(limits::MAX_DEPTH)
-        .limit_complexity(limits::MAX_COMPLEXITY)
-        .limit_recursive_depth(limits::MAX_DEPTH * 2)
-        .extension(limits::Guardrails)
+        .limit_depth(guardrails::MAX_DEPTH)
+        .limit_complexity(guardrails::MAX_COMPLEXITY)
+        .limit_recursive_depth(guardrails::MAX_DEPTH * 2)
+        .extension(guardrails::Guardrails)
 }
 
 /// The schema serving requests with `state`.

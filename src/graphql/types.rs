@@ -3,14 +3,14 @@
 use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::accounts::{LoginOutcome, ROLE_ADMIN};
+use crate::accounts::LoginOutcome;
 use crate::entities::{security_events, sessions, users};
-use crate::mfa::Method;
-use crate::sessions::store::AuthBundle;
+use crate::sessions::AuthBundle;
 use crate::state::AppState;
 
 /// What a user may do.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::entities::users::Role")]
 pub enum Role {
     User,
     Admin,
@@ -18,6 +18,7 @@ pub enum Role {
 
 /// Second factors a login may continue with.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::mfa::Method")]
 pub enum MfaMethod {
     Totp,
     EmailOtp,
@@ -64,7 +65,7 @@ impl From<&users::Model> for User {
             avatar_key: u.avatar_key.clone(),
             mfa_enabled: u.totp_enabled_at.is_some(),
             providers,
-            role: if u.role == ROLE_ADMIN { Role::Admin } else { Role::User },
+            role: u.role.into(),
             active: u.active,
             created_at: u.created_at,
             last_active_at: u.last_active_at,
@@ -142,26 +143,6 @@ impl From<LoginOutcome> for LoginPayload {
                 mfa_token: Some(challenge.token),
                 mfa_methods: challenge.methods.into_iter().map(MfaMethod::from).collect(),
             },
-        }
-    }
-}
-
-impl From<Method> for MfaMethod {
-    fn from(m: Method) -> Self {
-        match m {
-            Method::Totp => Self::Totp,
-            Method::EmailOtp => Self::EmailOtp,
-            Method::RecoveryCode => Self::RecoveryCode,
-        }
-    }
-}
-
-impl From<MfaMethod> for Method {
-    fn from(m: MfaMethod) -> Self {
-        match m {
-            MfaMethod::Totp => Self::Totp,
-            MfaMethod::EmailOtp => Self::EmailOtp,
-            MfaMethod::RecoveryCode => Self::RecoveryCode,
         }
     }
 }

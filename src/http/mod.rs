@@ -1,20 +1,23 @@
-//! HTTP routes: the GraphQL endpoint and GraphiQL, confirmation links, JWKS and health.
+//! HTTP routes: the GraphQL endpoint and GraphiQL, confirmation links,
+//! avatars, JWKS and health. Thin: each handler calls one service and maps
+//! its error through `status`.
 
-mod avatars;
+mod avatar_images;
 mod client_ip;
-mod confirm;
+mod confirm_link;
 mod graphiql;
-mod graphql;
+mod graphql_endpoint;
 mod meta;
 pub mod middleware;
 mod responses;
+pub mod status;
 
 use poem::http::Method;
 use poem::middleware::{CatchPanic, Cors, SetHeader};
 use poem::{Endpoint, EndpointExt, Request, Route, get};
 
+use crate::client::ClientInfo;
 use crate::graphql::AppSchema;
-use crate::sessions::ClientInfo;
 use crate::state::AppState;
 
 /// Every route of authql, with its middleware.
@@ -27,10 +30,10 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         "max-age=31536000; includeSubDomains",
     );
     let routes = Route::new()
-        .at("/graphql", graphql::endpoint)
+        .at("/graphql", graphql_endpoint::endpoint)
         .at("/graphiql/:name", get(graphiql::asset))
-        .at("/confirm/:token", get(confirm::confirm))
-        .at("/avatars/:file", get(avatars::image))
+        .at("/confirm/:token", get(confirm_link::confirm))
+        .at("/avatars/:file", get(avatar_images::image))
         .at("/.well-known/jwks.json", get(meta::jwks))
         .at("/healthz", get(meta::healthz))
         .at("/readyz", get(meta::readyz))

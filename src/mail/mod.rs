@@ -1,22 +1,29 @@
 //! Mail through an outbox: queued in the transaction that causes it, sent by a worker with retries.
+//!
+//! Owns `mail_outbox`. May call: `db`, `crypto`, `config`, `entities`.
 
 pub mod outbox;
 pub mod templates;
 pub mod transport;
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::config::Config;
-use crate::db;
+use crate::config::MailConfig;
+use crate::crypto::Crypto;
+use crate::db::{self, Db, Tx};
 use crate::entities::mail_outbox;
+pub use crate::entities::mail_outbox::MailKind;
 use crate::error::AppResult;
-use crate::state::AppState;
 use transport::Transport;
 
 /// A mail to queue. `link` is only for the development log.
 pub struct Mail {
+    pub kind: MailKind,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -24,66 +31,95 @@ pub struct Mail {
     pub link: Option<String>,
 }
 
-/// The sending side: the transport and a bell that wakes the worker.
+/// The outbox: queues mail in transactions, and its worker sends it.
 pub struct Outbox {
+    db: Db,
+    crypto: Arc<Crypto>,
+    config: MailConfig,
     pub(crate) transport: Transport,
-    wake: Notify,
+    /// Rung after a transaction that queued mail commits.
+    wake: Arc<Notify>,
+    /// Development without SMTP: mailed links go to the log too.
+    log_links: bool,
 }
 
 impl Outbox {
-    /// The outbox for this configuration.
+    /// The outbox for this mail configuration; `development` logs mailed
+    /// links when mail goes to files.
     ///
     /// # Errors
     /// When SMTP_URL cannot be used.
-    pub fn new(config: &Config) -> AppResult<Self> {
+    pub fn new(
+        config: &MailConfig,
+        data_dir: &std::path::Path,
+        db: Db,
+        crypto: Arc<Crypto>,
+        development: bool,
+    ) -> AppResult<Self> {
+        let transport = Transport::new(config, data_dir)?;
         Ok(Self {
-            transport: Transport::new(&config.mail, &config.data_dir)?,
-            wake: Notify::new(),
+            log_links: development && transport.is_files(),
+            db,
+            crypto,
+            config: config.clone(),
+            transport,
+            wake: Arc::new(Notify::new()),
         })
     }
 
-    /// Tells the worker that mail is waiting; call after the transaction commits.
-    pub fn wake(&self) {
-        self.wake.notify_one();
+    /// Queues `mail` in `tx`; the worker is woken once `tx` commits. The
+    /// bodies are sealed: they hold live tokens until sent.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn enqueue(&self, tx: &mut Tx, mail: Mail) -> AppResult<()> {
+        let id = Uuid::new_v4();
+        let now = db::now();
+        mail_outbox::ActiveModel {
+            id: Set(id),
+            recipient: Set(mail.to.clone()),
+            subject: Set(mail.subject.clone()),
+            kind: Set(Some(mail.kind)),
+            text: Set(self.crypto.seal(mail.text.as_bytes(), &seal_purpose(id))?),
+            html: Set(self.crypto.seal(mail.html.as_bytes(), &seal_purpose(id))?),
+            attempts: Set(0),
+            next_attempt_at: Set(Some(now)),
+            sent_at: Set(None),
+            last_error: Set(None),
+            claimed_until: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&**tx)
+        .await?;
+        let wake = self.wake.clone();
+        tx.after_commit(move || wake.notify_one());
+        // Never in production, where tokens must not reach logs.
+        if self.log_links
+            && let Some(link) = &mail.link
+        {
+            tracing::info!(to = %mail.to, subject = %mail.subject, %link, "development mail queued");
+        }
+        Ok(())
     }
 
-    pub(crate) async fn woken(&self) {
+    /// Whether a mail of `kind` to `to` was queued within `window`, so a burst
+    /// of requests for one address sends one mail, not one each.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn sent_recently(&self, to: &str, kind: MailKind, window: Duration) -> AppResult<bool> {
+        let recent = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::Recipient.eq(to))
+            .filter(mail_outbox::Column::Kind.eq(kind))
+            .filter(mail_outbox::Column::CreatedAt.gt(db::before(window)))
+            .count(&self.db.write)
+            .await?;
+        Ok(recent > 0)
+    }
+
+    async fn woken(&self) {
         self.wake.notified().await;
     }
-}
-
-/// Queues `mail` as part of the caller's transaction. The bodies are sealed:
-/// they hold live tokens until sent.
-///
-/// # Errors
-/// When the database fails.
-pub async fn enqueue(conn: &impl ConnectionTrait, state: &AppState, mail: Mail) -> AppResult<()> {
-    let id = Uuid::new_v4();
-    let now = db::now();
-    mail_outbox::ActiveModel {
-        id: Set(id),
-        recipient: Set(mail.to.clone()),
-        subject: Set(mail.subject.clone()),
-        text: Set(state.crypto.seal(mail.text.as_bytes(), &seal_purpose(id))?),
-        html: Set(state.crypto.seal(mail.html.as_bytes(), &seal_purpose(id))?),
-        attempts: Set(0),
-        next_attempt_at: Set(Some(now)),
-        sent_at: Set(None),
-        last_error: Set(None),
-        claimed_until: Set(None),
-        created_at: Set(now),
-    }
-    .insert(conn)
-    .await?;
-    // Development without SMTP: the link in the log saves opening the file.
-    // Never in production, where tokens must not reach logs.
-    if state.config.is_development()
-        && state.outbox.transport.is_files()
-        && let Some(link) = &mail.link
-    {
-        tracing::info!(to = %mail.to, subject = %mail.subject, %link, "development mail queued");
-    }
-    Ok(())
 }
 
 fn seal_purpose(id: Uuid) -> String {

@@ -12,11 +12,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;
 
-use super::seal_purpose;
+use super::{Outbox, seal_purpose};
 use crate::db;
 use crate::entities::mail_outbox::{Column, Entity, Model};
 use crate::error::AppResult;
-use crate::state::AppState;
 
 const BATCH: u64 = 20;
 const LEASE: Duration = Duration::from_secs(120);
@@ -24,142 +23,143 @@ const MAX_DELAY: Duration = Duration::from_secs(3600);
 /// About two days of retries at the longest delay.
 const MAX_ATTEMPTS: i32 = 50;
 
-/// Sends due mail until `shutdown` resolves; wakes on new mail or every poll interval.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let poll = state.config.mail.poll_interval;
-    loop {
-        match deliver_due(&state).await {
-            Ok(n) if n == BATCH as usize => continue,
-            Ok(_) => {}
-            Err(e) => e.log(),
-        }
-        tokio::select! {
-            () = state.outbox.woken() => {}
-            () = tokio::time::sleep(poll) => {}
-            () = shutdown.cancelled() => return,
-        }
-    }
-}
-
-/// Sends one batch of due mail; returns how many were attempted.
-///
-/// # Errors
-/// When the database fails.
-pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
-    let now = db::now();
-    let due = Entity::find()
-        .filter(Column::SentAt.is_null())
-        .filter(Column::NextAttemptAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(Column::ClaimedUntil.is_null())
-                .add(Column::ClaimedUntil.lt(now)),
-        )
-        .order_by_asc(Column::NextAttemptAt)
-        .limit(BATCH)
-        .all(&state.db.read)
-        .await?;
-    let count = due.len();
-    for mail in due {
-        if claim(state, &mail).await? {
-            deliver(state, mail).await?;
+impl Outbox {
+    /// Sends due mail until `shutdown` resolves; wakes on new mail or every poll interval.
+    pub async fn run(self: std::sync::Arc<Self>, shutdown: CancellationToken) {
+        let poll = self.config.poll_interval;
+        loop {
+            match self.deliver_due().await {
+                Ok(n) if n == BATCH as usize => continue,
+                Ok(_) => {}
+                Err(e) => e.log(),
+            }
+            tokio::select! {
+                () = self.woken() => {}
+                () = tokio::time::sleep(poll) => {}
+                () = shutdown.cancelled() => return,
+            }
         }
     }
-    Ok(count)
-}
 
-async fn claim(state: &AppState, mail: &Model) -> AppResult<bool> {
-    let now = db::now();
-    let claimed = Entity::update_many()
-        .col_expr(Column::ClaimedUntil, Expr::value(db::after(LEASE)))
-        .filter(Column::Id.eq(mail.id))
-        .filter(Column::SentAt.is_null())
-        .filter(
-            Condition::any()
-                .add(Column::ClaimedUntil.is_null())
-                .add(Column::ClaimedUntil.lt(now)),
-        )
-        .exec(&state.db.write)
-        .await?;
-    Ok(claimed.rows_affected == 1)
-}
-
-async fn deliver(state: &AppState, mail: Model) -> AppResult<()> {
-    let outcome = match build(state, &mail) {
-        Ok(message) => state.outbox.transport.send(mail.id, message).await,
-        Err(e) => Err(e),
-    };
-    let update = Entity::update_many()
-        .filter(Column::Id.eq(mail.id))
-        .col_expr(Column::ClaimedUntil, Expr::value(None::<chrono::DateTime<chrono::Utc>>));
-    let update = match outcome {
-        Ok(()) => {
-            tracing::info!(mail_id = %mail.id, subject = %mail.subject, "mail sent");
-            // The bodies may hold live tokens: keep nothing of them once delivered.
-            update
-                .col_expr(Column::SentAt, Expr::value(db::now()))
-                .col_expr(
-                    Column::NextAttemptAt,
-                    Expr::value(None::<chrono::DateTime<chrono::Utc>>),
-                )
-                .col_expr(Column::Text, Expr::value(""))
-                .col_expr(Column::Html, Expr::value(""))
+    /// Sends one batch of due mail; returns how many were attempted.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn deliver_due(&self) -> AppResult<usize> {
+        let now = db::now();
+        let due = Entity::find()
+            .filter(Column::SentAt.is_null())
+            .filter(Column::NextAttemptAt.lte(now))
+            .filter(
+                Condition::any()
+                    .add(Column::ClaimedUntil.is_null())
+                    .add(Column::ClaimedUntil.lt(now)),
+            )
+            .order_by_asc(Column::NextAttemptAt)
+            .limit(BATCH)
+            .all(&self.db.read)
+            .await?;
+        let count = due.len();
+        for mail in due {
+            if self.claim(&mail).await? {
+                self.deliver(mail).await?;
+            }
         }
-        Err(error) => {
-            let attempts = mail.attempts + 1;
-            let next = (attempts < MAX_ATTEMPTS).then(|| db::after(backoff(state.config.mail.retry_base, attempts)));
-            tracing::warn!(mail_id = %mail.id, attempts, %error, gave_up = next.is_none(), "mail not sent");
-            let error: String = error.chars().take(500).collect();
-            update
-                .col_expr(Column::Attempts, Expr::value(attempts))
-                .col_expr(Column::NextAttemptAt, Expr::value(next))
-                .col_expr(Column::LastError, Expr::value(error))
-        }
-    };
-    update.exec(&state.db.write).await?;
-    Ok(())
-}
+        Ok(count)
+    }
 
-fn build(state: &AppState, mail: &Model) -> Result<Message, String> {
-    let purpose = seal_purpose(mail.id);
-    let open = |sealed: &str| {
-        state
-            .crypto
-            .open(sealed, &purpose)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| "cannot open the sealed body (was SECRET_KEY changed?)".to_owned())
-    };
-    let to: Mailbox = mail
-        .recipient
-        .parse()
-        .map_err(|_| "the recipient is not a mailbox".to_owned())?;
-    Message::builder()
-        .from(state.config.mail.from.clone())
-        .to(to)
-        .subject(&mail.subject)
-        .message_id(None)
-        .multipart(MultiPart::alternative_plain_html(open(&mail.text)?, open(&mail.html)?))
-        .map_err(|e| format!("building the message: {e}"))
+    async fn claim(&self, mail: &Model) -> AppResult<bool> {
+        let now = db::now();
+        let claimed = Entity::update_many()
+            .col_expr(Column::ClaimedUntil, Expr::value(db::after(LEASE)))
+            .filter(Column::Id.eq(mail.id))
+            .filter(Column::SentAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(Column::ClaimedUntil.is_null())
+                    .add(Column::ClaimedUntil.lt(now)),
+            )
+            .exec(&self.db.write)
+            .await?;
+        Ok(claimed.rows_affected == 1)
+    }
+
+    async fn deliver(&self, mail: Model) -> AppResult<()> {
+        let outcome = match self.build(&mail) {
+            Ok(message) => self.transport.send(mail.id, message).await,
+            Err(e) => Err(e),
+        };
+        let update = Entity::update_many()
+            .filter(Column::Id.eq(mail.id))
+            .col_expr(Column::ClaimedUntil, Expr::value(None::<chrono::DateTime<chrono::Utc>>));
+        let update = match outcome {
+            Ok(()) => {
+                tracing::info!(mail_id = %mail.id, subject = %mail.subject, "mail sent");
+                // The bodies may hold live tokens: keep nothing of them once delivered.
+                update
+                    .col_expr(Column::SentAt, Expr::value(db::now()))
+                    .col_expr(
+                        Column::NextAttemptAt,
+                        Expr::value(None::<chrono::DateTime<chrono::Utc>>),
+                    )
+                    .col_expr(Column::Text, Expr::value(""))
+                    .col_expr(Column::Html, Expr::value(""))
+            }
+            Err(error) => {
+                let attempts = mail.attempts + 1;
+                let next = (attempts < MAX_ATTEMPTS).then(|| db::after(backoff(self.config.retry_base, attempts)));
+                tracing::warn!(mail_id = %mail.id, attempts, %error, gave_up = next.is_none(), "mail not sent");
+                let error: String = error.chars().take(500).collect();
+                update
+                    .col_expr(Column::Attempts, Expr::value(attempts))
+                    .col_expr(Column::NextAttemptAt, Expr::value(next))
+                    .col_expr(Column::LastError, Expr::value(error))
+            }
+        };
+        update.exec(&self.db.write).await?;
+        Ok(())
+    }
+
+    fn build(&self, mail: &Model) -> Result<Message, String> {
+        let purpose = seal_purpose(mail.id);
+        let open = |sealed: &str| {
+            self.crypto
+                .open(sealed, &purpose)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| "cannot open the sealed body (was SECRET_KEY changed?)".to_owned())
+        };
+        let to: Mailbox = mail
+            .recipient
+            .parse()
+            .map_err(|_| "the recipient is not a mailbox".to_owned())?;
+        Message::builder()
+            .from(self.config.from.clone())
+            .to(to)
+            .subject(&mail.subject)
+            .message_id(None)
+            .multipart(MultiPart::alternative_plain_html(open(&mail.text)?, open(&mail.html)?))
+            .map_err(|e| format!("building the message: {e}"))
+    }
+
+    /// Deletes sent or abandoned mail older than a week.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn purge(&self) -> AppResult<()> {
+        Entity::delete_many()
+            .filter(Column::NextAttemptAt.is_null())
+            .filter(Column::CreatedAt.lt(db::before(Duration::from_secs(7 * 24 * 3600))))
+            .exec(&self.db.write)
+            .await?;
+        Ok(())
+    }
 }
 
 /// `base × 2^(attempts-1)`, at most an hour.
 fn backoff(base: Duration, attempts: i32) -> Duration {
     let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
     base.saturating_mul(1 << exp).min(MAX_DELAY)
-}
-
-/// Deletes sent or abandoned mail older than a week.
-///
-/// # Errors
-/// When the database fails.
-pub async fn purge(state: &AppState) -> AppResult<()> {
-    Entity::delete_many()
-        .filter(Column::NextAttemptAt.is_null())
-        .filter(Column::CreatedAt.lt(db::before(Duration::from_secs(7 * 24 * 3600))))
-        .exec(&state.db.write)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,14 +3,9 @@
 use html_escape::encode_double_quoted_attribute as attr;
 use html_escape::encode_text as text;
 
-use super::Mail;
+use super::{Mail, MailKind};
 
-/// Subject of the confirmation mail.
-pub const CONFIRM_SUBJECT: &str = "Confirm your email address";
-/// Subject of the mail to the owner of an address someone signed up with again.
-pub const EXISTS_SUBJECT: &str = "You already have an account";
-
-fn compose(to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) -> Mail {
+fn compose(kind: MailKind, to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) -> Mail {
     let mut plain = lines.join("\n\n");
     let mut html = String::from("<!DOCTYPE html><html><body style=\"font-family:sans-serif\">");
     for line in lines {
@@ -25,6 +20,7 @@ fn compose(to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) 
     );
     plain.push_str("\n\nIf you did not ask for this, you can ignore this message.\n");
     Mail {
+        kind,
         to: to.to_owned(),
         subject: subject.to_owned(),
         text: plain,
@@ -36,8 +32,9 @@ fn compose(to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) 
 /// Asks the owner of a new account to confirm their address.
 pub fn confirm_email(to: &str, link: &str) -> Mail {
     compose(
+        MailKind::ConfirmEmail,
         to,
-        CONFIRM_SUBJECT,
+        "Confirm your email address",
         &[
             "Welcome! Please confirm your email address to finish creating your account.",
             "The link works once and expires in 24 hours.",
@@ -49,8 +46,9 @@ pub fn confirm_email(to: &str, link: &str) -> Mail {
 /// Tells the owner of an address that someone tried to sign up with it again.
 pub fn account_exists(to: &str, forgot_link: &str) -> Mail {
     compose(
+        MailKind::AccountExists,
         to,
-        EXISTS_SUBJECT,
+        "You already have an account",
         &[
             "Someone, probably you, tried to create an account with this email address, but you already have one.",
             "If you forgot your password, you can reset it.",
@@ -62,6 +60,7 @@ pub fn account_exists(to: &str, forgot_link: &str) -> Mail {
 /// Carries a password reset link.
 pub fn reset_password(to: &str, link: &str) -> Mail {
     compose(
+        MailKind::ResetPassword,
         to,
         "Reset your password",
         &[
@@ -75,6 +74,7 @@ pub fn reset_password(to: &str, link: &str) -> Mail {
 /// Confirms a password change, so an owner who did not make it can react.
 pub fn password_changed(to: &str) -> Mail {
     compose(
+        MailKind::PasswordChanged,
         to,
         "Your password was changed",
         &[
@@ -87,21 +87,28 @@ pub fn password_changed(to: &str) -> Mail {
 
 /// The code that finishes a login with EMAIL_OTP.
 pub fn login_code(to: &str, code: &str) -> Mail {
-    code_mail(to, "Your sign-in code", &format!("Your sign-in code is {code}."))
+    code_mail(
+        MailKind::LoginCode,
+        to,
+        "Your sign-in code",
+        &format!("Your sign-in code is {code}."),
+    )
 }
 
 /// The code that confirms a sensitive action of a signed-in user.
 pub fn step_up_code(to: &str, code: &str) -> Mail {
     code_mail(
+        MailKind::StepUpCode,
         to,
         "Your verification code",
         &format!("Your verification code is {code}."),
     )
 }
 
-fn code_mail(to: &str, subject: &str, line: &str) -> Mail {
+fn code_mail(kind: MailKind, to: &str, subject: &str, line: &str) -> Mail {
     let line = format!("{line} It works once, for 10 minutes.");
     compose(
+        kind,
         to,
         subject,
         &[&line, "Never share it: nobody from us will ask for it."],

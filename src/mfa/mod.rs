@@ -1,21 +1,27 @@
 //! Multi-factor authentication: TOTP enrolment, recovery codes, the second
 //! step of a login (TOTP, a mailed code or a recovery code), and step-up codes.
+//!
+//! Owns the TOTP columns of `users` and the code purposes of
+//! `one_time_tokens`. May call: `sessions`, `tokens`, `mail`, `events`,
+//! `limits`, `db`, `crypto`, `entities`.
 
-use sea_orm::TransactionTrait;
-
-use crate::entities::users;
-use crate::error::AppResult;
-use crate::limits::Limit;
-use crate::mail::{self, Mail};
-use crate::sessions::ClientInfo;
-use crate::state::AppState;
-use crate::tokens::codes;
-use crate::tokens::one_time::{self, Purpose};
-
-pub mod login;
-pub mod recovery;
+pub mod challenge;
+pub mod recovery_codes;
 pub mod step_up;
 pub mod totp;
+
+use std::sync::Arc;
+
+use crate::client::ClientInfo;
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::entities::users;
+use crate::error::AppResult;
+use crate::limits::{Limit, Limits};
+use crate::mail::{Mail, Outbox};
+use crate::sessions::Sessions;
+use crate::tokens::codes;
+use crate::tokens::one_time::{self, Purpose};
 
 /// The second factors a login can finish with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,25 +34,57 @@ pub enum Method {
 /// Wrong codes one login (one MFA token) may try before the token is spent.
 pub const MAX_ATTEMPTS: i32 = 5;
 
-/// Mails `user` a new six-digit code of `purpose`, made into a mail by
-/// `compose(to, code)`; only the newest code of a purpose works.
-///
-/// # Errors
-/// `RATE_LIMITED` (mail to one address is limited); database errors.
-async fn mail_code(
-    state: &AppState,
-    user: &users::Model,
-    purpose: Purpose,
-    compose: fn(&str, &str) -> Mail,
-    client: &ClientInfo,
-) -> AppResult<()> {
-    state.limits.check(Limit::Mail, client.ip, Some(&user.email)).await?;
-    let code = codes::six_digits();
-    let txn = state.db.write.begin().await?;
-    one_time::invalidate_all(&txn, user.id, purpose).await?;
-    codes::store(&txn, &state.crypto, user.id, purpose, &code).await?;
-    mail::enqueue(&txn, state, compose(&user.email, &code)).await?;
-    txn.commit().await?;
-    state.outbox.wake();
-    Ok(())
+/// The MFA service. Cheap to clone.
+#[derive(Clone)]
+pub struct Mfa {
+    db: Db,
+    crypto: Arc<Crypto>,
+    limits: Arc<Limits>,
+    outbox: Arc<Outbox>,
+    sessions: Sessions,
+    /// The issuer authenticator apps show beside the account.
+    issuer: Arc<str>,
+}
+
+impl Mfa {
+    /// The service over these parts; `issuer` names authql in authenticator apps.
+    pub fn new(
+        db: Db,
+        crypto: Arc<Crypto>,
+        limits: Arc<Limits>,
+        outbox: Arc<Outbox>,
+        sessions: Sessions,
+        issuer: &str,
+    ) -> Self {
+        Self {
+            db,
+            crypto,
+            limits,
+            outbox,
+            sessions,
+            issuer: issuer.into(),
+        }
+    }
+
+    /// Mails `user` a new six-digit code of `purpose`, made into a mail by
+    /// `compose(to, code)`; only the newest code of a purpose works.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED` (mail to one address is limited); database errors.
+    async fn mail_code(
+        &self,
+        user: &users::Model,
+        purpose: Purpose,
+        compose: fn(&str, &str) -> Mail,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        self.limits.check(Limit::Mail, client.ip, Some(&user.email)).await?;
+        let code = codes::six_digits();
+        let mut tx = self.db.begin().await?;
+        one_time::invalidate_all(&*tx, user.id, purpose).await?;
+        codes::store(&*tx, &self.crypto, user.id, purpose, &code).await?;
+        self.outbox.enqueue(&mut tx, compose(&user.email, &code)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -8,17 +8,17 @@ use std::io::Cursor;
 use image::imageops::FilterType;
 use image::{ImageFormat, ImageReader, Limits};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
-use crate::accounts::fresh_user;
+use super::Profile;
+use crate::client::ClientInfo;
 use crate::crypto::random_token;
 use crate::db;
-use crate::entities::{avatars, users};
+use crate::entities::avatars;
+use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::limits::Limit;
-use crate::sessions::ClientInfo;
-use crate::state::AppState;
 
 /// Width and height of every stored avatar.
 pub const SIZE: u32 = 256;
@@ -66,86 +66,87 @@ fn decoders() -> &'static tokio::sync::Semaphore {
     })
 }
 
-/// Replaces `user_id`'s avatar with `upload` and returns the account.
-///
-/// # Errors
-/// `PAYLOAD_TOO_LARGE` over AVATAR_MAX_BYTES, `UNSUPPORTED_MEDIA` (see
-/// [`reencode`]), `RATE_LIMITED`, database errors. The old avatar stays then.
-#[tracing::instrument(skip(state, upload, client), fields(bytes = upload.len()))]
-pub async fn upload(state: &AppState, user_id: Uuid, upload: Vec<u8>, client: &ClientInfo) -> AppResult<users::Model> {
-    state
-        .limits
-        .check(Limit::Upload, client.ip, Some(&user_id.to_string()))
+impl Profile {
+    /// Replaces `user_id`'s avatar with `upload` and returns the account.
+    ///
+    /// # Errors
+    /// `PAYLOAD_TOO_LARGE` over AVATAR_MAX_BYTES, `UNSUPPORTED_MEDIA` (see
+    /// [`reencode`]), `RATE_LIMITED`, database errors. The old avatar stays then.
+    #[tracing::instrument(skip(self, upload, client), fields(bytes = upload.len()))]
+    pub async fn upload_avatar(&self, user_id: Uuid, upload: Vec<u8>, client: &ClientInfo) -> AppResult<users::Model> {
+        self.limits
+            .check(Limit::Upload, client.ip, Some(&user_id.to_string()))
+            .await?;
+        let max = self.avatar_max_bytes;
+        if upload.len() > max {
+            return Err(AppError::PayloadTooLarge(format!(
+                "an avatar may have at most {max} bytes"
+            )));
+        }
+        // Decoding is CPU work: off the async runtime, and at most half the cores
+        // at a time, so a burst of uploads cannot take every core.
+        let _turn = decoders()
+            .acquire()
+            .await
+            .map_err(|_| AppError::internal("avatar decoders closed"))?;
+        let png = tokio::task::spawn_blocking(move || reencode(&upload))
+            .await
+            .map_err(|e| AppError::internal(format!("avatar task: {e}")))??;
+        let key = random_token();
+        let mut tx = self.db.begin().await?;
+        avatars::Entity::delete_many()
+            .filter(avatars::Column::UserId.eq(user_id))
+            .exec(&*tx)
+            .await?;
+        avatars::ActiveModel {
+            key: Set(key.clone()),
+            user_id: Set(user_id),
+            image: Set(png),
+            created_at: Set(db::now()),
+        }
+        .insert(&*tx)
         .await?;
-    let max = state.config.avatar_max_bytes;
-    if upload.len() > max {
-        return Err(AppError::PayloadTooLarge(format!(
-            "an avatar may have at most {max} bytes"
-        )));
+        set_key(&*tx, user_id, Some(key)).await?;
+        self.sessions.evict_user_on_commit(&mut tx, user_id);
+        tx.commit().await?;
+        reread_from_writer(&self.db, user_id).await
     }
-    // Decoding is CPU work: off the async runtime, and at most half the cores
-    // at a time, so a burst of uploads cannot take every core.
-    let _turn = decoders()
-        .acquire()
-        .await
-        .map_err(|_| AppError::internal("avatar decoders closed"))?;
-    let png = tokio::task::spawn_blocking(move || reencode(&upload))
-        .await
-        .map_err(|e| AppError::internal(format!("avatar task: {e}")))??;
-    let key = random_token();
-    let txn = state.db.write.begin().await?;
-    avatars::Entity::delete_many()
-        .filter(avatars::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
-    avatars::ActiveModel {
-        key: Set(key.clone()),
-        user_id: Set(user_id),
-        image: Set(png),
-        created_at: Set(db::now()),
+
+    /// Removes `user_id`'s avatar (if any) and returns the account.
+    ///
+    /// # Errors
+    /// When the database fails.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_avatar(&self, user_id: Uuid) -> AppResult<users::Model> {
+        let mut tx = self.db.begin().await?;
+        avatars::Entity::delete_many()
+            .filter(avatars::Column::UserId.eq(user_id))
+            .exec(&*tx)
+            .await?;
+        set_key(&*tx, user_id, None).await?;
+        self.sessions.evict_user_on_commit(&mut tx, user_id);
+        tx.commit().await?;
+        reread_from_writer(&self.db, user_id).await
     }
-    .insert(&txn)
-    .await?;
-    set_key(&txn, user_id, Some(key)).await?;
-    txn.commit().await?;
-    state.live.forget_user(user_id);
-    fresh_user(state, user_id).await
+
+    /// The stored PNG under `key`, if there is one.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn avatar_image(&self, key: &str) -> AppResult<Option<Vec<u8>>> {
+        Ok(avatars::Entity::find_by_id(key.to_owned())
+            .one(&self.db.read)
+            .await?
+            .map(|a| a.image))
+    }
 }
 
-/// Removes `user_id`'s avatar (if any) and returns the account.
-///
-/// # Errors
-/// When the database fails.
-#[tracing::instrument(skip(state))]
-pub async fn delete(state: &AppState, user_id: Uuid) -> AppResult<users::Model> {
-    let txn = state.db.write.begin().await?;
-    avatars::Entity::delete_many()
-        .filter(avatars::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
-    set_key(&txn, user_id, None).await?;
-    txn.commit().await?;
-    state.live.forget_user(user_id);
-    fresh_user(state, user_id).await
-}
-
-async fn set_key(txn: &sea_orm::DatabaseTransaction, user_id: Uuid, key: Option<String>) -> AppResult<()> {
+async fn set_key(conn: &impl ConnectionTrait, user_id: Uuid, key: Option<String>) -> AppResult<()> {
     users::Entity::update_many()
         .col_expr(users::Column::AvatarKey, Expr::value(key))
         .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
         .filter(users::Column::Id.eq(user_id))
-        .exec(txn)
+        .exec(conn)
         .await?;
     Ok(())
-}
-
-/// The stored PNG under `key`, if there is one.
-///
-/// # Errors
-/// When the database fails.
-pub async fn image(state: &AppState, key: &str) -> AppResult<Option<Vec<u8>>> {
-    Ok(avatars::Entity::find_by_id(key.to_owned())
-        .one(&state.db.read)
-        .await?
-        .map(|a| a.image))
 }

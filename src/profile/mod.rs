@@ -1,16 +1,32 @@
 //! Profile: the names, public handles and avatar an account's owner edits.
+//!
+//! Owns the profile columns of `users` and the `avatars` table. May call:
+//! `accounts` (field rules), `sessions` (cache eviction), `limits`, `db`, `entities`.
 
 pub mod avatar;
+
+use std::sync::Arc;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::accounts::{fresh_user, validate};
-use crate::db;
-use crate::entities::users;
-use crate::error::{AppResult, unique_violation};
-use crate::state::AppState;
+use crate::accounts::{self, validate};
+use crate::db::{self, Db};
+use crate::entities::users::{self, reread_from_writer};
+use crate::error::{AppResult, Field, unique_violation};
+use crate::limits::Limits;
+use crate::sessions::Sessions;
+
+/// The profile service. Cheap to clone.
+#[derive(Clone)]
+pub struct Profile {
+    db: Db,
+    limits: Arc<Limits>,
+    sessions: Sessions,
+    /// AVATAR_MAX_BYTES.
+    avatar_max_bytes: usize,
+}
 
 /// What to change: `None` keeps a field, `Some(None)` clears it, `Some(Some(v))` sets it.
 #[derive(Debug, Default)]
@@ -38,46 +54,61 @@ fn handle(
         .transpose()
 }
 
-/// Applies `changes` to `user_id`'s profile and returns the account as it now is.
-///
-/// # Errors
-/// `BAD_USER_INPUT` on the field at fault: an invalid value, or a username or
-/// phone number another account has; database errors. Nothing changes then.
-#[tracing::instrument(skip(state, changes))]
-pub async fn update(state: &AppState, user_id: Uuid, changes: ProfileUpdate) -> AppResult<users::Model> {
-    let username = handle(changes.username, validate::username)?;
-    let phone = handle(changes.phone_number, validate::phone)?;
-    let name = |field, value: Option<Option<String>>| value.map(|v| validate::name(field, v.as_deref())).transpose();
-    let display_name = name("displayName", changes.display_name)?;
-    let first_name = name("firstName", changes.first_name)?;
-    let last_name = name("lastName", changes.last_name)?;
-    crate::accounts::ensure_free(
-        state,
-        username.as_ref().and_then(Option::as_deref),
-        phone.as_ref().and_then(Option::as_deref),
-        Some(user_id),
-    )
-    .await?;
-
-    let mut update = users::Entity::update_many()
-        .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
-        .filter(users::Column::Id.eq(user_id));
-    for (column, value) in [
-        (users::Column::Username, username),
-        (users::Column::DisplayName, display_name),
-        (users::Column::FirstName, first_name),
-        (users::Column::LastName, last_name),
-        (users::Column::PhoneNumber, phone),
-    ] {
-        if let Some(value) = value {
-            update = update.col_expr(column, Expr::value(value));
+impl Profile {
+    /// The service over these parts.
+    pub fn new(db: Db, limits: Arc<Limits>, sessions: Sessions, avatar_max_bytes: usize) -> Self {
+        Self {
+            db,
+            limits,
+            sessions,
+            avatar_max_bytes,
         }
     }
-    if let Err(e) = update.exec(&state.db.write).await {
-        // Another account took the handle between the check and the write.
-        let taken = unique_violation(&e).and_then(|c| crate::accounts::taken_field(&c));
-        return Err(taken.unwrap_or_else(|| e.into()));
+
+    /// Applies `changes` to `user_id`'s profile and returns the account as it now is.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on the field at fault: an invalid value, or a username or
+    /// phone number another account has; database errors. Nothing changes then.
+    #[tracing::instrument(skip(self, changes))]
+    pub async fn update(&self, user_id: Uuid, changes: ProfileUpdate) -> AppResult<users::Model> {
+        let username = handle(changes.username, validate::username)?;
+        let phone = handle(changes.phone_number, validate::phone)?;
+        let name =
+            |field, value: Option<Option<String>>| value.map(|v| validate::name(field, v.as_deref())).transpose();
+        let display_name = name(Field::DisplayName, changes.display_name)?;
+        let first_name = name(Field::FirstName, changes.first_name)?;
+        let last_name = name(Field::LastName, changes.last_name)?;
+        accounts::ensure_free(
+            &self.db,
+            username.as_ref().and_then(Option::as_deref),
+            phone.as_ref().and_then(Option::as_deref),
+            Some(user_id),
+        )
+        .await?;
+
+        let mut update = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+            .filter(users::Column::Id.eq(user_id));
+        for (column, value) in [
+            (users::Column::Username, username),
+            (users::Column::DisplayName, display_name),
+            (users::Column::FirstName, first_name),
+            (users::Column::LastName, last_name),
+            (users::Column::PhoneNumber, phone),
+        ] {
+            if let Some(value) = value {
+                update = update.col_expr(column, Expr::value(value));
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        if let Err(e) = update.exec(&*tx).await {
+            // Another account took the handle between the check and the write.
+            let taken = unique_violation(&e).and_then(|c| accounts::taken_field(&c));
+            return Err(taken.unwrap_or_else(|| e.into()));
+        }
+        self.sessions.evict_user_on_commit(&mut tx, user_id);
+        tx.commit().await?;
+        reread_from_writer(&self.db, user_id).await
     }
-    state.live.forget_user(user_id);
-    fresh_user(state, user_id).await
 }

@@ -2,19 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use super::ClientInfo;
+use super::{Sessions, SignInMethod};
+use crate::client::ClientInfo;
 use crate::crypto::{random_token, token_hash};
-use crate::db;
+use crate::db::{self, Tx};
 use crate::entities::{refresh_tokens, sessions, users};
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
-use crate::state::AppState;
-use crate::tokens::jwt;
+use crate::tokens::jwt::{self, Subject};
 
 /// What a successful sign-in returns.
 pub struct AuthBundle {
@@ -24,63 +22,180 @@ pub struct AuthBundle {
     pub user: users::Model,
 }
 
-/// Opens a session for `user`, who has just proved who they are, and records the login.
-///
-/// # Errors
-/// When the database fails.
-#[tracing::instrument(skip_all, fields(user_id = %user.id))]
-pub async fn start(state: &AppState, user: users::Model, client: &ClientInfo, amr: &[&str]) -> AppResult<AuthBundle> {
-    let txn = state.db.write.begin().await?;
-    let (session, refresh_token) = open(&txn, state, user.id, client, amr).await?;
-    events::record(&txn, user.id, EventKind::LoginSucceeded, client).await?;
-    txn.commit().await?;
-    bundle(state, user, &session, refresh_token)
-}
-
-/// Inserts a session and its first refresh token; returns the token.
-///
-/// # Errors
-/// When the database fails.
-pub async fn open(
-    conn: &impl ConnectionTrait,
-    state: &AppState,
-    user_id: Uuid,
-    client: &ClientInfo,
-    amr: &[&str],
-) -> AppResult<(sessions::Model, String)> {
-    let now = db::now();
-    // The session's hard end; refreshes slide the refresh token, never this.
-    let expires_at = db::after(state.config.tokens.max_lifetime);
-    let session = sessions::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        user_id: Set(user_id),
-        created_at: Set(now),
-        last_active_at: Set(now),
-        expires_at: Set(expires_at),
-        revoked_at: Set(None),
-        ip: Set(client.ip_string()),
-        user_agent: Set(client.user_agent_trimmed()),
-        amr: Set(amr.join(",")),
-        step_up_until: Set(None),
+impl Sessions {
+    /// Opens a session for `user`, who has just proved who they are by
+    /// `method`, and records the login.
+    ///
+    /// # Errors
+    /// When the database fails.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn start(&self, user: users::Model, client: &ClientInfo, method: SignInMethod) -> AppResult<AuthBundle> {
+        let mut tx = self.db.begin().await?;
+        let (session, refresh_token) = self.open(&mut tx, user.id, client, method).await?;
+        tx.commit().await?;
+        self.bundle(user, &session, refresh_token)
     }
-    .insert(conn)
-    .await?;
-    let token = random_token();
-    insert_refresh(conn, &token, session.id, refresh_expiry(state, expires_at)).await?;
-    Ok((session, token))
-}
 
-/// When a refresh token issued now expires: REFRESH_TOKEN_TTL from now, but
-/// never after its session ends.
-pub fn refresh_expiry(state: &AppState, session_ends: DateTime<Utc>) -> DateTime<Utc> {
-    db::after(state.config.tokens.refresh_ttl).min(session_ends)
+    /// Inserts a session, its first refresh token and the login event in
+    /// `tx`; returns the session and the token.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn open(
+        &self,
+        tx: &mut Tx,
+        user_id: Uuid,
+        client: &ClientInfo,
+        method: SignInMethod,
+    ) -> AppResult<(sessions::Model, String)> {
+        let now = db::now();
+        // The session's hard end; refreshes slide the refresh token, never this.
+        let expires_at = db::after(self.policy.max_lifetime);
+        let session = sessions::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(user_id),
+            created_at: Set(now),
+            last_active_at: Set(now),
+            expires_at: Set(expires_at),
+            revoked_at: Set(None),
+            ip: Set(client.ip_string()),
+            user_agent: Set(client.user_agent_trimmed()),
+            amr: Set(method),
+            step_up_until: Set(None),
+        }
+        .insert(&**tx)
+        .await?;
+        let token = random_token();
+        insert_refresh(&**tx, &token, session.id, self.refresh_expiry(expires_at)).await?;
+        events::record(&**tx, user_id, EventKind::LoginSucceeded, client).await?;
+        Ok((session, token))
+    }
+
+    /// When a refresh token issued now expires: REFRESH_TOKEN_TTL from now, but
+    /// never after its session ends.
+    pub(super) fn refresh_expiry(&self, session_ends: DateTime<Utc>) -> DateTime<Utc> {
+        db::after(self.policy.refresh_ttl).min(session_ends)
+    }
+
+    /// Signs an access token for `session` and packs the answer.
+    ///
+    /// # Errors
+    /// Only if signing fails.
+    pub fn bundle(
+        &self,
+        user: users::Model,
+        session: &sessions::Model,
+        refresh_token: String,
+    ) -> AppResult<AuthBundle> {
+        let subject = Subject {
+            user: user.id,
+            session: session.id,
+            role: user.role,
+            amr: session.amr.amr(),
+        };
+        let access_token = jwt::issue(&self.keys, &self.policy, &self.issuer, &subject)?;
+        Ok(AuthBundle {
+            access_token,
+            refresh_token,
+            expires_in: jwt::lifetime_secs(&self.policy),
+            user,
+        })
+    }
+
+    /// Whether `session` of `user` may still be used, given its latest activity.
+    pub fn is_alive(&self, session: &sessions::Model, user: &users::Model) -> bool {
+        session.revoked_at.is_none()
+            && session.expires_at > db::now()
+            && user.active
+            && self.last_active(session) > db::before(self.policy.idle_timeout)
+    }
+
+    /// When `session` was last used: activity noted in memory may be newer than the row.
+    pub fn last_active(&self, session: &sessions::Model) -> DateTime<Utc> {
+        self.activity
+            .last(session.id)
+            .map_or(session.last_active_at, |t| t.max(session.last_active_at))
+    }
+
+    /// `user`'s sessions that are still alive, newest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn list_live(&self, user: &users::Model) -> AppResult<Vec<sessions::Model>> {
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.id))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(db::now()))
+            .order_by_desc(sessions::Column::CreatedAt)
+            .all(&self.db.read)
+            .await?;
+        Ok(rows.into_iter().filter(|s| self.is_alive(s, user)).collect())
+    }
+
+    /// Ends session `sid` of `user_id` and records `kind`; false when there
+    /// was no such live session.
+    ///
+    /// # Errors
+    /// When the database fails.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn revoke(&self, user_id: Uuid, sid: Uuid, kind: EventKind, client: &ClientInfo) -> AppResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let ended = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))
+            .filter(sessions::Column::Id.eq(sid))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&*tx)
+            .await?
+            .rows_affected;
+        if ended > 0 {
+            events::record(&*tx, user_id, kind, client).await?;
+            let cache = self.cache.clone();
+            tx.after_commit(move || cache.forget(sid));
+        }
+        tx.commit().await?;
+        Ok(ended > 0)
+    }
+
+    /// Ends every live session of `user_id` but `except` in `tx`; they leave
+    /// the cache when `tx` commits. Returns how many ended.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn revoke_all(&self, tx: &mut Tx, user_id: Uuid, except: Option<Uuid>) -> AppResult<u64> {
+        let mut update = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(db::now()));
+        if let Some(keep) = except {
+            update = update.filter(sessions::Column::Id.ne(keep));
+        }
+        let ended = update.exec(&**tx).await?.rows_affected;
+        self.evict_user_on_commit(tx, user_id);
+        Ok(ended)
+    }
+
+    /// The owner's panic button: ends every session of `user_id` and records
+    /// it, in one transaction. Returns how many ended.
+    ///
+    /// # Errors
+    /// When the database fails.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn logout_all(&self, user_id: Uuid, client: &ClientInfo) -> AppResult<u64> {
+        let mut tx = self.db.begin().await?;
+        let ended = self.revoke_all(&mut tx, user_id, None).await?;
+        events::record(&*tx, user_id, EventKind::LoggedOut, client).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
 }
 
 /// Stores the first refresh token (by hash) of `session_id`.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn insert_refresh(
+async fn insert_refresh(
     conn: &impl ConnectionTrait,
     token: &str,
     session_id: Uuid,
@@ -96,103 +211,4 @@ pub async fn insert_refresh(
     .insert(conn)
     .await?;
     Ok(())
-}
-
-/// Signs an access token for `session` and packs the answer.
-///
-/// # Errors
-/// Only if signing fails.
-pub fn bundle(
-    state: &AppState,
-    user: users::Model,
-    session: &sessions::Model,
-    refresh_token: String,
-) -> AppResult<AuthBundle> {
-    let amr: Vec<String> = session
-        .amr
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let access_token = jwt::issue(&state.keys, &state.config, user.id, session.id, &user.role, &amr)?;
-    Ok(AuthBundle {
-        access_token,
-        refresh_token,
-        expires_in: jwt::lifetime_secs(&state.config),
-        user,
-    })
-}
-
-/// Whether `session` of `user` may still be used, given its latest activity.
-pub fn is_alive(state: &AppState, session: &sessions::Model, user: &users::Model) -> bool {
-    let now = db::now();
-    let last = state
-        .activity
-        .last(session.id)
-        .map_or(session.last_active_at, |t| t.max(session.last_active_at));
-    session.revoked_at.is_none()
-        && session.expires_at > now
-        && user.active
-        && last > db::before(state.config.tokens.idle_timeout)
-}
-
-/// The caller's sessions that are still alive, newest first.
-///
-/// # Errors
-/// When the database fails.
-pub async fn list_live(state: &AppState, user: &users::Model) -> AppResult<Vec<sessions::Model>> {
-    let rows = sessions::Entity::find()
-        .filter(sessions::Column::UserId.eq(user.id))
-        .filter(sessions::Column::RevokedAt.is_null())
-        .filter(sessions::Column::ExpiresAt.gt(db::now()))
-        .order_by_desc(sessions::Column::CreatedAt)
-        .all(&state.db.read)
-        .await?;
-    Ok(rows.into_iter().filter(|s| is_alive(state, s, user)).collect())
-}
-
-/// Ends session `sid` of `user_id`; false when there was no such live session.
-///
-/// # Errors
-/// When the database fails.
-#[tracing::instrument(skip(state, client))]
-pub async fn revoke(
-    state: &AppState,
-    user_id: Uuid,
-    sid: Uuid,
-    kind: EventKind,
-    client: &ClientInfo,
-) -> AppResult<bool> {
-    let txn = state.db.write.begin().await?;
-    let ended = sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))
-        .filter(sessions::Column::Id.eq(sid))
-        .filter(sessions::Column::UserId.eq(user_id))
-        .filter(sessions::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if ended > 0 {
-        events::record(&txn, user_id, kind, client).await?;
-    }
-    txn.commit().await?;
-    state.live.forget(sid);
-    Ok(ended > 0)
-}
-
-/// Ends every live session of `user_id` but `except`; returns how many ended.
-/// Call [`crate::sessions::cache::SessionCache::forget_user`] after the commit.
-///
-/// # Errors
-/// When the database fails.
-pub async fn revoke_all(conn: &impl ConnectionTrait, user_id: Uuid, except: Option<Uuid>) -> AppResult<u64> {
-    let mut update = sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))
-        .filter(sessions::Column::UserId.eq(user_id))
-        .filter(sessions::Column::RevokedAt.is_null())
-        .filter(sessions::Column::ExpiresAt.gt(db::now()));
-    if let Some(keep) = except {
-        update = update.filter(sessions::Column::Id.ne(keep));
-    }
-    Ok(update.exec(conn).await?.rows_affected)
 }

@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::KeyStore;
-use crate::config::Config;
+use crate::config::TokenConfig;
 use crate::crypto::Crypto;
 use crate::db::Db;
+use crate::entities::sessions::Amr;
+use crate::entities::users::Role;
 use crate::error::{AppError, AppResult};
 
 /// The claims of an access token.
@@ -21,31 +23,38 @@ pub struct Claims {
     /// The session's id; the token dies with its session.
     pub sid: Uuid,
     /// `USER` or `ADMIN`.
-    pub role: String,
+    pub role: Role,
     /// How the user authenticated (RFC 8176 values such as `pwd`).
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
 }
 
-/// Signs an access token for `sub`'s session `sid`.
+/// Who a token is for and how they signed in.
+pub struct Subject<'a> {
+    pub user: Uuid,
+    pub session: Uuid,
+    pub role: Role,
+    pub amr: &'a [Amr],
+}
+
+/// Signs an access token for `subject`, issued by `issuer` under `policy`.
 ///
 /// # Errors
 /// Only if signing fails, which means a corrupt key.
-pub fn issue(keys: &KeyStore, config: &Config, sub: Uuid, sid: Uuid, role: &str, amr: &[String]) -> AppResult<String> {
+pub fn issue(keys: &KeyStore, policy: &TokenConfig, issuer: &str, subject: &Subject<'_>) -> AppResult<String> {
     let now = chrono::Utc::now().timestamp();
-    let ttl = i64::try_from(config.tokens.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let claims = Claims {
-        sub,
-        sid,
-        role: role.to_owned(),
-        amr: amr.to_vec(),
-        iss: config.issuer(),
-        aud: config.tokens.audience.clone(),
+        sub: subject.user,
+        sid: subject.session,
+        role: subject.role,
+        amr: subject.amr.to_vec(),
+        iss: issuer.to_owned(),
+        aud: policy.audience.clone(),
         iat: now,
-        exp: now.saturating_add(ttl),
+        exp: now.saturating_add(lifetime_secs(policy)),
     };
     keys.with_signer(|signer| signer.sign(&claims))?
 }
@@ -65,11 +74,11 @@ pub struct Verifier {
 const REMEMBERED: usize = 4096;
 
 impl Verifier {
-    /// A verifier for tokens this configuration issues.
-    pub fn new(config: &Config) -> Self {
+    /// A verifier for tokens `issuer` issues for `audience`.
+    pub fn new(issuer: &str, audience: &str) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[config.issuer()]);
-        validation.set_audience(&[&config.tokens.audience]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 0;
         Self {
@@ -128,6 +137,6 @@ impl Verifier {
 }
 
 /// Seconds an access token lives, for `expiresIn`.
-pub fn lifetime_secs(config: &Config) -> i64 {
-    i64::try_from(config.tokens.access_ttl.as_secs()).unwrap_or(i64::MAX)
+pub fn lifetime_secs(policy: &TokenConfig) -> i64 {
+    i64::try_from(policy.access_ttl.as_secs()).unwrap_or(i64::MAX / 2)
 }

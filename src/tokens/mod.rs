@@ -1,7 +1,9 @@
-//! Signing keys, access tokens, refresh rotation and single-use mailed tokens.
+//! Signing keys, access tokens (JWTs), single-use mailed tokens and short codes.
+//!
+//! Owns `signing_keys` and `one_time_tokens`. May call: `db`, `crypto`,
+//! `config`, `entities`. Knows nothing of sessions or accounts.
 
 pub mod codes;
 pub mod jwt;
 pub mod keys;
 pub mod one_time;
-pub mod refresh;

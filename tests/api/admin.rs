@@ -1,5 +1,7 @@
 //! Administration: only administrators list accounts and switch them off and on.
 
+use authql::accounts::Email;
+use authql::error::Field;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, SIGNUP, TestApp, Tokens, code, spawn_app};
@@ -10,9 +12,8 @@ const SET_ACTIVE: &str =
     "mutation($id: ID!, $active: Boolean!) { setUserActive(id: $id, active: $active) { id active } }";
 
 async fn admin(app: &TestApp) -> Tokens {
-    let made = authql::accounts::make_admin(&app.state.db, &app.state.passwords, "root@example.com", Some(PASSWORD))
-        .await
-        .unwrap();
+    let email = Email::parse(Field::Email, "root@example.com").unwrap();
+    let made = app.state.accounts.make_admin(&email, Some(PASSWORD)).await.unwrap();
     assert_eq!(made, authql::accounts::MadeAdmin::Created);
     app.login_tokens("root@example.com", PASSWORD).await
 }

@@ -14,7 +14,7 @@ use super::responses::graphql_error;
 use crate::error::ErrorCode;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestInfo;
-use crate::graphql::limits::MAX_BATCH;
+use crate::graphql::guardrails::MAX_BATCH;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";

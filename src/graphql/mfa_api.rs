@@ -6,7 +6,6 @@ use async_graphql::{Context, InputObject, Object};
 use super::context::{client, principal, state};
 use super::errors::GqlResult;
 use super::types::{AuthPayload, MfaMethod, MfaSetup, RecoveryCodes};
-use crate::mfa::{login, step_up, totp};
 
 #[derive(InputObject)]
 pub struct VerifyMfaInput {
@@ -22,27 +21,23 @@ pub struct MfaMutation;
 impl MfaMutation {
     /// Finishes a login that answered `mfaRequired` with a TOTP, mailed or recovery code.
     async fn verify_mfa(&self, ctx: &Context<'_>, input: VerifyMfaInput) -> GqlResult<AuthPayload> {
-        let bundle = login::verify(
-            state(ctx)?,
-            &input.mfa_token,
-            &input.code,
-            input.method.into(),
-            client(ctx)?,
-        )
-        .await?;
+        let bundle = state(ctx)?
+            .mfa
+            .finish_login(&input.mfa_token, &input.code, input.method.into(), client(ctx)?)
+            .await?;
         Ok(bundle.into())
     }
 
     /// Mails a six-digit code for an EMAIL_OTP login.
     async fn send_login_otp(&self, ctx: &Context<'_>, mfa_token: String) -> GqlResult<bool> {
-        login::send_code(state(ctx)?, &mfa_token, client(ctx)?).await?;
+        state(ctx)?.mfa.send_login_code(&mfa_token, client(ctx)?).await?;
         Ok(true)
     }
 
     /// Starts TOTP enrolment; nothing changes for logins until `enableMfa`.
     async fn setup_mfa(&self, ctx: &Context<'_>) -> GqlResult<MfaSetup> {
         let caller = principal(ctx).await?;
-        let enrolment = totp::setup(state(ctx)?, caller.user().id).await?;
+        let enrolment = state(ctx)?.mfa.setup(caller.user().id).await?;
         Ok(MfaSetup {
             secret: enrolment.secret,
             otpauth_uri: enrolment.otpauth_uri,
@@ -53,35 +48,38 @@ impl MfaMutation {
     /// Turns MFA on with a current TOTP code; returns recovery codes, shown once.
     async fn enable_mfa(&self, ctx: &Context<'_>, code: String) -> GqlResult<RecoveryCodes> {
         let caller = principal(ctx).await?;
-        let codes = totp::enable(state(ctx)?, caller.user().id, &code, client(ctx)?).await?;
+        let codes = state(ctx)?.mfa.enable(caller.user().id, &code, client(ctx)?).await?;
         Ok(RecoveryCodes { codes })
     }
 
     /// Turns MFA off with a TOTP or recovery code.
     async fn disable_mfa(&self, ctx: &Context<'_>, code: String) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        totp::disable(state(ctx)?, caller.user().id, &code, client(ctx)?).await?;
+        state(ctx)?.mfa.disable(caller.user().id, &code, client(ctx)?).await?;
         Ok(true)
     }
 
     /// Replaces the recovery codes, given a TOTP or recovery code.
     async fn regenerate_recovery_codes(&self, ctx: &Context<'_>, code: String) -> GqlResult<RecoveryCodes> {
         let caller = principal(ctx).await?;
-        let codes = totp::regenerate_recovery_codes(state(ctx)?, caller.user().id, &code, client(ctx)?).await?;
+        let codes = state(ctx)?
+            .mfa
+            .regenerate_recovery_codes(caller.user().id, &code, client(ctx)?)
+            .await?;
         Ok(RecoveryCodes { codes })
     }
 
     /// Mails the caller a six-digit code to confirm it is them (step-up).
     async fn send_otp(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        step_up::send_code(state(ctx)?, caller, client(ctx)?).await?;
+        state(ctx)?.mfa.send_step_up_code(caller, client(ctx)?).await?;
         Ok(true)
     }
 
     /// Spends a step-up code: the caller's session counts as verified for 10 minutes.
     async fn verify_otp(&self, ctx: &Context<'_>, code: String) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        step_up::verify(state(ctx)?, caller, &code, client(ctx)?).await?;
+        state(ctx)?.mfa.verify_step_up_code(caller, &code, client(ctx)?).await?;
         Ok(true)
     }
 }

@@ -5,7 +5,7 @@ use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
 
 use super::responses::html_page;
-use crate::accounts;
+use super::status::status_of;
 use crate::error::ErrorCode;
 use crate::state::AppState;
 
@@ -13,7 +13,7 @@ use crate::state::AppState;
 #[handler]
 pub async fn confirm(req: &Request, Path(token): Path<String>, Data(state): Data<&AppState>) -> Response {
     let client = super::client_of(req, state);
-    let outcome = accounts::confirm_email(state, &token, &client).await;
+    let outcome = state.accounts.confirm_email(&token, &client).await;
     if let Err(e) = &outcome {
         e.log();
     }
@@ -28,23 +28,19 @@ pub async fn confirm(req: &Request, Path(token): Path<String>, Data(state): Data
             .header(header::CACHE_CONTROL, "no-store")
             .finish();
     }
-    match outcome {
+    match outcome.map_err(|e| e.code()) {
         Ok(()) => html_page(
             StatusCode::OK,
             "Email confirmed",
             "Your email address is confirmed. You can close this page and sign in.",
         ),
-        Err(e) if matches!(e.code(), ErrorCode::ServiceUnavailable | ErrorCode::RateLimited) => html_page(
-            if e.code() == ErrorCode::RateLimited {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            },
+        Err(code @ (ErrorCode::ServiceUnavailable | ErrorCode::RateLimited | ErrorCode::Internal)) => html_page(
+            status_of(code),
             "Try again later",
             "We could not confirm your address just now. Please open the link again in a few minutes.",
         ),
-        Err(_) => html_page(
-            StatusCode::BAD_REQUEST,
+        Err(code) => html_page(
+            status_of(code),
             "Link not valid",
             "This confirmation link is invalid, already used or expired. You can ask for a new one.",
         ),

@@ -5,8 +5,8 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, Upload};
 use super::context::{client, principal, state};
 use super::errors::GqlResult;
 use super::types::User;
-use crate::error::AppError;
-use crate::profile::{self, ProfileUpdate, avatar};
+use crate::error::{AppError, Field};
+use crate::profile::ProfileUpdate;
 
 /// Profile fields to change: an absent field is kept, `null` or `""` clears it.
 #[derive(InputObject)]
@@ -42,7 +42,7 @@ impl ProfileMutation {
             last_name: change(input.last_name),
             phone_number: change(input.phone_number),
         };
-        let user = profile::update(state(ctx)?, caller.user().id, changes).await?;
+        let user = state(ctx)?.profile.update(caller.user().id, changes).await?;
         Ok(User::from(&user))
     }
 
@@ -52,15 +52,18 @@ impl ProfileMutation {
         let state = state(ctx)?;
         let upload = file
             .value(ctx)
-            .map_err(|_| AppError::bad_input("file", "send the image as a GraphQL multipart upload"))?;
-        let user = avatar::upload(state, caller.user().id, upload.content.to_vec(), client(ctx)?).await?;
+            .map_err(|_| AppError::bad_input(Field::File, "send the image as a GraphQL multipart upload"))?;
+        let user = state
+            .profile
+            .upload_avatar(caller.user().id, upload.content.to_vec(), client(ctx)?)
+            .await?;
         Ok(User::from(&user))
     }
 
     /// Removes the caller's avatar.
     async fn delete_avatar(&self, ctx: &Context<'_>) -> GqlResult<User> {
         let caller = principal(ctx).await?;
-        let user = avatar::delete(state(ctx)?, caller.user().id).await?;
+        let user = state(ctx)?.profile.delete_avatar(caller.user().id).await?;
         Ok(User::from(&user))
     }
 }

@@ -5,7 +5,8 @@ use async_graphql::{Context, InputObject, Object};
 use super::context::{client, principal, state};
 use super::errors::GqlResult;
 use super::types::{SignupPayload, User};
-use crate::accounts::{self, NewAccount};
+use crate::accounts::{Email, NewAccount};
+use crate::error::Field;
 
 #[derive(InputObject)]
 pub struct SignupInput {
@@ -49,7 +50,7 @@ impl AccountsMutation {
     /// Creates an account. With confirmation on, the answer is the same whether or not the email was taken.
     async fn signup(&self, ctx: &Context<'_>, input: SignupInput) -> GqlResult<SignupPayload> {
         let account = NewAccount {
-            email: input.email,
+            email: Email::parse(Field::Email, &input.email)?,
             password: input.password,
             username: input.username,
             display_name: input.display_name,
@@ -57,7 +58,7 @@ impl AccountsMutation {
             last_name: input.last_name,
             phone_number: input.phone_number,
         };
-        let outcome = accounts::signup(state(ctx)?, account, client(ctx)?).await?;
+        let outcome = state(ctx)?.accounts.signup(account, client(ctx)?).await?;
         Ok(SignupPayload {
             confirmation_required: outcome.confirmation_required,
             auth: outcome.auth.map(Into::into),
@@ -66,45 +67,50 @@ impl AccountsMutation {
 
     /// Confirms an email address with the mailed token.
     async fn confirm_email(&self, ctx: &Context<'_>, token: String) -> GqlResult<bool> {
-        accounts::confirm_email(state(ctx)?, &token, client(ctx)?).await?;
+        state(ctx)?.accounts.confirm_email(&token, client(ctx)?).await?;
         Ok(true)
     }
 
     /// Mails a new confirmation link. Always true: reveals nothing.
     async fn resend_confirmation(&self, ctx: &Context<'_>, email: String) -> GqlResult<bool> {
-        accounts::resend_confirmation(state(ctx)?, &email, client(ctx)?).await?;
+        let email = Email::parse(Field::Email, &email)?;
+        state(ctx)?.accounts.resend_confirmation(email, client(ctx)?).await?;
         Ok(true)
     }
 
     /// Mails a password reset link. Always true: reveals nothing.
     async fn forgot_password(&self, ctx: &Context<'_>, email: String) -> GqlResult<bool> {
-        accounts::forgot_password(state(ctx)?, &email, client(ctx)?).await?;
+        let email = Email::parse(Field::Email, &email)?;
+        state(ctx)?.accounts.forgot_password(email, client(ctx)?).await?;
         Ok(true)
     }
 
     /// Sets a new password with a mailed token; ends every session of the account.
     async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> GqlResult<bool> {
-        accounts::reset_password(state(ctx)?, &input.token, &input.new_password, client(ctx)?).await?;
+        state(ctx)?
+            .accounts
+            .reset_password(&input.token, &input.new_password, client(ctx)?)
+            .await?;
         Ok(true)
     }
 
     /// Changes the caller's password; ends every other session.
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        accounts::change_password(
-            state(ctx)?,
-            caller,
-            &input.current_password,
-            &input.new_password,
-            client(ctx)?,
-        )
-        .await?;
+        state(ctx)?
+            .accounts
+            .change_password(caller, &input.current_password, &input.new_password, client(ctx)?)
+            .await?;
         Ok(true)
     }
 
     /// Deletes the caller's account and everything that belongs to it.
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> GqlResult<bool> {
-        accounts::delete_account(state(ctx)?, principal(ctx).await?, &password, client(ctx)?).await?;
+        let caller = principal(ctx).await?;
+        state(ctx)?
+            .accounts
+            .delete_account(caller, &password, client(ctx)?)
+            .await?;
         Ok(true)
     }
 }

@@ -4,8 +4,7 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Response, handler};
 
-use crate::error::ErrorCode;
-use crate::profile::avatar;
+use super::status::status_of;
 use crate::state::AppState;
 
 /// Serves one avatar. A key is never reused (each upload gets a new one), so
@@ -19,7 +18,7 @@ pub async fn image(Path(file): Path<String>, Data(state): Data<&AppState>) -> Re
     else {
         return not_found();
     };
-    match avatar::image(state, key).await {
+    match state.profile.avatar_image(key).await {
         Ok(Some(png)) => Response::builder()
             .header(header::CONTENT_TYPE, "image/png")
             .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
@@ -29,12 +28,7 @@ pub async fn image(Path(file): Path<String>, Data(state): Data<&AppState>) -> Re
         Ok(None) => not_found(),
         Err(e) => {
             e.log();
-            let status = if e.code() == ErrorCode::ServiceUnavailable {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            Response::builder().status(status).body("try again later")
+            Response::builder().status(status_of(e.code())).body("try again later")
         }
     }
 }

@@ -6,8 +6,8 @@ use uuid::Uuid;
 use super::context::{client, principal, state};
 use super::errors::{GqlError, GqlResult};
 use super::types::{User, UserConnection};
-use crate::accounts::{self, ROLE_ADMIN};
-use crate::error::AppError;
+use crate::entities::users::Role;
+use crate::error::{AppError, Field};
 
 /// Lets only administrators through: `UNAUTHENTICATED` without a valid
 /// token, `FORBIDDEN` for everyone else.
@@ -16,7 +16,7 @@ pub struct AdminOnly;
 impl Guard for AdminOnly {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         let caller = principal(ctx).await?;
-        if caller.user().role == ROLE_ADMIN {
+        if caller.user().role == Role::Admin {
             Ok(())
         } else {
             Err(GqlError::from(AppError::Forbidden("administrators only")).into())
@@ -39,13 +39,14 @@ impl AdminQuery {
         #[graphql(default = 0)] offset: Option<i32>,
         search: Option<String>,
     ) -> GqlResult<UserConnection> {
-        let (page, total) = accounts::list_users(
-            &state(ctx)?.db,
-            i64::from(first.unwrap_or(20)),
-            i64::from(offset.unwrap_or(0)),
-            search.as_deref(),
-        )
-        .await?;
+        let (page, total) = state(ctx)?
+            .accounts
+            .list_users(
+                i64::from(first.unwrap_or(20)),
+                i64::from(offset.unwrap_or(0)),
+                search.as_deref(),
+            )
+            .await?;
         Ok(UserConnection {
             nodes: page.iter().map(User::from).collect(),
             total_count: i32::try_from(total).unwrap_or(i32::MAX),
@@ -62,8 +63,8 @@ impl AdminMutation {
     #[graphql(guard = "AdminOnly")]
     async fn set_user_active(&self, ctx: &Context<'_>, id: ID, active: bool) -> GqlResult<User> {
         let admin = principal(ctx).await?.user().id;
-        let id = Uuid::parse_str(&id).map_err(|_| AppError::bad_input("id", "no account has this id"))?;
-        let user = accounts::set_active(state(ctx)?, admin, id, active, client(ctx)?).await?;
+        let id = Uuid::parse_str(&id).map_err(|_| AppError::bad_input(Field::Id, "no account has this id"))?;
+        let user = state(ctx)?.accounts.set_active(admin, id, active, client(ctx)?).await?;
         Ok(User::from(&user))
     }
 }

@@ -6,11 +6,9 @@ use uuid::Uuid;
 use super::context::{client, principal, state};
 use super::errors::GqlResult;
 use super::types::{AuthPayload, LoginPayload, SecurityEvent, Session};
-use crate::accounts::{self, Credentials};
-use crate::error::AppError;
+use crate::accounts::LoginName;
+use crate::error::{AppError, Field};
 use crate::events::{self, EventKind};
-use crate::sessions::store;
-use crate::tokens::refresh;
 
 #[derive(InputObject)]
 pub struct LoginInput {
@@ -27,17 +25,11 @@ impl SessionsQuery {
     /// The caller's live sessions, newest first.
     async fn sessions(&self, ctx: &Context<'_>) -> GqlResult<Vec<Session>> {
         let caller = principal(ctx).await?;
-        let state = state(ctx)?;
-        let rows = store::list_live(state, caller.user()).await?;
+        let sessions = &state(ctx)?.sessions;
+        let rows = sessions.list_live(caller.user()).await?;
         Ok(rows
             .iter()
-            .map(|s| {
-                let last = state
-                    .activity
-                    .last(s.id)
-                    .map_or(s.last_active_at, |t| t.max(s.last_active_at));
-                Session::new(s, s.id == caller.session().id, last)
-            })
+            .map(|s| Session::new(s, s.id == caller.session().id, sessions.last_active(s)))
             .collect())
     }
 
@@ -48,8 +40,8 @@ impl SessionsQuery {
         #[graphql(default = 20)] first: Option<i32>,
     ) -> GqlResult<Vec<SecurityEvent>> {
         let caller = principal(ctx).await?;
-        let first =
-            u64::try_from(first.unwrap_or(20)).map_err(|_| AppError::bad_input("first", "must not be negative"))?;
+        let first = u64::try_from(first.unwrap_or(20))
+            .map_err(|_| AppError::bad_input(Field::First, "must not be negative"))?;
         let rows = events::latest(&state(ctx)?.db.read, caller.user().id, first).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -62,40 +54,35 @@ pub struct SessionsMutation;
 impl SessionsMutation {
     /// Signs in with an email or a username and a password.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<LoginPayload> {
-        let creds = Credentials {
-            email: input.email,
-            username: input.username,
-            password: input.password,
-        };
-        Ok(accounts::login(state(ctx)?, creds, client(ctx)?).await?.into())
+        let name = LoginName::parse(input.email.as_deref(), input.username.as_deref())?;
+        let outcome = state(ctx)?.accounts.login(name, &input.password, client(ctx)?).await?;
+        Ok(outcome.into())
     }
 
     /// Spends a refresh token for new tokens. Reusing a spent token revokes its session.
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> GqlResult<AuthPayload> {
-        Ok(refresh::rotate(state(ctx)?, &refresh_token, client(ctx)?).await?.into())
+        Ok(state(ctx)?.sessions.rotate(&refresh_token, client(ctx)?).await?.into())
     }
 
     /// Ends the caller's session.
     async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        store::revoke(
-            state(ctx)?,
-            caller.user().id,
-            caller.session().id,
-            EventKind::LoggedOut,
-            client(ctx)?,
-        )
-        .await?;
+        state(ctx)?
+            .sessions
+            .revoke(
+                caller.user().id,
+                caller.session().id,
+                EventKind::LoggedOut,
+                client(ctx)?,
+            )
+            .await?;
         Ok(true)
     }
 
     /// Ends every session of the caller; returns how many.
     async fn logout_all(&self, ctx: &Context<'_>) -> GqlResult<i32> {
         let caller = principal(ctx).await?;
-        let state = state(ctx)?;
-        let ended = store::revoke_all(&state.db.write, caller.user().id, None).await?;
-        state.live.forget_user(caller.user().id);
-        events::record(&state.db.write, caller.user().id, EventKind::LoggedOut, client(ctx)?).await?;
+        let ended = state(ctx)?.sessions.logout_all(caller.user().id, client(ctx)?).await?;
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 
@@ -105,13 +92,9 @@ impl SessionsMutation {
         let Ok(sid) = Uuid::parse_str(&id) else {
             return Ok(false);
         };
-        Ok(store::revoke(
-            state(ctx)?,
-            caller.user().id,
-            sid,
-            EventKind::SessionRevoked,
-            client(ctx)?,
-        )
-        .await?)
+        Ok(state(ctx)?
+            .sessions
+            .revoke(caller.user().id, sid, EventKind::SessionRevoked, client(ctx)?)
+            .await?)
     }
 }

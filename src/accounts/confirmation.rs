@@ -1,0 +1,78 @@
+//! Email confirmation through the mailed token, and re-sending it.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{Accounts, Email, find_by_email, in_background};
+use crate::client::ClientInfo;
+use crate::db;
+use crate::entities::users;
+use crate::error::AppResult;
+use crate::events::{self, EventKind};
+use crate::limits::Limit;
+use crate::mail::templates;
+use crate::tokens::one_time::{self, Purpose};
+
+impl Accounts {
+    /// Spends a confirmation token and marks its account's address confirmed.
+    ///
+    /// # Errors
+    /// `INVALID_TOKEN` when the token is unknown, spent, expired or not a confirmation token.
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm_email(&self, token: &str, client: &ClientInfo) -> AppResult<()> {
+        self.limits.check(Limit::MailedToken, client.ip, None).await?;
+        let mut tx = self.db.begin().await?;
+        let row = one_time::consume(&*tx, token, Purpose::ConfirmEmail).await?;
+        let now = db::now();
+        users::Entity::update_many()
+            .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(row.user_id))
+            .filter(users::Column::EmailVerifiedAt.is_null())
+            .exec(&*tx)
+            .await?;
+        events::record(&*tx, row.user_id, EventKind::EmailConfirmed, client).await?;
+        self.sessions.evict_user_on_commit(&mut tx, row.user_id);
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Mails a new confirmation link if `email` belongs to an unconfirmed account.
+    /// The answer is the same either way, and the work happens after it.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED`.
+    #[tracing::instrument(skip_all)]
+    pub async fn resend_confirmation(&self, email: Email, client: &ClientInfo) -> AppResult<()> {
+        self.limits.check(Limit::Mail, client.ip, Some(email.as_str())).await?;
+        let accounts = self.clone();
+        in_background(move || {
+            let (accounts, email) = (accounts.clone(), email.clone());
+            async move { accounts.mail_confirmation_link(&email).await }
+        });
+        Ok(())
+    }
+
+    /// The work of [`Accounts::resend_confirmation`], in one transaction.
+    async fn mail_confirmation_link(&self, email: &Email) -> AppResult<()> {
+        let Some(user) = find_by_email(&self.db.read, email).await? else {
+            return Ok(());
+        };
+        if user.email_verified_at.is_some() || !user.active {
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        // Only the newest link works, so an old mail lying around is harmless.
+        one_time::invalidate_all(&*tx, user.id, Purpose::ConfirmEmail).await?;
+        let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
+        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+        self.outbox.enqueue(&mut tx, mail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The link in a confirmation mail.
+    pub(super) fn confirm_link(&self, token: &str) -> String {
+        self.links.public(&format!("/confirm/{token}"))
+    }
+}

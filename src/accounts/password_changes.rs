@@ -1,0 +1,127 @@
+//! Forgotten, reset and changed passwords.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{Accounts, Email, find_by_email, in_background, validate};
+use crate::client::ClientInfo;
+use crate::db;
+use crate::entities::users;
+use crate::error::{AppError, AppResult, Field};
+use crate::events::{self, EventKind};
+use crate::limits::Limit;
+use crate::mail::templates;
+use crate::sessions::Principal;
+use crate::tokens::one_time::{self, Purpose};
+
+impl Accounts {
+    /// Mails a reset link if `email` belongs to an active account. The answer is
+    /// the same either way, and the work happens after it.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED`.
+    #[tracing::instrument(skip_all)]
+    pub async fn forgot_password(&self, email: Email, client: &ClientInfo) -> AppResult<()> {
+        self.limits.check(Limit::Mail, client.ip, Some(email.as_str())).await?;
+        let (accounts, client) = (self.clone(), client.clone());
+        in_background(move || {
+            let (accounts, email, client) = (accounts.clone(), email.clone(), client.clone());
+            async move { accounts.mail_reset_link(&email, &client).await }
+        });
+        Ok(())
+    }
+
+    /// The work of [`Accounts::forgot_password`], in one transaction.
+    async fn mail_reset_link(&self, email: &Email, client: &ClientInfo) -> AppResult<()> {
+        let Some(user) = find_by_email(&self.db.read, email).await? else {
+            return Ok(());
+        };
+        if !user.active {
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        one_time::invalidate_all(&*tx, user.id, Purpose::ResetPassword).await?;
+        let token = one_time::create(&*tx, user.id, Purpose::ResetPassword).await?;
+        let link = self.links.frontend(&format!("/reset-password?token={token}"));
+        self.outbox
+            .enqueue(&mut tx, templates::reset_password(email.as_str(), &link))
+            .await?;
+        events::record(&*tx, user.id, EventKind::PasswordResetRequested, client).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a mailed reset token and ends every session of the account.
+    ///
+    /// # Errors
+    /// `INVALID_TOKEN` for an unknown, spent, expired or non-reset token;
+    /// `BAD_USER_INPUT` on `newPassword` for a weak password (the token stays usable).
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(&self, token: &str, new_password: &str, client: &ClientInfo) -> AppResult<()> {
+        self.limits.check(Limit::MailedToken, client.ip, None).await?;
+        let row = one_time::find(&self.db.read, token, Purpose::ResetPassword).await?;
+        let user = users::Entity::find_by_id(row.user_id)
+            .one(&self.db.read)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        validate::password(Field::NewPassword, new_password, &user.email, user.username.as_deref())?;
+        let hash = self.passwords.hash(new_password).await?;
+        let mut tx = self.db.begin().await?;
+        one_time::consume(&*tx, token, Purpose::ResetPassword).await?;
+        set_password(&*tx, user.id, hash, true).await?;
+        self.sessions.revoke_all(&mut tx, user.id, None).await?;
+        one_time::invalidate_all(&*tx, user.id, Purpose::ResetPassword).await?;
+        events::record(&*tx, user.id, EventKind::PasswordReset, client).await?;
+        self.outbox
+            .enqueue(&mut tx, templates::password_changed(&user.email))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    ///
+    /// # Errors
+    /// `INVALID_CREDENTIALS` when `current` is wrong; `BAD_USER_INPUT` on `newPassword`.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        current: &str,
+        new_password: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let user = self.reauthenticate(caller, current, client).await?;
+        validate::password(Field::NewPassword, new_password, &user.email, user.username.as_deref())?;
+        let hash = self.passwords.hash(new_password).await?;
+        let mut tx = self.db.begin().await?;
+        set_password(&*tx, user.id, hash, false).await?;
+        self.sessions
+            .revoke_all(&mut tx, user.id, Some(caller.session().id))
+            .await?;
+        events::record(&*tx, user.id, EventKind::PasswordChanged, client).await?;
+        self.outbox
+            .enqueue(&mut tx, templates::password_changed(&user.email))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Stores a new hash; a reset also proves the mailbox, so it confirms the address.
+async fn set_password(conn: &impl ConnectionTrait, user_id: Uuid, hash: String, confirms_email: bool) -> AppResult<()> {
+    let now = db::now();
+    let mut update = users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(hash))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(user_id));
+    if confirms_email {
+        update = update.col_expr(
+            users::Column::EmailVerifiedAt,
+            Expr::col(users::Column::EmailVerifiedAt).if_null(now),
+        );
+    }
+    update.exec(conn).await?;
+    Ok(())
+}

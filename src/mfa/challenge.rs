@@ -1,0 +1,104 @@
+//! The second step of a login: the password opened an MFA token, a second
+//! factor turns it into a session.
+
+use super::{MAX_ATTEMPTS, Method, Mfa, recovery_codes};
+use crate::client::ClientInfo;
+use crate::entities::{one_time_tokens, users};
+use crate::error::{AppError, AppResult};
+use crate::events::{self, EventKind};
+use crate::limits::Limit;
+use crate::mail::templates;
+use crate::sessions::{AuthBundle, SignInMethod};
+use crate::tokens::codes;
+use crate::tokens::one_time::{self, Purpose};
+
+/// A login waiting for its second factor.
+pub struct Challenge {
+    /// Single use, five minutes; for `verifyMfa` and `sendLoginOtp`.
+    pub token: String,
+    pub methods: Vec<Method>,
+}
+
+impl Mfa {
+    /// Opens the second step for `user`, whose password was right.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn challenge(&self, user: &users::Model) -> AppResult<Challenge> {
+        let token = one_time::create(&self.db.write, user.id, Purpose::MfaLogin).await?;
+        Ok(Challenge {
+            token,
+            methods: vec![Method::Totp, Method::EmailOtp, Method::RecoveryCode],
+        })
+    }
+
+    /// The account behind a live MFA token that has attempts left.
+    async fn pending(&self, mfa_token: &str) -> AppResult<(one_time_tokens::Model, users::Model)> {
+        let row = one_time::find(&self.db.write, mfa_token, Purpose::MfaLogin).await?;
+        if row.attempts >= MAX_ATTEMPTS {
+            return Err(AppError::InvalidToken);
+        }
+        let user = users::reread_from_writer(&self.db, row.user_id)
+            .await
+            .map_err(|e| match e {
+                // The account was deleted meanwhile.
+                AppError::Unauthenticated => AppError::InvalidToken,
+                other => other,
+            })?;
+        if !user.active {
+            return Err(AppError::Forbidden("this account is disabled"));
+        }
+        Ok((row, user))
+    }
+
+    /// Mails a six-digit code for `mfa_token`'s login (EMAIL_OTP); the newest code is the one that works.
+    ///
+    /// # Errors
+    /// `INVALID_TOKEN` for a spent, expired or unknown token; `RATE_LIMITED`.
+    #[tracing::instrument(skip_all)]
+    pub async fn send_login_code(&self, mfa_token: &str, client: &ClientInfo) -> AppResult<()> {
+        let (_, user) = self.pending(mfa_token).await?;
+        self.mail_code(&user, Purpose::LoginOtp, templates::login_code, client)
+            .await
+    }
+
+    /// Finishes a login with a second factor and opens its session.
+    ///
+    /// # Errors
+    /// `INVALID_TOKEN` for a spent, expired or unknown MFA token (also after
+    /// five wrong codes); `INVALID_CODE` for a wrong, used or expired code;
+    /// `RATE_LIMITED`; `FORBIDDEN` for an account disabled meanwhile.
+    #[tracing::instrument(skip(self, mfa_token, code, client))]
+    pub async fn finish_login(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        method: Method,
+        client: &ClientInfo,
+    ) -> AppResult<AuthBundle> {
+        self.limits.check(Limit::Code, client.ip, None).await?;
+        let (row, user) = self.pending(mfa_token).await?;
+        self.limits.check(Limit::Code, None, Some(&user.id.to_string())).await?;
+        let db = &self.db.write;
+        let right = match method {
+            Method::Totp => self.check_totp(&user, code).await?,
+            Method::EmailOtp => codes::spend(db, &self.crypto, user.id, Purpose::LoginOtp, code).await?,
+            Method::RecoveryCode => recovery_codes::spend(db, &self.crypto, user.id, code).await?,
+        };
+        if !right {
+            let attempts = one_time::count_attempt(db, row.id).await?;
+            if attempts >= MAX_ATTEMPTS {
+                // This login is over: the password has to be given again.
+                one_time::consume(db, mfa_token, Purpose::MfaLogin).await.ok();
+            }
+            events::record(db, user.id, EventKind::MfaFailed, client).await?;
+            return Err(AppError::InvalidCode);
+        }
+        one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
+        let signed_in_by = match method {
+            Method::Totp | Method::EmailOtp => SignInMethod::PasswordAndOneTimeCode,
+            Method::RecoveryCode => SignInMethod::PasswordAndRecoveryCode,
+        };
+        self.sessions.start(user, client, signed_in_by).await
+    }
+}

@@ -1,0 +1,130 @@
+//! Refresh token rotation with reuse detection and a grace window.
+//!
+//! Each refresh token is spent once and replaced by its successor, which is
+//! derived from it under the master key rather than drawn at random. So when
+//! two tabs (or a retried request) present the same token at once, the loser
+//! of the race gets the very successor the winner stored, instead of an
+//! error that would log the user out. After REFRESH_REUSE_GRACE, presenting a
+//! spent token means it was stolen: the whole session is revoked.
+//!
+//! A token is spent exactly when its successor's row exists (a unique index
+//! on `parent_hash` allows one), so spending is a single insert: racers insert
+//! the same row and the second does nothing. A refresh is one read and one
+//! write, which matters on SQLite, where every write waits for the one writer.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
+use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryTrait, Set};
+
+use super::{AuthBundle, Sessions};
+use crate::client::ClientInfo;
+use crate::crypto::token_hash;
+use crate::db;
+use crate::entities::{refresh_tokens, sessions, users};
+use crate::error::{AppError, AppResult};
+use crate::events::EventKind;
+use crate::limits::Limit;
+
+struct Found {
+    token: refresh_tokens::Model,
+    session: sessions::Model,
+    user: users::Model,
+    /// When the successor was stored, if it was.
+    spent_at: Option<DateTime<Utc>>,
+}
+
+impl Sessions {
+    /// Spends `presented` and returns new tokens for its session.
+    ///
+    /// # Errors
+    /// [`AppError::InvalidToken`] when the token is unknown, expired, reused
+    /// after the grace window (which also revokes the session), or its session is over.
+    #[tracing::instrument(skip_all)]
+    pub async fn rotate(&self, presented: &str, client: &ClientInfo) -> AppResult<AuthBundle> {
+        self.limits.check(Limit::Refresh, client.ip, None).await?;
+        if presented.is_empty() || presented.len() > 128 {
+            return Err(AppError::InvalidToken);
+        }
+        let hash = token_hash(presented);
+        let Found {
+            token,
+            session,
+            user,
+            spent_at,
+        } = self.find(&hash).await?;
+        if !self.is_alive(&session, &user) {
+            return Err(AppError::InvalidToken);
+        }
+        let successor = self.crypto.successor(presented);
+        match spent_at {
+            None if token.expires_at <= db::now() => Err(AppError::InvalidToken),
+            None => {
+                self.store_successor(&hash, &successor, &session).await?;
+                self.activity.touch(session.id, user.id);
+                self.bundle(user, &session, successor)
+            }
+            // A second tab, or a retry: the same successor.
+            Some(at) if at >= db::before(self.policy.reuse_grace) => self.bundle(user, &session, successor),
+            Some(_) => {
+                tracing::warn!(session_id = %session.id, "spent refresh token presented again: revoking the session");
+                self.revoke(user.id, session.id, EventKind::RefreshTokenReused, client)
+                    .await?;
+                Err(AppError::InvalidToken)
+            }
+        }
+    }
+
+    /// The token, its session and user, and its successor's birth, in one query.
+    async fn find(&self, hash: &str) -> AppResult<Found> {
+        let successor = Alias::new("successor");
+        let mut query = refresh_tokens::Entity::find_by_id(hash.to_owned())
+            .find_also_related(sessions::Entity)
+            .and_also_related(users::Entity)
+            .into_query();
+        query
+            .join_as(
+                JoinType::LeftJoin,
+                refresh_tokens::Entity,
+                successor.clone(),
+                Expr::col((successor.clone(), refresh_tokens::Column::ParentHash))
+                    .equals((refresh_tokens::Entity, refresh_tokens::Column::TokenHash)),
+            )
+            .expr_as(
+                Expr::col((successor, refresh_tokens::Column::CreatedAt)),
+                Alias::new("spent_at"),
+            );
+        let db = &self.db.read;
+        let row = db
+            .query_one_raw(db.get_database_backend().build(&query))
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        let (Some(session), Some(user)) = (
+            sessions::Model::from_query_result_optional(&row, "B_")?,
+            users::Model::from_query_result_optional(&row, "C_")?,
+        ) else {
+            return Err(AppError::InvalidToken);
+        };
+        Ok(Found {
+            token: refresh_tokens::Model::from_query_result(&row, "A_")?,
+            session,
+            user,
+            spent_at: row.try_get::<Option<DateTime<Utc>>>("", "spent_at")?,
+        })
+    }
+
+    /// Stores the successor of the token hashed `parent`, which spends it; a
+    /// racer's identical insert does nothing.
+    async fn store_successor(&self, parent: &str, successor: &str, session: &sessions::Model) -> AppResult<()> {
+        refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+            token_hash: Set(token_hash(successor)),
+            parent_hash: Set(Some(parent.to_owned())),
+            session_id: Set(session.id),
+            created_at: Set(db::now()),
+            expires_at: Set(self.refresh_expiry(session.expires_at)),
+        })
+        .on_conflict_do_nothing()
+        .exec(&self.db.write)
+        .await?;
+        Ok(())
+    }
+}
