@@ -39,19 +39,9 @@ use password::PasswordHasher;
 
 /// The accounts service. Cheap to clone.
 #[derive(Clone)]
-pub struct Accounts {
-    db: Db,
-    passwords: Arc<PasswordHasher>,
-    outbox: Arc<Outbox>,
-    limits: Arc<Limits>,
-    sessions: Sessions,
-    mfa: Mfa,
-    links: Links,
-    /// REQUIRE_EMAIL_CONFIRMATION.
-    require_confirmation: bool,
-}
+pub struct Accounts(Arc<AccountParts>);
 
-/// The parts [`Accounts`] is built from.
+/// The parts [`Accounts`] is built from and works with.
 pub struct AccountParts {
     pub db: Db,
     pub passwords: Arc<PasswordHasher>,
@@ -60,32 +50,22 @@ pub struct AccountParts {
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub links: Links,
+    /// REQUIRE_EMAIL_CONFIRMATION.
     pub require_confirmation: bool,
+}
+
+impl std::ops::Deref for Accounts {
+    type Target = AccountParts;
+
+    fn deref(&self) -> &AccountParts {
+        &self.0
+    }
 }
 
 impl Accounts {
     /// The service over these parts.
     pub fn new(parts: AccountParts) -> Self {
-        let AccountParts {
-            db,
-            passwords,
-            outbox,
-            limits,
-            sessions,
-            mfa,
-            links,
-            require_confirmation,
-        } = parts;
-        Self {
-            db,
-            passwords,
-            outbox,
-            limits,
-            sessions,
-            mfa,
-            links,
-            require_confirmation,
-        }
+        Self(Arc::new(parts))
     }
 
     /// The caller's account, once `password` proves again that it is them

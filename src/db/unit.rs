@@ -60,3 +60,45 @@ impl Deref for Tx {
         &self.txn
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use sea_orm::ConnectionTrait;
+
+    use crate::config::SqliteSync;
+    use crate::db::Db;
+
+    #[tokio::test]
+    async fn effects_run_after_a_commit_and_never_on_rollback() {
+        let db = Db::connect("sqlite::memory:", 1, SqliteSync::Normal).await.unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let count = || {
+            let ran = ran.clone();
+            move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+
+        let mut tx = db.begin().await.unwrap();
+        tx.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        tx.after_commit(count());
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "not before the commit");
+        tx.commit().await.unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "after the commit");
+
+        let mut tx = db.begin().await.unwrap();
+        tx.after_commit(count());
+        tx.rollback().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.after_commit(count());
+        drop(tx);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "never after a rollback or an abandoned unit"
+        );
+    }
+}

@@ -229,3 +229,32 @@ async fn introspection_can_be_switched_off() {
         "Query"
     );
 }
+
+#[tokio::test]
+async fn clients_generating_code_from_introspection_see_every_error_code() {
+    let app = spawn_app().await;
+    let r = app
+        .gql(
+            "{ __type(name: \"ErrorCode\") { kind enumValues { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["__type"]["kind"], "ENUM", "{r}");
+    let values: Vec<&str> = r["data"]["__type"]["enumValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    for code in [
+        "UNAUTHENTICATED",
+        "BAD_USER_INPUT",
+        "RATE_LIMITED",
+        "SERVICE_UNAVAILABLE",
+        "INTERNAL",
+    ] {
+        assert!(values.contains(&code), "{code} in {values:?}");
+    }
+    let listed = app.gql("{ errorCodes }", json!({})).await;
+    assert_eq!(listed["data"]["errorCodes"].as_array().unwrap().len(), values.len());
+}

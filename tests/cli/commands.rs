@@ -75,3 +75,29 @@ async fn create_admin_makes_an_administrator_who_can_list_accounts() {
     let promoted = create("boss@example.com", "");
     assert!(String::from_utf8_lossy(&promoted.stdout).contains("is now an administrator"));
 }
+
+#[tokio::test]
+async fn a_failing_keygen_says_why() {
+    use sea_orm::{ConnectionTrait, Database};
+    let dir = tempfile::tempdir().unwrap();
+    let out = authql(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The database refuses new signing keys, with a reason of its own.
+    let url = format!("sqlite://{}", dir.path().join("data/authql.db").display());
+    let db = Database::connect(url).await.unwrap();
+    db.execute_unprepared(
+        "CREATE TRIGGER frozen BEFORE INSERT ON signing_keys BEGIN SELECT RAISE(ABORT, 'signing keys are frozen'); END",
+    )
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+
+    let out = authql(dir.path()).arg("keygen").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("cannot store the new signing key"), "{said}");
+    assert!(
+        said.contains("signing keys are frozen"),
+        "the cause reaches the operator: {said}"
+    );
+}
