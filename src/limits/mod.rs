@@ -6,6 +6,9 @@
 //! enforces its own; with it they live in Redis and every instance shares
 //! them. While Redis cannot be reached, each instance falls back to its own
 //! buckets rather than refusing everyone or letting everyone through.
+//!
+//! Owns the buckets (in memory, or Redis keys under REDIS_KEY_PREFIX). May
+//! call: `error`. Every domain may call it.
 
 mod local;
 mod shared;
