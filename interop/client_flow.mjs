@@ -10,7 +10,8 @@ const { signup } = await client.request(gql`
 `, { input: { email, password: PASSWORD } });
 if (!signup.confirmationRequired) throw new Error('confirmation expected');
 
-const confirmed = await fetch(await mailedLink(email));
+// Opening the link only shows a button; pressing it POSTs.
+const confirmed = await fetch(await mailedLink(email), { method: 'POST' });
 if (confirmed.status !== 200) throw new Error(`confirmation link answered ${confirmed.status}`);
 
 const { login } = await client.request(gql`

@@ -49,7 +49,10 @@ def signup_and_confirm(email_address):
                 {"i": {"email": email_address, "password": PASSWORD}})
     assert r["data"]["signup"]["confirmationRequired"], r
     msg = wait_for_mail(email_address)
+    # Opening the link shows a button; pressing it (a POST) confirms.
     with urllib.request.urlopen(link_in(msg)) as resp:
+        assert resp.status == 200 and b'method="post"' in resp.read(), resp.status
+    with urllib.request.urlopen(urllib.request.Request(link_in(msg), method="POST")) as resp:
         assert resp.status == 200, resp.status
     return msg
 

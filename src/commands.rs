@@ -30,13 +30,23 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 
 /// `authql keygen`: a new signing key, published at once and signing after
 /// [`keys::ROTATION_DELAY`] (or at once with `now`); the others retire then
-/// but keep verifying until their last tokens expire.
+/// but keep verifying until their last tokens expire, unless
+/// `revoke_previous` removes them at once (a leaked key).
 ///
 /// # Errors
 /// When the database fails.
-pub async fn rotate_key(config: &Config, now: bool) -> anyhow::Result<()> {
+pub async fn rotate_key(config: &Config, now: bool, revoke_previous: bool) -> anyhow::Result<()> {
     let db = migrated(config, 1).await?;
     let crypto = Crypto::new(config.secret_key.expose());
+    if revoke_previous {
+        let kid = keys::rotate_revoking_previous(&db, &crypto)
+            .await
+            .context("cannot store the new signing key")?;
+        println!(
+            "new signing key {kid}: signing now; every previous key is revoked (running instances drop it within a minute)"
+        );
+        return Ok(());
+    }
     let delay = if now {
         std::time::Duration::ZERO
     } else {

@@ -21,6 +21,7 @@ pub enum ErrorCode {
     InvalidCode,
     MfaNotEnabled,
     MfaAlreadyEnabled,
+    StepUpRequired,
     PayloadTooLarge,
     UnsupportedMedia,
     RateLimited,
@@ -31,7 +32,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the contract's order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::BadUserInput,
@@ -42,6 +43,7 @@ impl ErrorCode {
         Self::InvalidCode,
         Self::MfaNotEnabled,
         Self::MfaAlreadyEnabled,
+        Self::StepUpRequired,
         Self::PayloadTooLarge,
         Self::UnsupportedMedia,
         Self::RateLimited,
@@ -63,6 +65,7 @@ impl ErrorCode {
             Self::InvalidCode => "INVALID_CODE",
             Self::MfaNotEnabled => "MFA_NOT_ENABLED",
             Self::MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
+            Self::StepUpRequired => "STEP_UP_REQUIRED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMedia => "UNSUPPORTED_MEDIA",
             Self::RateLimited => "RATE_LIMITED",
@@ -78,6 +81,7 @@ impl ErrorCode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
     Email,
+    NewEmail,
     Password,
     NewPassword,
     Username,
@@ -86,6 +90,7 @@ pub enum Field {
     FirstName,
     LastName,
     Code,
+    MfaToken,
     Id,
     First,
     Offset,
@@ -116,6 +121,8 @@ pub enum AppError {
     MfaNotEnabled,
     #[error("multi-factor authentication is already on for this account")]
     MfaAlreadyEnabled,
+    #[error("confirm it is you first: sign in again, or verify with a code (verifyOtp or verifyStepUp)")]
+    StepUpRequired,
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -158,6 +165,7 @@ impl AppError {
             Self::InvalidCode => ErrorCode::InvalidCode,
             Self::MfaNotEnabled => ErrorCode::MfaNotEnabled,
             Self::MfaAlreadyEnabled => ErrorCode::MfaAlreadyEnabled,
+            Self::StepUpRequired => ErrorCode::StepUpRequired,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMedia(_) => ErrorCode::UnsupportedMedia,
             Self::RateLimited { .. } => ErrorCode::RateLimited,

@@ -29,6 +29,9 @@ pub enum EventKind {
     MfaDisabled,
     RecoveryCodesRegenerated,
     MfaFailed,
+    EmailChangeRequested,
+    EmailChanged,
+    EmailChangeUndone,
 }
 
 impl EventKind {
@@ -51,6 +54,9 @@ impl EventKind {
             Self::MfaDisabled => "MFA_DISABLED",
             Self::RecoveryCodesRegenerated => "RECOVERY_CODES_REGENERATED",
             Self::MfaFailed => "MFA_FAILED",
+            Self::EmailChangeRequested => "EMAIL_CHANGE_REQUESTED",
+            Self::EmailChanged => "EMAIL_CHANGED",
+            Self::EmailChangeUndone => "EMAIL_CHANGE_UNDONE",
         }
     }
 }

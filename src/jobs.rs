@@ -35,7 +35,7 @@ pub async fn start(state: &AppState) -> Result<JobScheduler, JobSchedulerError> 
         state,
         Duration::from_secs(60),
         "reload signing keys",
-        |s| async move { s.keys.reload(&s.db, &s.crypto).await },
+        |s| async move { s.sessions.reload_keys().await },
     )
     .await?;
     every(

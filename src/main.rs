@@ -36,6 +36,9 @@ enum Command {
         /// Sign with the new key at once (after a compromise); offline verifiers may reject new tokens until they refetch the JWKS.
         #[arg(long)]
         now: bool,
+        /// With --now: remove every previous key from the JWKS and from verification (a leaked key); their tokens stop working.
+        #[arg(long, requires = "now")]
+        revoke_previous: bool,
     },
     /// Make EMAIL an administrator: promote its account, or create a confirmed
     /// one whose password is read from the first line of standard input.
@@ -112,7 +115,9 @@ fn run(command: Option<Command>, settings: Settings) -> ExitCode {
     let outcome = runtime.block_on(async move {
         match command {
             Some(Command::Migrate) => authql::commands::migrate(&config).await,
-            Some(Command::Keygen { now, .. }) => authql::commands::rotate_key(&config, now).await,
+            Some(Command::Keygen {
+                now, revoke_previous, ..
+            }) => authql::commands::rotate_key(&config, now, revoke_previous).await,
             Some(Command::CreateAdmin { email }) => authql::commands::create_admin(&config, &email).await,
             _ => Application::build(config).await?.run_until(shutdown_signal()).await,
         }

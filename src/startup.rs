@@ -19,13 +19,10 @@ use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::profile::Profile;
-use crate::sessions::Sessions;
+use crate::sessions::{SessionParts, Sessions};
 use crate::state::{AppState, Services};
 use crate::tokens::keys::{self, KeyStore};
 use crate::{graphql, http, jobs};
-
-/// What authenticator apps show beside an account when PUBLIC_URL has no host.
-const PRODUCT_NAME: &str = "authql";
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -136,22 +133,23 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         .as_ref()
         .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
     let limits = Arc::new(Limits::new(config.http.rate_limits, redis).context("cannot use REDIS_URL")?);
-    let sessions = Sessions::new(
-        db.clone(),
-        keys.clone(),
-        crypto.clone(),
-        limits.clone(),
-        config.tokens.clone(),
-        &config.issuer(),
-    );
-    let totp_issuer = config.public_url.host_str().unwrap_or(PRODUCT_NAME).to_owned();
+    let sessions = Sessions::new(SessionParts {
+        db: db.clone(),
+        keys: keys.clone(),
+        crypto: crypto.clone(),
+        limits: limits.clone(),
+        outbox: outbox.clone(),
+        policy: config.tokens.clone(),
+        issuer: config.issuer(),
+        new_device_notices: config.new_device_notices,
+    });
     let mfa = Mfa::new(
         db.clone(),
         crypto.clone(),
         limits.clone(),
         outbox.clone(),
         sessions.clone(),
-        &totp_issuer,
+        &config.mfa,
     );
     let accounts = Accounts::new(AccountParts {
         db: db.clone(),

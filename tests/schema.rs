@@ -7,12 +7,37 @@ use async_graphql::parser::parse_schema;
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 
 /// Contract members that later capabilities add. Each entry must really be
-/// missing; remove it when the capability lands.
+/// missing (or still of its old type); remove it when the capability lands.
 const PENDING: &[&str] = &[
     // Sign-in with Google and OpenID Connect providers.
     "OAuthProvider",
     "Query.oauthProviders",
     "Mutation.exchangeLoginCode",
+    "Mutation.signInWithIdToken",
+    "User.identities",
+    "Identity",
+    "Mutation.linkIdentity",
+    "Mutation.unlinkIdentity",
+    // Abuse protection: known devices.
+    "AuthPayload.deviceToken",
+    "LoginInput.deviceToken",
+    "Device",
+    "Query.devices",
+    "Mutation.forgetDevice",
+    // Clients: refresh tokens in cookies, session events.
+    "AuthPayload.refreshToken",
+    "Mutation.refreshToken(refreshToken)",
+    "Subscription",
+    "SessionEvent",
+    // Operations: administration.
+    "Query.user",
+    "Query.auditLog",
+    "AuditPage",
+    "AuditEntry",
+    "Mutation.revokeUserSessions",
+    "Mutation.deleteUser",
+    "Mutation.setUserRole",
+    "Mutation.sendPasswordReset",
 ];
 
 /// Every member of an SDL document: `Type` -> kind, `Type.field` -> type,
@@ -81,9 +106,11 @@ fn the_schema_covers_the_contract() {
         match ours.get(member) {
             None if is_pending(member) => {}
             None => missing.push(member.clone()),
-            Some(_) if is_pending(member) => {
+            Some(got) if is_pending(member) && got == kind => {
                 panic!("{member} is implemented now: remove it from PENDING")
             }
+            // A member whose type the pending capability changes.
+            Some(_) if is_pending(member) => {}
             Some(got) if got != kind => different.push(format!("{member}: contract {kind}, schema {got}")),
             Some(_) => {}
         }

@@ -6,6 +6,7 @@ mod columns;
 mod m20261129_000001_initial;
 mod m20261129_000002_avatars;
 mod m20261130_000003_typed_columns;
+mod m20261130_000004_token_payload;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_initial::Migration),
             Box::new(m20261129_000002_avatars::Migration),
             Box::new(m20261130_000003_typed_columns::Migration),
+            Box::new(m20261130_000004_token_payload::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ pub struct Migration;
 /// Old `amr` values and the sign-in method each stands for.
 const SIGN_IN_METHODS: [(&str, &str); 3] = [
     ("pwd", "password"),
-    ("pwd,otp,mfa", "password_otp"),
+    ("pwd,otp,mfa", "password_totp"),
     ("pwd,mfa", "password_recovery_code"),
 ];
 

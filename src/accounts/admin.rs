@@ -14,6 +14,7 @@ use crate::db;
 use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
+use crate::tokens::one_time;
 
 /// Largest page of [`list_users`].
 pub const MAX_PAGE: u64 = 100;
@@ -111,6 +112,7 @@ impl Accounts {
         if changed == 1 {
             if !active {
                 self.sessions.revoke_all(&mut tx, id, None).await?;
+                one_time::invalidate_proofs(&*tx, id).await?;
             }
             let kind = if active {
                 EventKind::AccountActivated

@@ -14,15 +14,25 @@ use crate::mail::templates;
 use crate::tokens::one_time::{self, Purpose};
 
 impl Accounts {
-    /// Spends a confirmation token and marks its account's address confirmed.
+    /// Spends a mailed address link: a sign-up's confirmation, an email
+    /// change's link to the new address, or its undo link to the old one.
     ///
     /// # Errors
-    /// `INVALID_TOKEN` when the token is unknown, spent, expired or not a confirmation token.
+    /// `INVALID_TOKEN` when the token is unknown, spent, expired or not such a link.
     #[tracing::instrument(skip_all)]
     pub async fn confirm_email(&self, token: &str, client: &ClientInfo) -> AppResult<()> {
         self.limits.check(Limit::MailedToken, client.ip, None).await?;
         let mut tx = self.db.begin().await?;
-        let row = one_time::consume(&*tx, token, Purpose::ConfirmEmail).await?;
+        let links = [Purpose::ConfirmEmail, Purpose::ChangeEmail, Purpose::UndoEmailChange];
+        let row = one_time::consume_any(&*tx, token, &links).await?;
+        if row.purpose == Purpose::ChangeEmail.as_str() {
+            self.apply_email_change(&mut tx, row, client).await?;
+            return Ok(tx.commit().await?);
+        }
+        if row.purpose == Purpose::UndoEmailChange.as_str() {
+            self.undo_email_change(&mut tx, row, client).await?;
+            return Ok(tx.commit().await?);
+        }
         let now = db::now();
         users::Entity::update_many()
             .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))

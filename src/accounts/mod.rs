@@ -9,6 +9,7 @@ mod admin;
 mod confirmation;
 mod delete;
 mod email;
+mod email_change;
 pub mod password;
 mod password_changes;
 mod sign_in;

@@ -52,7 +52,9 @@ impl Accounts {
         Ok(())
     }
 
-    /// Sets a new password with a mailed reset token and ends every session of the account.
+    /// Sets a new password with a mailed reset token and ends every session of
+    /// the account; every outstanding link, code and half-finished login of it
+    /// stops working. A second factor stays on: the next login still needs it.
     ///
     /// # Errors
     /// `INVALID_TOKEN` for an unknown, spent, expired or non-reset token;
@@ -71,7 +73,8 @@ impl Accounts {
         one_time::consume(&*tx, token, Purpose::ResetPassword).await?;
         set_password(&*tx, user.id, hash, true).await?;
         self.sessions.revoke_all(&mut tx, user.id, None).await?;
-        one_time::invalidate_all(&*tx, user.id, Purpose::ResetPassword).await?;
+        // Links and codes mailed before the reset, and logins half-way through, are over.
+        one_time::invalidate_proofs(&*tx, user.id).await?;
         events::record(&*tx, user.id, EventKind::PasswordReset, client).await?;
         self.outbox
             .enqueue(&mut tx, templates::password_changed(&user.email))
@@ -80,7 +83,8 @@ impl Accounts {
         Ok(())
     }
 
-    /// Changes the caller's password and ends their other sessions.
+    /// Changes the caller's password and ends their other sessions; every
+    /// outstanding link, code and half-finished login of the account stops working.
     ///
     /// # Errors
     /// `INVALID_CREDENTIALS` when `current` is wrong; `BAD_USER_INPUT` on `newPassword`.
@@ -100,6 +104,7 @@ impl Accounts {
         self.sessions
             .revoke_all(&mut tx, user.id, Some(caller.session().id))
             .await?;
+        one_time::invalidate_proofs(&*tx, user.id).await?;
         events::record(&*tx, user.id, EventKind::PasswordChanged, client).await?;
         self.outbox
             .enqueue(&mut tx, templates::password_changed(&user.email))

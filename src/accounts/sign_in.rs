@@ -105,8 +105,8 @@ impl Accounts {
         if stored.is_some_and(|h| self.passwords.needs_rehash(&h)) {
             self.upgrade_hash(&user, password).await?;
         }
-        if user.totp_enabled_at.is_some() {
-            return Ok(LoginOutcome::MfaRequired(self.mfa.challenge(&user).await?));
+        if let Some(challenge) = self.mfa.second_step(&user, client).await? {
+            return Ok(LoginOutcome::MfaRequired(challenge));
         }
         let bundle = self.sessions.start(user, client, SignInMethod::Password).await?;
         Ok(LoginOutcome::SignedIn(Box::new(bundle)))

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
@@ -28,6 +29,16 @@ pub struct NewAccount {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone_number: Option<String>,
+}
+
+/// The credentials and profile of a sign-up, checked and hashed.
+struct Pending {
+    username: Option<String>,
+    display_name: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    password_hash: String,
 }
 
 /// The answer to a sign-up.
@@ -70,14 +81,23 @@ impl Accounts {
         ensure_free(&self.db, username.as_deref(), phone.as_deref(), None).await?;
         let password_hash = self.passwords.hash(&input.password).await?;
 
+        let pending = Pending {
+            username,
+            display_name,
+            first_name,
+            last_name,
+            phone,
+            password_hash,
+        };
+
         let mut tx = self.db.begin().await?;
         let inserted = users::ActiveModel {
-            username: Set(username),
-            display_name: Set(display_name),
-            first_name: Set(first_name),
-            last_name: Set(last_name),
-            phone_number: Set(phone),
-            ..new_user(&email, password_hash)
+            username: Set(pending.username.clone()),
+            display_name: Set(pending.display_name.clone()),
+            first_name: Set(pending.first_name.clone()),
+            last_name: Set(pending.last_name.clone()),
+            phone_number: Set(pending.phone.clone()),
+            ..new_user(&email, pending.password_hash.clone())
         }
         .insert(&*tx)
         .await;
@@ -89,7 +109,7 @@ impl Accounts {
                     return Err(e.into());
                 };
                 if violates(&constraint, "users", "email") {
-                    return self.already_registered(&email).await;
+                    return self.already_registered(&email, pending, client).await;
                 }
                 return Err(taken_field(&constraint).unwrap_or_else(|| e.into()));
             }
@@ -103,7 +123,7 @@ impl Accounts {
         } else {
             Some(
                 self.sessions
-                    .open(&mut tx, user.id, client, SignInMethod::Password)
+                    .open(&mut tx, &user, client, SignInMethod::Password)
                     .await?,
             )
         };
@@ -117,39 +137,87 @@ impl Accounts {
         })
     }
 
-    /// The owner of a taken address hears about it; the caller hears what a new sign-up hears.
-    async fn already_registered(&self, email: &Email) -> AppResult<SignupOutcome> {
+    /// A sign-up for a taken address. Its owner hears about it; the caller
+    /// hears what a new sign-up hears. An address nobody confirmed yet is not
+    /// anybody's: the sign-up starts over with these credentials, and only
+    /// its link confirms, so whoever signed up first with someone else's
+    /// address gets nothing once the owner signs up and confirms.
+    async fn already_registered(
+        &self,
+        email: &Email,
+        pending: Pending,
+        client: &ClientInfo,
+    ) -> AppResult<SignupOutcome> {
         if !self.require_confirmation {
             return Err(AppError::EmailTaken);
         }
         let user = find_by_email(&self.db.write, email)
             .await?
             .ok_or_else(|| AppError::internal("taken email has no user"))?;
-        let unconfirmed = user.email_verified_at.is_none();
-        let kind = if unconfirmed {
-            MailKind::ConfirmEmail
-        } else {
-            MailKind::AccountExists
+        let answer = SignupOutcome {
+            confirmation_required: true,
+            auth: None,
         };
+        if user.email_verified_at.is_none() && self.start_over(email, user.id, pending, client).await? {
+            return Ok(answer);
+        }
+        // A burst of sign-ups for a confirmed address sends one mail, not one each.
         if !self
             .outbox
-            .sent_recently(email.as_str(), kind, REPEAT_MAIL_WINDOW)
+            .sent_recently(email.as_str(), MailKind::AccountExists, REPEAT_MAIL_WINDOW)
             .await?
         {
             let mut tx = self.db.begin().await?;
-            let mail = if unconfirmed {
-                let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
-                templates::confirm_email(email.as_str(), &self.confirm_link(&token))
-            } else {
-                templates::account_exists(email.as_str(), &self.links.frontend("/forgot-password"))
-            };
+            let mail = templates::account_exists(email.as_str(), &self.links.frontend("/forgot-password"));
             self.outbox.enqueue(&mut tx, mail).await?;
             tx.commit().await?;
         }
-        Ok(SignupOutcome {
-            confirmation_required: true,
-            auth: None,
-        })
+        Ok(answer)
+    }
+
+    /// Replaces the pending credentials of unconfirmed account `user_id`
+    /// with `pending`; earlier confirmation links stop working and a new one
+    /// is mailed. False when the account was confirmed meanwhile.
+    async fn start_over(&self, email: &Email, user_id: Uuid, pending: Pending, client: &ClientInfo) -> AppResult<bool> {
+        ensure_free(
+            &self.db,
+            pending.username.as_deref(),
+            pending.phone.as_deref(),
+            Some(user_id),
+        )
+        .await?;
+        let mut tx = self.db.begin().await?;
+        let replaced = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(pending.password_hash))
+            .col_expr(users::Column::Username, Expr::value(pending.username))
+            .col_expr(users::Column::DisplayName, Expr::value(pending.display_name))
+            .col_expr(users::Column::FirstName, Expr::value(pending.first_name))
+            .col_expr(users::Column::LastName, Expr::value(pending.last_name))
+            .col_expr(users::Column::PhoneNumber, Expr::value(pending.phone))
+            .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+            .filter(users::Column::Id.eq(user_id))
+            // Checked in the same statement, so a confirmation racing this sign-up wins cleanly.
+            .filter(users::Column::EmailVerifiedAt.is_null())
+            .exec(&*tx)
+            .await;
+        let replaced = match replaced {
+            Ok(result) => result.rows_affected,
+            Err(e) => {
+                let taken = unique_violation(&e).and_then(|c| taken_field(&c));
+                return Err(taken.unwrap_or_else(|| e.into()));
+            }
+        };
+        if replaced == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        one_time::invalidate_all(&*tx, user_id, Purpose::ConfirmEmail).await?;
+        let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
+        events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
+        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+        self.outbox.enqueue(&mut tx, mail).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -17,7 +17,7 @@ use lettre::message::Mailbox;
 use url::Url;
 
 pub use settings::Settings;
-pub use values::{AppEnv, LogFormat, Secret, SqliteSync};
+pub use values::{AppEnv, LogFormat, LoginEmailOtp, Secret, SqliteSync};
 
 /// Token and session lifetimes.
 #[derive(Clone, Debug)]
@@ -27,7 +27,17 @@ pub struct TokenConfig {
     pub reuse_grace: Duration,
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
+    /// How recent a sign-in or step-up a sensitive operation needs.
+    pub step_up_window: Duration,
     pub audience: String,
+}
+
+/// How multi-factor authentication behaves.
+#[derive(Clone, Debug)]
+pub struct MfaConfig {
+    /// The issuer authenticator apps show.
+    pub issuer: String,
+    pub login_email_otp: LoginEmailOtp,
 }
 
 /// argon2id cost and how many hashes may run at once.
@@ -77,7 +87,10 @@ pub struct Config {
     pub avatar_max_bytes: usize,
     pub secret_key: Secret,
     pub require_email_confirmation: bool,
+    /// Mail owners about sign-ins from devices their account has not used.
+    pub new_device_notices: bool,
     pub tokens: TokenConfig,
+    pub mfa: MfaConfig,
     pub password: PasswordConfig,
     pub mail: MailConfig,
     pub http: HttpConfig,
@@ -109,6 +122,11 @@ impl Settings {
             (None, false) => Url::parse(&format!("http://{}", self.listen_addr))
                 .map_err(|_| ConfigError("LISTEN_ADDR: cannot form a default PUBLIC_URL from it".into()))?,
         };
+        if production && public_url.scheme() != "https" && !self.allow_insecure_public_url {
+            return Err(ConfigError(
+                "PUBLIC_URL: must be https:// in production, so HSTS and Secure cookies are on (ALLOW_INSECURE_PUBLIC_URL=true only for tests)".into(),
+            ));
+        }
         if production
             && self
                 .secret_key
@@ -167,13 +185,19 @@ impl Settings {
             sqlite_synchronous: self.sqlite_synchronous,
             secret_key,
             require_email_confirmation: self.require_email_confirmation,
+            new_device_notices: self.new_device_notices,
             tokens: TokenConfig {
                 access_ttl: self.access_token_ttl,
                 refresh_ttl: self.refresh_token_ttl,
                 reuse_grace: self.refresh_reuse_grace,
                 idle_timeout: self.session_idle_timeout,
                 max_lifetime: self.session_max_lifetime,
+                step_up_window: self.step_up_window,
                 audience: self.jwt_audience,
+            },
+            mfa: MfaConfig {
+                issuer: self.mfa_issuer,
+                login_email_otp: self.login_email_otp,
             },
             password: PasswordConfig {
                 memory_kib: self.password_hash_memory_kib,

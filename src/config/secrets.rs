@@ -20,11 +20,22 @@ const KEY_FILE: &str = "secret.key";
 /// short, or when the development key file cannot be read or written.
 pub fn master_key(given: Option<Secret>, production: bool, data_dir: &Path) -> Result<Secret, ConfigError> {
     match given.filter(|k| !k.expose().is_empty()) {
-        Some(key) if key.expose().chars().count() >= MIN_SECRET_KEY_LEN => Ok(key),
-        Some(_) => Err(short_key()),
+        Some(key) if key.expose().chars().count() < MIN_SECRET_KEY_LEN => Err(short_key()),
+        Some(key) if guessable(key.expose()) => Err(ConfigError(
+            "SECRET_KEY: too easy to guess (repeated or patterned characters); generate one with `authql keygen --secret`"
+                .into(),
+        )),
+        Some(key) => Ok(key),
         None if production => Err(short_key()),
         None => development_key(data_dir),
     }
+}
+
+/// Whether a long enough key is still low in entropy: few distinct
+/// characters, or a pattern (repeats, sequences, words) zxcvbn sees through.
+fn guessable(key: &str) -> bool {
+    let distinct = key.chars().collect::<std::collections::HashSet<_>>().len();
+    distinct < 10 || zxcvbn::zxcvbn(key, &[]).score() < zxcvbn::Score::Four
 }
 
 /// The error for a missing or short SECRET_KEY.
@@ -77,11 +88,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn production_refuses_missing_or_short_keys() {
+    fn production_refuses_missing_short_or_guessable_keys() {
         let dir = tempfile::tempdir().unwrap();
         assert!(master_key(None, true, dir.path()).is_err());
         assert!(master_key(Some(Secret::new("short")), true, dir.path()).is_err());
-        assert!(master_key(Some(Secret::new("x".repeat(32))), true, dir.path()).is_ok());
+        assert!(master_key(Some(Secret::new("x".repeat(32))), true, dir.path()).is_err());
+        assert!(master_key(Some(Secret::new("0123456789".repeat(4))), true, dir.path()).is_err());
+        assert!(master_key(Some(Secret::new(generate())), true, dir.path()).is_ok());
     }
 
     #[test]

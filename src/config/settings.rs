@@ -62,6 +62,9 @@ pub struct Settings {
         default_value = "development"
     )]
     pub app_env: AppEnv,
+    /// Allow an http:// PUBLIC_URL in production (tests only: tokens and cookies would cross in clear).
+    #[arg(long, env = "ALLOW_INSECURE_PUBLIC_URL", value_name = "ALLOW_INSECURE_PUBLIC_URL", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub allow_insecure_public_url: bool,
     /// Allow SQLite in production (a single instance only).
     #[arg(long, env = "ALLOW_SQLITE_IN_PRODUCTION", value_name = "ALLOW_SQLITE_IN_PRODUCTION", value_parser = BoolishValueParser::new(), default_value = "false")]
     pub allow_sqlite_in_production: bool,
@@ -120,6 +123,24 @@ pub struct Settings {
     /// Sessions without activity for this long are ended.
     #[arg(long, env = "SESSION_IDLE_TIMEOUT", value_name = "SESSION_IDLE_TIMEOUT", value_parser = values::duration, default_value = "20m")]
     pub session_idle_timeout: Duration,
+    /// Mail the owner when their account signs in from a device (user agent) it has not used before.
+    #[arg(long, env = "NEW_DEVICE_NOTICES", value_name = "NEW_DEVICE_NOTICES", value_parser = BoolishValueParser::new(), default_value = "true")]
+    pub new_device_notices: bool,
+    /// How recent a proof of identity a sensitive operation needs (a sign-in or a step-up).
+    #[arg(long, env = "STEP_UP_WINDOW", value_name = "STEP_UP_WINDOW", value_parser = values::duration, default_value = "10m")]
+    pub step_up_window: Duration,
+    /// `off`, or `always`: every password login of an account without TOTP also needs a mailed code.
+    #[arg(
+        long,
+        env = "LOGIN_EMAIL_OTP",
+        value_name = "LOGIN_EMAIL_OTP",
+        value_enum,
+        default_value = "off"
+    )]
+    pub login_email_otp: values::LoginEmailOtp,
+    /// The issuer authenticator apps show beside the account.
+    #[arg(long, env = "MFA_ISSUER", value_name = "MFA_ISSUER", default_value = "authql")]
+    pub mfa_issuer: String,
     /// `aud` claim of access tokens.
     #[arg(long, env = "JWT_AUDIENCE", value_name = "JWT_AUDIENCE", default_value = "authql")]
     pub jwt_audience: String,

@@ -31,6 +31,15 @@ pub enum SqliteSync {
     Full,
 }
 
+/// Whether a password login of an account without TOTP also needs a mailed code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoginEmailOtp {
+    /// The password is enough.
+    Off,
+    /// A six-digit code is mailed after every correct password.
+    Always,
+}
+
 /// A value that must never be printed: Debug and Display show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::SqliteSync;
@@ -38,8 +38,8 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32, sync: SqliteSync) -> Result<Self, DbErr> {
         if url.starts_with("sqlite:") {
             create_parent_folder(url);
-            let write = Database::connect(options(url, 1, sync)).await?;
-            let read = Database::connect(options(url, max_connections, sync)).await?;
+            let write = connect_sqlite(options(url, 1, sync)).await?;
+            let read = connect_sqlite(options(url, max_connections, sync)).await?;
             Ok(Self { read, write })
         } else {
             // The start-up lock holds one connection while migrations use another.
@@ -90,6 +90,31 @@ impl Db {
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.read.ping().await
     }
+}
+
+/// Connects to SQLite, waiting while another process holds the database
+/// lock: setting WAL mode on connect needs it, and an instance starting
+/// beside this one holds it while it migrates.
+async fn connect_sqlite(options: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(25);
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(e) if is_locked(&e) && started.elapsed() < Duration::from_secs(60) => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(500));
+            }
+            connected => return connected,
+        }
+    }
+}
+
+/// Whether SQLite answered SQLITE_BUSY ("database is locked").
+fn is_locked(e: &DbErr) -> bool {
+    let (DbErr::Conn(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner))) = e else {
+        return false;
+    };
+    matches!(inner.as_ref(), sea_orm::sqlx::Error::Database(db) if db.code().as_deref() == Some("5"))
 }
 
 /// SQLite creates the file but not its folder (DATA_DIR on a first start).

@@ -10,7 +10,7 @@ use std::ops::Deref;
 
 use sea_orm::{DatabaseTransaction, DbErr};
 
-type Effect = Box<dyn FnOnce() + Send>;
+type Effect = Box<dyn FnOnce() + Send + Sync>;
 
 /// A database transaction with its after-commit effects.
 pub struct Tx {
@@ -27,7 +27,7 @@ impl Tx {
     }
 
     /// Runs `effect` after this transaction commits; never if it rolls back.
-    pub fn after_commit(&mut self, effect: impl FnOnce() + Send + 'static) {
+    pub fn after_commit(&mut self, effect: impl FnOnce() + Send + Sync + 'static) {
         self.effects.push(Box::new(effect));
     }
 

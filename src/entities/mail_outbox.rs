@@ -43,6 +43,9 @@ pub enum MailKind {
     LoginCode,
     #[sea_orm(string_value = "step_up_code")]
     StepUpCode,
+    /// Tells the owner of a change to their account; holds no token or code.
+    #[sea_orm(string_value = "notice")]
+    Notice,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,4 @@
-//! Mailed single-use tokens (email confirmation, password reset) by SHA-256.
+//! Single-use tokens and codes (confirmation, reset, email change, MFA steps), stored by hash.
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +15,8 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
     pub attempts: i32,
+    /// A value the token carries: an email change's new address, or the old one its undo restores.
+    pub payload: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

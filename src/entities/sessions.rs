@@ -28,12 +28,15 @@ pub enum SignInMethod {
     /// A password alone.
     #[sea_orm(string_value = "password")]
     Password,
-    /// A password, then a one-time code (TOTP, or a mailed code).
-    #[sea_orm(string_value = "password_otp")]
-    PasswordAndOneTimeCode,
+    /// A password, then a code from an authenticator app.
+    #[sea_orm(string_value = "password_totp")]
+    PasswordAndTotp,
     /// A password, then a recovery code.
     #[sea_orm(string_value = "password_recovery_code")]
     PasswordAndRecoveryCode,
+    /// A password, then a code mailed to the account's address (LOGIN_EMAIL_OTP).
+    #[sea_orm(string_value = "password_mailed_code")]
+    PasswordAndMailedCode,
 }
 
 /// Authentication method references (RFC 8176), as access tokens carry them in `amr`.
@@ -49,12 +52,14 @@ pub enum Amr {
 }
 
 impl SignInMethod {
-    /// The `amr` values of a session signed in this way.
+    /// The `amr` values of a session signed in this way: `otp` only for a
+    /// device's one-time password (a mailed code is the mailbox, not a
+    /// device), `mfa` only for two distinct factors.
     pub fn amr(self) -> &'static [Amr] {
         match self {
             Self::Password => &[Amr::Pwd],
-            Self::PasswordAndOneTimeCode => &[Amr::Pwd, Amr::Otp, Amr::Mfa],
-            Self::PasswordAndRecoveryCode => &[Amr::Pwd, Amr::Mfa],
+            Self::PasswordAndTotp => &[Amr::Pwd, Amr::Otp, Amr::Mfa],
+            Self::PasswordAndRecoveryCode | Self::PasswordAndMailedCode => &[Amr::Pwd, Amr::Mfa],
         }
     }
 }

@@ -104,6 +104,19 @@ impl AccountsMutation {
         Ok(true)
     }
 
+    /// Mails a link to `newEmail` that moves the caller's account there
+    /// (sensitive: the password, or a recent sign-in or step-up). The old
+    /// address gets a link that undoes the change. Always true once accepted.
+    async fn change_email(&self, ctx: &Context<'_>, new_email: String, password: Option<String>) -> GqlResult<bool> {
+        let caller = principal(ctx).await?;
+        let new_email = Email::parse(Field::NewEmail, &new_email)?;
+        state(ctx)?
+            .accounts
+            .change_email(caller, new_email, password.as_deref(), client(ctx)?)
+            .await?;
+        Ok(true)
+    }
+
     /// Deletes the caller's account and everything that belongs to it.
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> GqlResult<bool> {
         let caller = principal(ctx).await?;

@@ -24,6 +24,7 @@ pub enum GqlErrorCode {
     InvalidCode,
     MfaNotEnabled,
     MfaAlreadyEnabled,
+    StepUpRequired,
     PayloadTooLarge,
     UnsupportedMedia,
     RateLimited,
@@ -36,6 +37,7 @@ pub enum GqlErrorCode {
 pub fn field_name(field: Field) -> &'static str {
     match field {
         Field::Email => "email",
+        Field::NewEmail => "newEmail",
         Field::Password => "password",
         Field::NewPassword => "newPassword",
         Field::Username => "username",
@@ -44,6 +46,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::FirstName => "firstName",
         Field::LastName => "lastName",
         Field::Code => "code",
+        Field::MfaToken => "mfaToken",
         Field::Id => "id",
         Field::First => "first",
         Field::Offset => "offset",

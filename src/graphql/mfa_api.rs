@@ -37,7 +37,7 @@ impl MfaMutation {
     /// Starts TOTP enrolment; nothing changes for logins until `enableMfa`.
     async fn setup_mfa(&self, ctx: &Context<'_>) -> GqlResult<MfaSetup> {
         let caller = principal(ctx).await?;
-        let enrolment = state(ctx)?.mfa.setup(caller.user().id).await?;
+        let enrolment = state(ctx)?.mfa.setup(caller).await?;
         Ok(MfaSetup {
             secret: enrolment.secret,
             otpauth_uri: enrolment.otpauth_uri,
@@ -48,7 +48,7 @@ impl MfaMutation {
     /// Turns MFA on with a current TOTP code; returns recovery codes, shown once.
     async fn enable_mfa(&self, ctx: &Context<'_>, code: String) -> GqlResult<RecoveryCodes> {
         let caller = principal(ctx).await?;
-        let codes = state(ctx)?.mfa.enable(caller.user().id, &code, client(ctx)?).await?;
+        let codes = state(ctx)?.mfa.enable(caller, &code, client(ctx)?).await?;
         Ok(RecoveryCodes { codes })
     }
 
@@ -76,7 +76,15 @@ impl MfaMutation {
         Ok(true)
     }
 
-    /// Spends a step-up code: the caller's session counts as verified for 10 minutes.
+    /// Steps up with a TOTP or recovery code (accounts with TOTP): the
+    /// caller's session may do sensitive things for STEP_UP_WINDOW.
+    async fn verify_step_up(&self, ctx: &Context<'_>, code: String) -> GqlResult<bool> {
+        let caller = principal(ctx).await?;
+        state(ctx)?.mfa.verify_step_up(caller, &code, client(ctx)?).await?;
+        Ok(true)
+    }
+
+    /// Spends a mailed step-up code: the caller's session may do sensitive things for STEP_UP_WINDOW.
     async fn verify_otp(&self, ctx: &Context<'_>, code: String) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
         state(ctx)?.mfa.verify_step_up_code(caller, &code, client(ctx)?).await?;

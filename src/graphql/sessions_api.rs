@@ -92,9 +92,6 @@ impl SessionsMutation {
         let Ok(sid) = Uuid::parse_str(&id) else {
             return Ok(false);
         };
-        Ok(state(ctx)?
-            .sessions
-            .revoke(caller.user().id, sid, EventKind::SessionRevoked, client(ctx)?)
-            .await?)
+        Ok(state(ctx)?.sessions.revoke_session(caller, sid, client(ctx)?).await?)
     }
 }

@@ -32,7 +32,7 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
     let routes = Route::new()
         .at("/graphql", graphql_endpoint::endpoint)
         .at("/graphiql/:name", get(graphiql::asset))
-        .at("/confirm/:token", get(confirm_link::confirm))
+        .at("/confirm/:token", get(confirm_link::ask).post(confirm_link::confirm))
         .at("/avatars/:file", get(avatar_images::image))
         .at("/.well-known/jwks.json", get(meta::jwks))
         .at("/healthz", get(meta::healthz))

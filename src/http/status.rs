@@ -8,7 +8,7 @@ use crate::error::ErrorCode;
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden | ErrorCode::StepUpRequired => StatusCode::FORBIDDEN,
         ErrorCode::BadUserInput
         | ErrorCode::InvalidCredentials
         | ErrorCode::EmailNotConfirmed

@@ -85,6 +85,118 @@ pub fn password_changed(to: &str) -> Mail {
     )
 }
 
+/// A notice of a change to the account: no link, no token, no code.
+fn notice(to: &str, subject: &str, what: &str) -> Mail {
+    compose(
+        MailKind::Notice,
+        to,
+        subject,
+        &[
+            what,
+            "If this was not you, reset your password at once, review your sessions and your two-step verification.",
+        ],
+        None,
+    )
+}
+
+/// Asks the owner of a new address to confirm it for their account.
+pub fn confirm_new_email(to: &str, link: &str) -> Mail {
+    compose(
+        MailKind::ConfirmEmail,
+        to,
+        "Confirm your new email address",
+        &[
+            "You asked to sign in with this address from now on. Confirm it to make the change.",
+            "The link works once and expires in 24 hours. Until then your old address stays in use.",
+        ],
+        Some(("Confirm your new email address", link)),
+    )
+}
+
+/// Tells the old address that the account moved, with the link that undoes it.
+pub fn email_changed(to: &str, new_email: &str, undo_link: &str) -> Mail {
+    compose(
+        MailKind::Notice,
+        to,
+        "Your email address was changed",
+        &[
+            &format!("Your account now signs in with {new_email} instead of this address."),
+            "If this was not you, undo it within 72 hours: your address comes back and every session ends.",
+        ],
+        Some(("Undo the change", undo_link)),
+    )
+}
+
+/// Tells the owner an undo brought their address back.
+pub fn email_restored(to: &str, forgot_link: &str) -> Mail {
+    compose(
+        MailKind::Notice,
+        to,
+        "Your email address was restored",
+        &[
+            "Your account signs in with this address again, and every session was ended.",
+            "If someone else changed it, they may know your password: choose a new one now.",
+        ],
+        Some(("Reset your password", forgot_link)),
+    )
+}
+
+/// Tells the owner of an address that another account asked to move to it.
+pub fn address_wanted(to: &str) -> Mail {
+    notice(
+        to,
+        "Someone tried to use your email address",
+        "Someone asked to move another account to this address. It is yours, so nothing changed.",
+    )
+}
+
+/// A sign-in from a device the account has not used before.
+pub fn new_sign_in(to: &str, user_agent: Option<&str>, ip: Option<&str>) -> Mail {
+    let device = user_agent.unwrap_or("an unnamed device");
+    let from = ip.map(|ip| format!(" at {ip}")).unwrap_or_default();
+    notice(
+        to,
+        "New sign-in to your account",
+        &format!("Your account was just signed in to from {device}{from}, a device it has not used before."),
+    )
+}
+
+/// Two-step verification was turned on.
+pub fn mfa_enabled(to: &str) -> Mail {
+    notice(
+        to,
+        "Two-step verification is on",
+        "Two-step verification with an authenticator app was turned on for your account.",
+    )
+}
+
+/// Two-step verification was turned off.
+pub fn mfa_disabled(to: &str) -> Mail {
+    notice(
+        to,
+        "Two-step verification is off",
+        "Two-step verification was turned off for your account: a password alone now signs you in.",
+    )
+}
+
+/// A new set of recovery codes replaced the old one.
+pub fn recovery_codes_regenerated(to: &str) -> Mail {
+    notice(
+        to,
+        "New recovery codes",
+        "A new set of recovery codes was made for your account; the old codes no longer work.",
+    )
+}
+
+/// A recovery code was spent; `remaining` are left.
+pub fn recovery_code_used(to: &str, remaining: u64) -> Mail {
+    notice(
+        to,
+        "A recovery code was used",
+        &format!("A recovery code of your account was just used. {remaining} unused codes remain."),
+    )
+}
+
 /// The code that finishes a login with EMAIL_OTP.
 pub fn login_code(to: &str, code: &str) -> Mail {
     code_mail(

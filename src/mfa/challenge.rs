@@ -4,7 +4,7 @@
 use super::{MAX_ATTEMPTS, Method, Mfa, recovery_codes};
 use crate::client::ClientInfo;
 use crate::entities::{one_time_tokens, users};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
 use crate::limits::Limit;
 use crate::mail::templates;
@@ -20,16 +20,23 @@ pub struct Challenge {
 }
 
 impl Mfa {
-    /// Opens the second step for `user`, whose password was right.
+    /// Opens the second step for `user`, whose password was right, or `None`
+    /// when the account has no second factor. When a mailed code is the only
+    /// method, it is mailed at once.
     ///
     /// # Errors
-    /// When the database fails.
-    pub async fn challenge(&self, user: &users::Model) -> AppResult<Challenge> {
+    /// `RATE_LIMITED` for the mailed code; database errors.
+    pub async fn second_step(&self, user: &users::Model, client: &ClientInfo) -> AppResult<Option<Challenge>> {
+        let methods = self.methods_for(user);
+        if methods.is_empty() {
+            return Ok(None);
+        }
         let token = one_time::create(&self.db.write, user.id, Purpose::MfaLogin).await?;
-        Ok(Challenge {
-            token,
-            methods: vec![Method::Totp, Method::EmailOtp, Method::RecoveryCode],
-        })
+        if methods == [Method::EmailOtp] {
+            self.mail_code(user, Purpose::LoginOtp, templates::login_code, client)
+                .await?;
+        }
+        Ok(Some(Challenge { token, methods }))
     }
 
     /// The account behind a live MFA token that has attempts left.
@@ -58,6 +65,12 @@ impl Mfa {
     #[tracing::instrument(skip_all)]
     pub async fn send_login_code(&self, mfa_token: &str, client: &ClientInfo) -> AppResult<()> {
         let (_, user) = self.pending(mfa_token).await?;
+        if !self.methods_for(&user).contains(&Method::EmailOtp) {
+            return Err(AppError::bad_input(
+                Field::MfaToken,
+                "this login continues with the authenticator app or a recovery code",
+            ));
+        }
         self.mail_code(&user, Purpose::LoginOtp, templates::login_code, client)
             .await
     }
@@ -80,11 +93,13 @@ impl Mfa {
         let (row, user) = self.pending(mfa_token).await?;
         self.limits.check(Limit::Code, None, Some(&user.id.to_string())).await?;
         let db = &self.db.write;
-        let right = match method {
-            Method::Totp => self.check_totp(&user, code).await?,
-            Method::EmailOtp => codes::spend(db, &self.crypto, user.id, Purpose::LoginOtp, code).await?,
-            Method::RecoveryCode => recovery_codes::spend(db, &self.crypto, user.id, code).await?,
-        };
+        // A method the account does not offer is a wrong code, counted as one.
+        let right = self.methods_for(&user).contains(&method)
+            && match method {
+                Method::Totp => self.check_totp(&user, code).await?,
+                Method::EmailOtp => codes::spend(db, &self.crypto, user.id, Purpose::LoginOtp, code).await?,
+                Method::RecoveryCode => recovery_codes::spend(db, &self.crypto, user.id, code).await?,
+            };
         if !right {
             let attempts = one_time::count_attempt(db, row.id).await?;
             if attempts >= MAX_ATTEMPTS {
@@ -96,8 +111,12 @@ impl Mfa {
         }
         one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
         let signed_in_by = match method {
-            Method::Totp | Method::EmailOtp => SignInMethod::PasswordAndOneTimeCode,
-            Method::RecoveryCode => SignInMethod::PasswordAndRecoveryCode,
+            Method::Totp => SignInMethod::PasswordAndTotp,
+            Method::EmailOtp => SignInMethod::PasswordAndMailedCode,
+            Method::RecoveryCode => {
+                self.recovery_code_used(&user).await?;
+                SignInMethod::PasswordAndRecoveryCode
+            }
         };
         self.sessions.start(user, client, signed_in_by).await
     }

@@ -6,6 +6,7 @@
 //! `limits`, `db`, `crypto`, `entities`.
 
 pub mod challenge;
+pub mod manage;
 pub mod recovery_codes;
 pub mod step_up;
 pub mod totp;
@@ -13,6 +14,7 @@ pub mod totp;
 use std::sync::Arc;
 
 use crate::client::ClientInfo;
+use crate::config::{LoginEmailOtp, MfaConfig};
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::entities::users;
@@ -44,17 +46,18 @@ pub struct Mfa {
     sessions: Sessions,
     /// The issuer authenticator apps show beside the account.
     issuer: Arc<str>,
+    login_email_otp: LoginEmailOtp,
 }
 
 impl Mfa {
-    /// The service over these parts; `issuer` names authql in authenticator apps.
+    /// The service over these parts, behaving as `config` says.
     pub fn new(
         db: Db,
         crypto: Arc<Crypto>,
         limits: Arc<Limits>,
         outbox: Arc<Outbox>,
         sessions: Sessions,
-        issuer: &str,
+        config: &MfaConfig,
     ) -> Self {
         Self {
             db,
@@ -62,8 +65,30 @@ impl Mfa {
             limits,
             outbox,
             sessions,
-            issuer: issuer.into(),
+            issuer: config.issuer.as_str().into(),
+            login_email_otp: config.login_email_otp,
         }
+    }
+
+    /// The second factors `user` can finish a login with; empty when a
+    /// password alone signs them in. A mailbox is never a second factor
+    /// beside an authenticator app: whoever reads the inbox can also reset
+    /// the password, so for an account with TOTP a mailed code would make
+    /// the inbox both factors.
+    pub fn methods_for(&self, user: &users::Model) -> Vec<Method> {
+        if user.totp_enabled_at.is_some() {
+            vec![Method::Totp, Method::RecoveryCode]
+        } else if self.login_email_otp == LoginEmailOtp::Always {
+            vec![Method::EmailOtp]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Queues a notice to `user` about a change to their account. Notices
+    /// hold no token or code; queued in `tx`, they cannot fail the change.
+    async fn notify(&self, tx: &mut crate::db::Tx, mail: Mail) -> AppResult<()> {
+        self.outbox.enqueue(tx, mail).await
     }
 
     /// Mails `user` a new six-digit code of `purpose`, made into a mail by

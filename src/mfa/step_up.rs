@@ -1,15 +1,10 @@
-//! Step-up: a signed-in user proves again, with a mailed code, that they are
-//! at the keyboard; their session counts as verified for ten minutes.
-
-use std::time::Duration;
-
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+//! Step-up: a signed-in user proves again that they are at the keyboard,
+//! so their session may do sensitive things for STEP_UP_WINDOW: with a
+//! mailed code (accounts without TOTP) or a TOTP or recovery code (accounts
+//! with it, which never step up by mail).
 
 use super::Mfa;
 use crate::client::ClientInfo;
-use crate::db;
-use crate::entities::sessions;
 use crate::error::{AppError, AppResult};
 use crate::limits::Limit;
 use crate::mail::templates;
@@ -17,21 +12,25 @@ use crate::sessions::Principal;
 use crate::tokens::codes;
 use crate::tokens::one_time::Purpose;
 
-/// How long a verified session stays verified.
-pub const VERIFIED_FOR: Duration = Duration::from_secs(600);
-
 impl Mfa {
     /// Mails the caller a six-digit code; the newest code is the one that works.
     ///
     /// # Errors
+    /// `FORBIDDEN` for an account with TOTP (it steps up with `verifyStepUp`);
     /// `RATE_LIMITED`; database errors.
     #[tracing::instrument(skip_all)]
     pub async fn send_step_up_code(&self, caller: &Principal, client: &ClientInfo) -> AppResult<()> {
+        if caller.user().totp_enabled_at.is_some() {
+            return Err(AppError::Forbidden(
+                "accounts with an authenticator app step up with verifyStepUp",
+            ));
+        }
         self.mail_code(caller.user(), Purpose::StepUpOtp, templates::step_up_code, client)
             .await
     }
 
-    /// Spends a mailed code and marks the caller's session verified for [`VERIFIED_FOR`].
+    /// Spends a mailed step-up code: the caller's session may do sensitive
+    /// things for STEP_UP_WINDOW.
     ///
     /// # Errors
     /// `INVALID_CODE` for a wrong, used or expired code; `RATE_LIMITED`; database errors.
@@ -42,15 +41,26 @@ impl Mfa {
             .check(Limit::Code, client.ip, Some(&user_id.to_string()))
             .await?;
         let mut tx = self.db.begin().await?;
-        if !codes::spend(&*tx, &self.crypto, user_id, Purpose::StepUpOtp, code).await? {
+        if caller.user().totp_enabled_at.is_some()
+            || !codes::spend(&*tx, &self.crypto, user_id, Purpose::StepUpOtp, code).await?
+        {
             return Err(AppError::InvalidCode);
         }
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::StepUpUntil, Expr::value(db::after(VERIFIED_FOR)))
-            .filter(sessions::Column::Id.eq(caller.session().id))
-            .exec(&*tx)
-            .await?;
-        self.sessions.evict_user_on_commit(&mut tx, user_id);
+        self.sessions.mark_stepped_up(&mut tx, caller).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Steps up with a TOTP or recovery code, for accounts with TOTP.
+    ///
+    /// # Errors
+    /// `MFA_NOT_ENABLED` without TOTP (use `sendOtp`/`verifyOtp`);
+    /// `INVALID_CODE`; `RATE_LIMITED`; database errors.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_step_up(&self, caller: &Principal, code: &str, client: &ClientInfo) -> AppResult<()> {
+        self.second_factor(caller.user().id, code, client).await?;
+        let mut tx = self.db.begin().await?;
+        self.sessions.mark_stepped_up(&mut tx, caller).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -15,7 +15,8 @@ use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
 use crate::limits::Limit;
-use crate::tokens::one_time::{self, Purpose};
+use crate::mail::templates;
+use crate::sessions::Principal;
 
 /// What an authenticator app needs to enrol.
 pub struct Enrolment {
@@ -40,12 +41,16 @@ impl Mfa {
             .map_err(|e| AppError::internal(format!("TOTP: {e}")))
     }
 
-    /// Starts enrolment: a new secret, stored sealed and not active until [`enable`].
+    /// Starts enrolment: a new secret, stored sealed and not active until [`Mfa::enable`].
     ///
     /// # Errors
-    /// `MFA_ALREADY_ENABLED`; database errors.
-    #[tracing::instrument(skip(self))]
-    pub async fn setup(&self, user_id: Uuid) -> AppResult<Enrolment> {
+    /// `STEP_UP_REQUIRED`; `MFA_ALREADY_ENABLED`; database errors.
+    /// Sensitive: it needs a recent proof of identity, so an access token
+    /// stolen from an older session cannot enrol the thief's authenticator.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
+    pub async fn setup(&self, caller: &Principal) -> AppResult<Enrolment> {
+        self.sessions.require_recent_proof(caller)?;
+        let user_id = caller.user().id;
         let user = reread_from_writer(&self.db, user_id).await?;
         if user.totp_enabled_at.is_some() {
             return Err(AppError::MfaAlreadyEnabled);
@@ -104,12 +109,16 @@ impl Mfa {
         Ok(fresh.rows_affected == 1)
     }
 
-    /// Finishes enrolment with a current code; returns the recovery codes (shown once).
+    /// Finishes enrolment with a current code; returns the recovery codes
+    /// (shown once) and tells the owner. Sensitive, like [`Mfa::setup`].
     ///
     /// # Errors
-    /// `MFA_ALREADY_ENABLED`; `BAD_USER_INPUT` before [`setup`]; `INVALID_CODE`; `RATE_LIMITED`.
-    #[tracing::instrument(skip(self, code, client))]
-    pub async fn enable(&self, user_id: Uuid, code: &str, client: &ClientInfo) -> AppResult<Vec<String>> {
+    /// `STEP_UP_REQUIRED`; `MFA_ALREADY_ENABLED`; `BAD_USER_INPUT` before
+    /// [`Mfa::setup`]; `INVALID_CODE`; `RATE_LIMITED`.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
+    pub async fn enable(&self, caller: &Principal, code: &str, client: &ClientInfo) -> AppResult<Vec<String>> {
+        self.sessions.require_recent_proof(caller)?;
+        let user_id = caller.user().id;
         let user = reread_from_writer(&self.db, user_id).await?;
         if user.totp_enabled_at.is_some() {
             return Err(AppError::MfaAlreadyEnabled);
@@ -131,69 +140,8 @@ impl Mfa {
             .await?;
         let codes = recovery_codes::replace(&*tx, &self.crypto, user_id).await?;
         events::record(&*tx, user_id, EventKind::MfaEnabled, client).await?;
+        self.notify(&mut tx, templates::mfa_enabled(&user.email)).await?;
         self.sessions.evict_user_on_commit(&mut tx, user_id);
-        tx.commit().await?;
-        Ok(codes)
-    }
-
-    /// Checks a TOTP or recovery code of an account with MFA on.
-    async fn second_factor(&self, user_id: Uuid, code: &str, client: &ClientInfo) -> AppResult<()> {
-        let user = reread_from_writer(&self.db, user_id).await?;
-        if user.totp_enabled_at.is_none() {
-            return Err(AppError::MfaNotEnabled);
-        }
-        self.limits
-            .check(Limit::Code, client.ip, Some(&user_id.to_string()))
-            .await?;
-        if self.check_totp(&user, code).await?
-            || recovery_codes::spend(&self.db.write, &self.crypto, user_id, code).await?
-        {
-            Ok(())
-        } else {
-            Err(AppError::InvalidCode)
-        }
-    }
-
-    /// Switches MFA off with a TOTP or recovery code.
-    ///
-    /// # Errors
-    /// `MFA_NOT_ENABLED`, `INVALID_CODE`, `RATE_LIMITED`; database errors.
-    #[tracing::instrument(skip(self, code, client))]
-    pub async fn disable(&self, user_id: Uuid, code: &str, client: &ClientInfo) -> AppResult<()> {
-        self.second_factor(user_id, code, client).await?;
-        let mut tx = self.db.begin().await?;
-        users::Entity::update_many()
-            .col_expr(users::Column::TotpSecret, Expr::value(None::<String>))
-            .col_expr(
-                users::Column::TotpEnabledAt,
-                Expr::value(None::<chrono::DateTime<chrono::Utc>>),
-            )
-            .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>))
-            .filter(users::Column::Id.eq(user_id))
-            .exec(&*tx)
-            .await?;
-        one_time::invalidate_all(&*tx, user_id, Purpose::RecoveryCode).await?;
-        events::record(&*tx, user_id, EventKind::MfaDisabled, client).await?;
-        self.sessions.evict_user_on_commit(&mut tx, user_id);
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A new set of recovery codes, given a TOTP or recovery code; the old set stops working.
-    ///
-    /// # Errors
-    /// `MFA_NOT_ENABLED`, `INVALID_CODE`, `RATE_LIMITED`; database errors.
-    #[tracing::instrument(skip(self, code, client))]
-    pub async fn regenerate_recovery_codes(
-        &self,
-        user_id: Uuid,
-        code: &str,
-        client: &ClientInfo,
-    ) -> AppResult<Vec<String>> {
-        self.second_factor(user_id, code, client).await?;
-        let tx = self.db.begin().await?;
-        let codes = recovery_codes::replace(&*tx, &self.crypto, user_id).await?;
-        events::record(&*tx, user_id, EventKind::RecoveryCodesRegenerated, client).await?;
         tx.commit().await?;
         Ok(codes)
     }

@@ -2,12 +2,14 @@
 //! refresh rotation, revocation, activity and idleness.
 //!
 //! Owns `sessions` and `refresh_tokens`, and the in-process session cache.
-//! May call: `tokens`, `events`, `limits`, `db`, `crypto`, `config`, `entities`.
+//! May call: `tokens`, `events`, `mail` (new-device notices), `limits`, `db`,
+//! `crypto`, `config`, `entities`.
 
 pub mod activity;
 pub mod auth;
 pub mod cache;
 pub mod expiry;
+pub mod recent_proof;
 pub mod refresh;
 pub mod store;
 
@@ -19,6 +21,7 @@ use crate::config::TokenConfig;
 use crate::crypto::Crypto;
 use crate::db::{Db, Tx};
 use crate::limits::Limits;
+use crate::mail::Outbox;
 use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::KeyStore;
 use activity::Activity;
@@ -27,6 +30,21 @@ use cache::SessionCache;
 pub use crate::entities::sessions::{Amr, SignInMethod};
 pub use auth::Principal;
 pub use store::AuthBundle;
+
+/// What [`Sessions`] is built from.
+pub struct SessionParts {
+    pub db: Db,
+    pub keys: Arc<KeyStore>,
+    pub crypto: Arc<Crypto>,
+    pub limits: Arc<Limits>,
+    pub outbox: Arc<Outbox>,
+    /// Lifetimes and windows.
+    pub policy: TokenConfig,
+    /// The `iss` of access tokens.
+    pub issuer: String,
+    /// NEW_DEVICE_NOTICES.
+    pub new_device_notices: bool,
+}
 
 /// The sessions service: everything a session's life touches. Cheap to clone.
 #[derive(Clone)]
@@ -41,20 +59,26 @@ pub struct Sessions {
     policy: Arc<TokenConfig>,
     /// The `iss` of access tokens.
     issuer: Arc<str>,
+    /// Tells owners of sign-ins from new devices.
+    outbox: Arc<Outbox>,
+    new_device_notices: bool,
 }
 
 impl Sessions {
-    /// The service over these parts; tokens are issued by `issuer` under `policy`.
-    pub fn new(
-        db: Db,
-        keys: Arc<KeyStore>,
-        crypto: Arc<Crypto>,
-        limits: Arc<Limits>,
-        policy: TokenConfig,
-        issuer: &str,
-    ) -> Self {
+    /// The service over `parts`.
+    pub fn new(parts: SessionParts) -> Self {
+        let SessionParts {
+            db,
+            keys,
+            crypto,
+            limits,
+            outbox,
+            policy,
+            issuer,
+            new_device_notices,
+        } = parts;
         Self {
-            verifier: Arc::new(Verifier::new(issuer, &policy.audience)),
+            verifier: Arc::new(Verifier::new(&issuer, &policy.audience)),
             db,
             keys,
             crypto,
@@ -63,6 +87,8 @@ impl Sessions {
             limits,
             policy: Arc::new(policy),
             issuer: issuer.into(),
+            outbox,
+            new_device_notices,
         }
     }
 
@@ -71,6 +97,19 @@ impl Sessions {
     pub fn evict_user_on_commit(&self, tx: &mut Tx, user_id: Uuid) {
         let cache = self.cache.clone();
         tx.after_commit(move || cache.forget_user(user_id));
+    }
+
+    /// Rereads the signing keys (rotations by any instance or the CLI); when
+    /// a key was revoked, tokens it signed stop verifying at once here.
+    ///
+    /// # Errors
+    /// When the database fails or a key cannot be opened.
+    pub async fn reload_keys(&self) -> crate::error::AppResult<()> {
+        if self.keys.reload(&self.db, &self.crypto).await? {
+            tracing::warn!("a signing key was revoked: tokens it signed no longer verify");
+            self.verifier.forget_verified();
+        }
+        Ok(())
     }
 
     /// Writes the activity gathered in memory.

@@ -2,16 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 use uuid::Uuid;
 
-use super::{Sessions, SignInMethod};
+use super::{Principal, Sessions, SignInMethod};
 use crate::client::ClientInfo;
 use crate::crypto::{random_token, token_hash};
 use crate::db::{self, Tx};
 use crate::entities::{refresh_tokens, sessions, users};
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
+use crate::mail::templates;
 use crate::tokens::jwt::{self, Subject};
 
 /// What a successful sign-in returns.
@@ -31,23 +34,33 @@ impl Sessions {
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn start(&self, user: users::Model, client: &ClientInfo, method: SignInMethod) -> AppResult<AuthBundle> {
         let mut tx = self.db.begin().await?;
-        let (session, refresh_token) = self.open(&mut tx, user.id, client, method).await?;
+        let (session, refresh_token) = self.open(&mut tx, &user, client, method).await?;
         tx.commit().await?;
         self.bundle(user, &session, refresh_token)
     }
 
     /// Inserts a session, its first refresh token and the login event in
-    /// `tx`; returns the session and the token.
+    /// `tx`, and tells the owner of a sign-in from a new device; returns the
+    /// session and the token.
     ///
     /// # Errors
     /// When the database fails.
     pub async fn open(
         &self,
         tx: &mut Tx,
-        user_id: Uuid,
+        user: &users::Model,
         client: &ClientInfo,
         method: SignInMethod,
     ) -> AppResult<(sessions::Model, String)> {
+        let user_id = user.id;
+        if self.new_device_notices && self.is_new_device(tx, user_id, client).await? {
+            let mail = templates::new_sign_in(
+                &user.email,
+                client.user_agent_trimmed().as_deref(),
+                client.ip_string().as_deref(),
+            );
+            self.outbox.enqueue(tx, mail).await?;
+        }
         let now = db::now();
         // The session's hard end; refreshes slide the refresh token, never this.
         let expires_at = db::after(self.policy.max_lifetime);
@@ -69,6 +82,21 @@ impl Sessions {
         insert_refresh(&**tx, &token, session.id, self.refresh_expiry(expires_at)).await?;
         events::record(&**tx, user_id, EventKind::LoginSucceeded, client).await?;
         Ok((session, token))
+    }
+
+    /// Whether `client` signs in to `user_id` from a device the account has
+    /// not used before: none of its sessions (ended ones are kept for 30
+    /// days) had this user agent. An account's first sign-in is no news.
+    async fn is_new_device(&self, tx: &Tx, user_id: Uuid, client: &ClientInfo) -> AppResult<bool> {
+        let earlier = sessions::Entity::find().filter(sessions::Column::UserId.eq(user_id));
+        if earlier.clone().count(&**tx).await? == 0 {
+            return Ok(false);
+        }
+        let same_agent = match client.user_agent_trimmed() {
+            Some(agent) => earlier.filter(sessions::Column::UserAgent.eq(agent)),
+            None => earlier.filter(sessions::Column::UserAgent.is_null()),
+        };
+        Ok(same_agent.count(&**tx).await? == 0)
     }
 
     /// When a refresh token issued now expires: REFRESH_TOKEN_TTL from now, but
@@ -155,6 +183,19 @@ impl Sessions {
         }
         tx.commit().await?;
         Ok(ended > 0)
+    }
+
+    /// Ends one of the caller's sessions; false when there is no such live
+    /// session. Ending another session than the caller's own is sensitive.
+    ///
+    /// # Errors
+    /// `STEP_UP_REQUIRED` for another session without a recent proof; database errors.
+    pub async fn revoke_session(&self, caller: &Principal, sid: Uuid, client: &ClientInfo) -> AppResult<bool> {
+        if sid != caller.session().id {
+            self.require_recent_proof(caller)?;
+        }
+        self.revoke(caller.user().id, sid, EventKind::SessionRevoked, client)
+            .await
     }
 
     /// Ends every live session of `user_id` but `except` in `tx`; they leave

@@ -4,7 +4,7 @@
 
 use rand::RngExt;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::one_time::{self, Purpose};
@@ -41,7 +41,20 @@ fn normalise(code: &str) -> Option<String> {
     (!code.is_empty() && code.len() <= 32).then_some(code)
 }
 
-/// Stores `code` of `purpose` for `user_id`.
+/// The stored hash of `code`: keyed, and bound to its owner and purpose, so
+/// a code never serves another account or purpose.
+fn hash(crypto: &Crypto, user_id: Uuid, purpose: Purpose, code: &str) -> String {
+    crypto.code_hash(&format!("{}:{user_id}", purpose.as_str()), code)
+}
+
+/// How recovery codes made before hashes named their purpose were stored;
+/// they stay usable until spent or replaced.
+fn legacy_recovery_hash(crypto: &Crypto, user_id: Uuid, code: &str) -> String {
+    crypto.code_hash(&user_id.to_string(), code)
+}
+
+/// Stores `code` of `purpose` for `user_id`. Six digits repeat: a spent or
+/// expired row with the same hash (kept a day for the record) gives way.
 ///
 /// # Errors
 /// When the database fails.
@@ -52,7 +65,16 @@ pub async fn store(
     purpose: Purpose,
     code: &str,
 ) -> AppResult<()> {
-    let hash = crypto.code_hash(&user_id.to_string(), &normalise(code).unwrap_or_default());
+    let hash = hash(crypto, user_id, purpose, &normalise(code).unwrap_or_default());
+    Entity::delete_many()
+        .filter(Column::TokenHash.eq(hash.clone()))
+        .filter(
+            Condition::any()
+                .add(Column::UsedAt.is_not_null())
+                .add(Column::ExpiresAt.lte(db::now())),
+        )
+        .exec(conn)
+        .await?;
     one_time::insert(conn, user_id, purpose, hash).await
 }
 
@@ -71,11 +93,16 @@ pub async fn spend(
     let Some(code) = normalise(code) else {
         return Ok(false);
     };
+    let mut hashes = vec![hash(crypto, user_id, purpose, &code)];
+    if purpose == Purpose::RecoveryCode {
+        hashes.push(legacy_recovery_hash(crypto, user_id, &code));
+    }
+    // Of two concurrent spends the second matches no unused row.
     let spent = Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(db::now()))
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Purpose.eq(purpose.as_str()))
-        .filter(Column::TokenHash.eq(crypto.code_hash(&user_id.to_string(), &code)))
+        .filter(Column::TokenHash.is_in(hashes))
         .filter(Column::UsedAt.is_null())
         .filter(Column::ExpiresAt.gt(db::now()))
         .exec(conn)

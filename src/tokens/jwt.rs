@@ -115,7 +115,9 @@ impl Verifier {
         let key = match keys.verifier(&kid) {
             Some(key) => key,
             None if keys.may_reload() => {
-                keys.reload(db, crypto).await?;
+                if keys.reload(db, crypto).await? {
+                    self.forget_verified();
+                }
                 keys.verifier(&kid).ok_or(AppError::Unauthenticated)?
             }
             None => return Err(AppError::Unauthenticated),
@@ -133,6 +135,16 @@ impl Verifier {
             verified.insert(token.into(), claims.clone());
         }
         Ok(claims)
+    }
+}
+
+impl Verifier {
+    /// Forgets every token verified so far: a key was revoked, and tokens it
+    /// signed must be checked again (and fail).
+    pub fn forget_verified(&self) {
+        if let Ok(mut verified) = self.verified.write() {
+            verified.clear();
+        }
     }
 }
 

@@ -93,17 +93,20 @@ impl KeyStore {
         })
     }
 
-    /// Rereads the keys, picking up rotations made by any instance.
+    /// Rereads the keys, picking up rotations made by any instance; true
+    /// when a key that verified before no longer does (it was revoked).
     ///
     /// # Errors
     /// As for [`KeyStore::load`].
-    pub async fn reload(&self, db: &Db, crypto: &Crypto) -> AppResult<()> {
+    pub async fn reload(&self, db: &Db, crypto: &Crypto) -> AppResult<bool> {
         let set = load_set(db, crypto, self.access_ttl).await?;
-        *self
+        let mut current = self
             .set
             .write()
-            .map_err(|_| AppError::internal("key store lock poisoned"))? = set;
-        Ok(())
+            .map_err(|_| AppError::internal("key store lock poisoned"))?;
+        let dropped = current.verifiers.keys().any(|kid| !set.verifiers.contains_key(kid));
+        *current = set;
+        Ok(dropped)
     }
 
     /// Calls `f` with the current signing key.
@@ -162,6 +165,23 @@ pub async fn rotate(db: &Db, crypto: &Crypto, activate_in: Duration) -> AppResul
         .filter(signing_keys::Column::Kid.ne(kid.clone()))
         .exec(&db.write)
         .await?;
+    Ok(kid)
+}
+
+/// Signs with a new key at once and removes every other key, so tokens they
+/// signed stop verifying (a leaked key): instances drop them at their next
+/// key reload, within a minute. Returns the new `kid`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn rotate_revoking_previous(db: &Db, crypto: &Crypto) -> AppResult<String> {
+    let tx = db.begin().await?;
+    let kid = insert_new(&*tx, crypto, db::now()).await?;
+    signing_keys::Entity::delete_many()
+        .filter(signing_keys::Column::Kid.ne(kid.clone()))
+        .exec(&*tx)
+        .await?;
+    tx.commit().await?;
     Ok(kid)
 }
 

@@ -24,6 +24,10 @@ pub enum Purpose {
     StepUpOtp,
     /// A single-use recovery code for when the authenticator is lost.
     RecoveryCode,
+    /// Confirms a new address (the payload) of an email change.
+    ChangeEmail,
+    /// Restores the old address (the payload) after an email change.
+    UndoEmailChange,
 }
 
 impl Purpose {
@@ -35,13 +39,16 @@ impl Purpose {
             Self::LoginOtp => "login_otp",
             Self::StepUpOtp => "step_up_otp",
             Self::RecoveryCode => "recovery_code",
+            Self::ChangeEmail => "change_email",
+            Self::UndoEmailChange => "undo_email_change",
         }
     }
 
     /// How long a token of this purpose lives.
     pub fn ttl(self) -> Duration {
         match self {
-            Self::ConfirmEmail => Duration::from_secs(24 * 3600),
+            Self::ConfirmEmail | Self::ChangeEmail => Duration::from_secs(24 * 3600),
+            Self::UndoEmailChange => Duration::from_secs(72 * 3600),
             Self::ResetPassword => Duration::from_secs(3600),
             Self::MfaLogin => Duration::from_secs(300),
             Self::LoginOtp | Self::StepUpOtp => Duration::from_secs(600),
@@ -57,8 +64,21 @@ impl Purpose {
 /// # Errors
 /// When the database fails.
 pub async fn create(conn: &impl ConnectionTrait, user_id: Uuid, purpose: Purpose) -> AppResult<String> {
+    create_carrying(conn, user_id, purpose, None).await
+}
+
+/// Like [`create`], for a token that carries `payload` (see the purposes).
+///
+/// # Errors
+/// When the database fails.
+pub async fn create_carrying(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    purpose: Purpose,
+    payload: Option<String>,
+) -> AppResult<String> {
     let token = random_token();
-    insert(conn, user_id, purpose, token_hash(&token)).await?;
+    insert_row(conn, user_id, purpose, token_hash(&token), payload).await?;
     Ok(token)
 }
 
@@ -72,6 +92,16 @@ pub(crate) async fn insert(
     purpose: Purpose,
     hash: String,
 ) -> AppResult<()> {
+    insert_row(conn, user_id, purpose, hash, None).await
+}
+
+async fn insert_row(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    purpose: Purpose,
+    hash: String,
+    payload: Option<String>,
+) -> AppResult<()> {
     ActiveModel {
         id: Set(Uuid::new_v4()),
         purpose: Set(purpose.as_str().to_owned()),
@@ -81,6 +111,7 @@ pub(crate) async fn insert(
         expires_at: Set(db::after(purpose.ttl())),
         used_at: Set(None),
         attempts: Set(0),
+        payload: Set(payload),
     }
     .insert(conn)
     .await?;
@@ -92,13 +123,17 @@ pub(crate) async fn insert(
 /// # Errors
 /// [`AppError::InvalidToken`] when the token is unknown, spent, expired or of another purpose.
 pub async fn find(conn: &impl ConnectionTrait, token: &str, purpose: Purpose) -> AppResult<Model> {
+    find_any(conn, token, &[purpose]).await
+}
+
+async fn find_any(conn: &impl ConnectionTrait, token: &str, purposes: &[Purpose]) -> AppResult<Model> {
     // Our tokens are 43 characters; do not hash megabytes for an attacker.
     if token.is_empty() || token.len() > 128 {
         return Err(AppError::InvalidToken);
     }
     Entity::find()
         .filter(Column::TokenHash.eq(token_hash(token)))
-        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::Purpose.is_in(purposes.iter().map(|p| p.as_str())))
         .filter(Column::UsedAt.is_null())
         .filter(Column::ExpiresAt.gt(db::now()))
         .one(conn)
@@ -106,12 +141,13 @@ pub async fn find(conn: &impl ConnectionTrait, token: &str, purpose: Purpose) ->
         .ok_or(AppError::InvalidToken)
 }
 
-/// Spends `token`; of two concurrent spends exactly one succeeds.
+/// Spends `token` if it is a live token of one of `purposes`; of two
+/// concurrent spends exactly one succeeds.
 ///
 /// # Errors
-/// [`AppError::InvalidToken`] as for [`find`], or when another request spent it first.
-pub async fn consume(conn: &impl ConnectionTrait, token: &str, purpose: Purpose) -> AppResult<Model> {
-    let row = find(conn, token, purpose).await?;
+/// [`AppError::InvalidToken`] as for [`consume`].
+pub async fn consume_any(conn: &impl ConnectionTrait, token: &str, purposes: &[Purpose]) -> AppResult<Model> {
+    let row = find_any(conn, token, purposes).await?;
     let spent = Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(db::now()))
         .filter(Column::Id.eq(row.id))
@@ -122,6 +158,14 @@ pub async fn consume(conn: &impl ConnectionTrait, token: &str, purpose: Purpose)
         return Err(AppError::InvalidToken);
     }
     Ok(row)
+}
+
+/// Spends `token`; of two concurrent spends exactly one succeeds.
+///
+/// # Errors
+/// [`AppError::InvalidToken`] as for [`find`], or when another request spent it first.
+pub async fn consume(conn: &impl ConnectionTrait, token: &str, purpose: Purpose) -> AppResult<Model> {
+    consume_any(conn, token, &[purpose]).await
 }
 
 /// Counts a wrong code against the token `id`; returns the attempts so far.
@@ -152,13 +196,62 @@ pub async fn invalidate_all(conn: &impl ConnectionTrait, user_id: Uuid, purpose:
     Ok(())
 }
 
-/// Deletes tokens that expired over a day ago.
+/// What proves who someone is until the credentials change: links, login
+/// steps and mailed codes. Recovery codes are not here (they are
+/// credentials), nor undo links (they exist to reverse a change).
+const PROOFS: [Purpose; 6] = [
+    Purpose::ConfirmEmail,
+    Purpose::ResetPassword,
+    Purpose::MfaLogin,
+    Purpose::LoginOtp,
+    Purpose::StepUpOtp,
+    Purpose::ChangeEmail,
+];
+
+/// Spends every outstanding proof of `user_id` (see [`PROOFS`]): after a
+/// change of credentials, nothing mailed or started before it works.
+///
+/// # Errors
+/// When the database fails.
+pub async fn invalidate_proofs(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(db::now()))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.is_in(PROOFS.map(Purpose::as_str)))
+        .filter(Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Live tokens of `purpose` that `user_id` holds.
+///
+/// # Errors
+/// When the database fails.
+pub async fn count_live(conn: &impl ConnectionTrait, user_id: Uuid, purpose: Purpose) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::ExpiresAt.gt(db::now()))
+        .count(conn)
+        .await?)
+}
+
+/// Deletes tokens that expired, or were spent, over a day ago: a spent
+/// recovery code is not kept for the ten years it could have lived.
 ///
 /// # Errors
 /// When the database fails.
 pub async fn purge_expired(conn: &impl ConnectionTrait) -> AppResult<()> {
+    let horizon = db::before(Duration::from_secs(24 * 3600));
     Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(db::before(Duration::from_secs(24 * 3600))))
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::ExpiresAt.lt(horizon))
+                .add(Column::UsedAt.lt(horizon)),
+        )
         .exec(conn)
         .await?;
     Ok(())

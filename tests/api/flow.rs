@@ -32,11 +32,17 @@ async fn signup_confirm_login_refresh_reuse_relogin_logout() {
     // Before confirmation, the right password still cannot log in.
     assert_eq!(code(&app.login(email, PASSWORD).await), Some("EMAIL_NOT_CONFIRMED"));
 
-    // The link confirms (a browser GET), and only once.
-    let resp = app.http.get(mail.link()).send().await.unwrap();
+    // Opening the link (a GET, as mail scanners do) confirms nothing: it shows a button.
+    let page = app.http.get(mail.link()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    assert_eq!(code(&app.login(email, PASSWORD).await), Some("EMAIL_NOT_CONFIRMED"));
+    // Pressing it (a POST) confirms, and only once.
+    let resp = app.http.post(mail.link()).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("confirmed"));
-    let again = app.http.get(mail.link()).send().await.unwrap();
+    let again = app.http.post(mail.link()).send().await.unwrap();
     assert_eq!(again.status(), 400, "a confirmation link works once");
 
     // Login, then me.

@@ -224,13 +224,19 @@ impl TestApp {
             .await
     }
 
-    /// Signs up and follows the mailed confirmation link.
+    /// Signs up and confirms through the mailed link's button.
     pub async fn confirmed_user(&self, email: &str) {
         let r = self.signup(email, PASSWORD).await;
         assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
         let link = self.mail.wait_for(email).await.link();
-        let resp = self.http.get(&link).send().await.unwrap();
-        assert!(resp.status().is_success(), "confirming {email}: {}", resp.status());
+        self.press_confirm(&link).await;
+    }
+
+    /// Presses the button of a confirmation link's page (a POST to the link).
+    pub async fn press_confirm(&self, link: &str) -> reqwest::Response {
+        let resp = self.http.post(link).send().await.unwrap();
+        assert!(resp.status().is_success(), "confirming with {link}: {}", resp.status());
+        resp
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {

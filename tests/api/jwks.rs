@@ -83,3 +83,30 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     );
     assert_eq!(app.me(&after.access).await["data"]["me"]["email"], "rotate@example.com");
 }
+
+/// A leaked key: `keygen --now --revoke-previous` removes it from the JWKS and from verification.
+#[tokio::test]
+async fn a_revoked_key_leaves_the_jwks_and_its_tokens_stop_working() {
+    let app = spawn_app().await;
+    let before = app.user_with_tokens("leak@example.com").await;
+    assert_eq!(app.me(&before.access).await["data"]["me"]["email"], "leak@example.com");
+    let old_kid = jsonwebtoken::decode_header(&before.access).unwrap().kid.unwrap();
+
+    let new_kid = keys::rotate_revoking_previous(&app.state.db, &app.state.crypto)
+        .await
+        .unwrap();
+    app.state.sessions.reload_keys().await.unwrap();
+    let jwks: JwkSet = app.get_json("/.well-known/jwks.json").await;
+    assert!(jwks.find(&old_kid).is_none(), "the leaked key is no longer published");
+    assert!(jwks.find(&new_kid).is_some());
+    assert_eq!(
+        crate::helpers::code(&app.me(&before.access).await),
+        Some("UNAUTHENTICATED"),
+        "a token the leaked key signed no longer works, though it was verified before"
+    );
+    let after = app.login_tokens("leak@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&after.access).unwrap().kid.unwrap(),
+        new_kid
+    );
+}

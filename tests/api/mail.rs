@@ -38,7 +38,7 @@ async fn signup_succeeds_while_smtp_is_down_and_the_mail_arrives_once_it_is_back
     let mail = sink.wait_for("offline@example.com").await;
     assert_eq!(mail.subject(), "Confirm your email address");
     // The link still works: the token was stored with the mail, not lost with the failure.
-    let resp = app.http.get(mail.link()).send().await.unwrap();
+    let resp = app.http.post(mail.link()).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(app.login_tokens("offline@example.com", PASSWORD).await.access.len() > 20);
 }

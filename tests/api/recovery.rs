@@ -82,7 +82,7 @@ async fn tokens_are_bound_to_their_purpose() {
     );
     let page = app
         .http
-        .get(app.url(&format!("/confirm/{reset_token}")))
+        .post(app.url(&format!("/confirm/{reset_token}")))
         .send()
         .await
         .unwrap();
@@ -179,13 +179,21 @@ async fn confirmation_links_redirect_to_the_frontend_when_there_is_one() {
         link.starts_with(app.state.config.public_url.as_str().trim_end_matches('/')),
         "the link itself is ours"
     );
+    // Opening it goes to the web app, which calls confirmEmail: nothing is confirmed yet.
+    let token = link.rsplit('/').next().unwrap();
     let resp = app.http.get(&link).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        format!("https://app.example.com/base/confirm-email?token={token}").as_str()
+    );
+    let resp = app.http.post(&link).send().await.unwrap();
     assert_eq!(resp.status(), 303);
     assert_eq!(
         resp.headers()["location"],
         "https://app.example.com/base/email-confirmed"
     );
-    let resp = app.http.get(&link).send().await.unwrap();
+    let resp = app.http.post(&link).send().await.unwrap();
     assert_eq!(
         resp.headers()["location"],
         "https://app.example.com/base/email-confirmed?error=INVALID_TOKEN"

@@ -93,7 +93,7 @@ async fn usernames_and_phones_are_unique_handles_and_log_in() {
         true
     );
     let link = app.mail.wait_for("max@example.com").await.link();
-    app.http.get(link).send().await.unwrap();
+    app.press_confirm(&link).await;
 
     for (field, value) in [("username", "max_1"), ("phoneNumber", "+14155552671")] {
         let mut input = json!({ "email": "other@example.com", "password": PASSWORD });

@@ -101,3 +101,20 @@ async fn a_failing_keygen_says_why() {
         "the cause reaches the operator: {said}"
     );
 }
+
+#[test]
+fn keygen_revokes_previous_keys_only_with_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authql(dir.path())
+        .args(["keygen", "--revoke-previous"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "--revoke-previous needs --now");
+    let out = authql(dir.path())
+        .args(["keygen", "--now", "--revoke-previous"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("every previous key is revoked"), "{said}");
+}

@@ -48,3 +48,31 @@ fn production_refuses_missing_secrets_and_unapproved_sqlite() {
         "production never generates a key"
     );
 }
+
+#[test]
+fn production_refuses_plain_http_and_guessable_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let prod = |public_url: &str, key: &str| {
+        let mut cmd = authql(dir.path());
+        cmd.env("APP_ENV", "production")
+            .env("PUBLIC_URL", public_url)
+            .env("SECRET_KEY", key)
+            .env("ALLOW_SQLITE_IN_PRODUCTION", "true");
+        cmd
+    };
+    let err = refuses(&mut prod("http://auth.example.com", SECRET_KEY));
+    assert!(err.contains("PUBLIC_URL") && err.contains("https"), "{err}");
+    for weak in [
+        "a".repeat(40),
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmn".to_owned(),
+        "password".repeat(5),
+    ] {
+        let err = refuses(&mut prod("https://auth.example.com", &weak));
+        assert!(err.contains("SECRET_KEY") && !err.contains(&weak), "{weak}: {err}");
+    }
+    // Tests may still serve plain HTTP in production mode when they say so.
+    let mut allowed = prod("http://auth.example.com", SECRET_KEY);
+    allowed.env("ALLOW_INSECURE_PUBLIC_URL", "true").arg("migrate");
+    let out = allowed.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

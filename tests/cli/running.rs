@@ -57,7 +57,7 @@ async fn passwords_and_tokens_never_reach_the_logs() {
     server.gql(SIGNUP, json!({ "e": email, "p": PASSWORD }), None).await;
     let confirm = sink.wait_for(email).await;
     secrets.push(confirm.token());
-    reqwest::get(confirm.link()).await.unwrap();
+    reqwest::Client::new().post(confirm.link()).send().await.unwrap();
 
     let r = server.gql(LOGIN, json!({ "e": email, "p": PASSWORD }), None).await;
     let auth = &r["data"]["login"]["auth"];

@@ -1,0 +1,105 @@
+//! What the owner does with MFA once it is on: switch it off, replace the
+//! recovery codes, and hear when a recovery code is used.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{Mfa, recovery_codes};
+use crate::client::ClientInfo;
+use crate::entities::users::{self, reread_from_writer};
+use crate::error::{AppError, AppResult};
+use crate::events::{self, EventKind};
+use crate::limits::Limit;
+use crate::mail::templates;
+use crate::tokens::one_time::{self, Purpose};
+
+impl Mfa {
+    /// Checks a TOTP or recovery code of an account with MFA on; a spent
+    /// recovery code is reported to the owner.
+    ///
+    /// # Errors
+    /// `MFA_NOT_ENABLED`, `INVALID_CODE`, `RATE_LIMITED`; database errors.
+    pub(super) async fn second_factor(&self, user_id: Uuid, code: &str, client: &ClientInfo) -> AppResult<()> {
+        let user = reread_from_writer(&self.db, user_id).await?;
+        if user.totp_enabled_at.is_none() {
+            return Err(AppError::MfaNotEnabled);
+        }
+        self.limits
+            .check(Limit::Code, client.ip, Some(&user_id.to_string()))
+            .await?;
+        if self.check_totp(&user, code).await? {
+            return Ok(());
+        }
+        if recovery_codes::spend(&self.db.write, &self.crypto, user_id, code).await? {
+            return self.recovery_code_used(&user).await;
+        }
+        Err(AppError::InvalidCode)
+    }
+
+    /// Tells `user` a recovery code was spent, and how many are left.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub(super) async fn recovery_code_used(&self, user: &users::Model) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        let remaining = one_time::count_live(&*tx, user.id, Purpose::RecoveryCode).await?;
+        self.notify(&mut tx, templates::recovery_code_used(&user.email, remaining))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Switches MFA off with a TOTP or recovery code. Every outstanding
+    /// proof of the account (links, login steps, mailed codes) stops working,
+    /// and the owner is told.
+    ///
+    /// # Errors
+    /// `MFA_NOT_ENABLED`, `INVALID_CODE`, `RATE_LIMITED`; database errors.
+    #[tracing::instrument(skip(self, code, client))]
+    pub async fn disable(&self, user_id: Uuid, code: &str, client: &ClientInfo) -> AppResult<()> {
+        self.second_factor(user_id, code, client).await?;
+        let user = reread_from_writer(&self.db, user_id).await?;
+        let mut tx = self.db.begin().await?;
+        users::Entity::update_many()
+            .col_expr(users::Column::TotpSecret, Expr::value(None::<String>))
+            .col_expr(
+                users::Column::TotpEnabledAt,
+                Expr::value(None::<chrono::DateTime<chrono::Utc>>),
+            )
+            .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&*tx)
+            .await?;
+        one_time::invalidate_all(&*tx, user_id, Purpose::RecoveryCode).await?;
+        one_time::invalidate_proofs(&*tx, user_id).await?;
+        events::record(&*tx, user_id, EventKind::MfaDisabled, client).await?;
+        self.notify(&mut tx, templates::mfa_disabled(&user.email)).await?;
+        self.sessions.evict_user_on_commit(&mut tx, user_id);
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A new set of recovery codes, given a TOTP or recovery code; the old
+    /// set stops working, and the owner is told.
+    ///
+    /// # Errors
+    /// `MFA_NOT_ENABLED`, `INVALID_CODE`, `RATE_LIMITED`; database errors.
+    #[tracing::instrument(skip(self, code, client))]
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user_id: Uuid,
+        code: &str,
+        client: &ClientInfo,
+    ) -> AppResult<Vec<String>> {
+        self.second_factor(user_id, code, client).await?;
+        let user = reread_from_writer(&self.db, user_id).await?;
+        let mut tx = self.db.begin().await?;
+        let codes = recovery_codes::replace(&*tx, &self.crypto, user_id).await?;
+        events::record(&*tx, user_id, EventKind::RecoveryCodesRegenerated, client).await?;
+        self.notify(&mut tx, templates::recovery_codes_regenerated(&user.email))
+            .await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+}
