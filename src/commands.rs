@@ -91,6 +91,28 @@ pub async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `authql reset-mfa EMAIL`: turns MFA off for an owner who lost both
+/// factors; every session ends, the event is recorded and the owner is told.
+///
+/// # Errors
+/// When the database fails or no account has this email.
+pub async fn reset_mfa(config: &Config, email: &str) -> anyhow::Result<()> {
+    let email = Email::parse(Field::Email, email).map_err(for_operator)?;
+    let db = migrated(config, 2).await?;
+    let crypto = Crypto::new(config.secret_key.expose());
+    let services = startup::services(config.clone(), db, crypto).await?;
+    let user = accounts::find_by_email(&services.db.read, &email)
+        .await
+        .context("cannot look the account up")?
+        .ok_or_else(|| anyhow::anyhow!("email: no account has this address"))?;
+    if services.mfa.reset_by_operator(user.id).await.map_err(for_operator)? {
+        println!("two-step verification is off for {email}; its sessions ended and its owner was told");
+    } else {
+        println!("{email} had no two-step verification on; nothing changed");
+    }
+    Ok(())
+}
+
 /// The first line of standard input, which must not be a terminal (it would echo the password).
 fn read_password() -> anyhow::Result<String> {
     use std::io::{BufRead, IsTerminal};

@@ -32,6 +32,7 @@ pub enum EventKind {
     EmailChangeRequested,
     EmailChanged,
     EmailChangeUndone,
+    MfaResetByOperator,
 }
 
 impl EventKind {
@@ -57,6 +58,7 @@ impl EventKind {
             Self::EmailChangeRequested => "EMAIL_CHANGE_REQUESTED",
             Self::EmailChanged => "EMAIL_CHANGED",
             Self::EmailChangeUndone => "EMAIL_CHANGE_UNDONE",
+            Self::MfaResetByOperator => "MFA_RESET_BY_OPERATOR",
         }
     }
 }

@@ -46,6 +46,12 @@ enum Command {
         /// The administrator's email address.
         email: String,
     },
+    /// Turn two-step verification off for EMAIL, whose owner lost both the
+    /// authenticator and the recovery codes (check who they are first).
+    ResetMfa {
+        /// The account's email address.
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -119,6 +125,7 @@ fn run(command: Option<Command>, settings: Settings) -> ExitCode {
                 now, revoke_previous, ..
             }) => authql::commands::rotate_key(&config, now, revoke_previous).await,
             Some(Command::CreateAdmin { email }) => authql::commands::create_admin(&config, &email).await,
+            Some(Command::ResetMfa { email }) => authql::commands::reset_mfa(&config, &email).await,
             _ => Application::build(config).await?.run_until(shutdown_signal()).await,
         }
     });

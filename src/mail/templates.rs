@@ -179,6 +179,15 @@ pub fn mfa_disabled(to: &str) -> Mail {
     )
 }
 
+/// An operator turned two-step verification off (the owner lost both factors).
+pub fn mfa_reset_by_operator(to: &str) -> Mail {
+    notice(
+        to,
+        "Two-step verification was reset",
+        "An administrator turned two-step verification off for your account, as asked when the authenticator and the recovery codes were lost. Every session was ended; sign in with your password and turn it on again.",
+    )
+}
+
 /// A new set of recovery codes replaced the old one.
 pub fn recovery_codes_regenerated(to: &str) -> Mail {
     notice(

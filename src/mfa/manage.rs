@@ -1,4 +1,4 @@
-//! What the owner does with MFA once it is on: switch it off, replace the
+//! What the owner (or an operator) does with MFA once it is on: switch it off, replace the
 //! recovery codes, and hear when a recovery code is used.
 
 use sea_orm::sea_query::Expr;
@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{Mfa, recovery_codes};
 use crate::client::ClientInfo;
+use crate::db::Tx;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
@@ -61,23 +62,39 @@ impl Mfa {
         self.second_factor(user_id, code, client).await?;
         let user = reread_from_writer(&self.db, user_id).await?;
         let mut tx = self.db.begin().await?;
-        users::Entity::update_many()
-            .col_expr(users::Column::TotpSecret, Expr::value(None::<String>))
-            .col_expr(
-                users::Column::TotpEnabledAt,
-                Expr::value(None::<chrono::DateTime<chrono::Utc>>),
-            )
-            .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>))
-            .filter(users::Column::Id.eq(user_id))
-            .exec(&*tx)
-            .await?;
-        one_time::invalidate_all(&*tx, user_id, Purpose::RecoveryCode).await?;
-        one_time::invalidate_proofs(&*tx, user_id).await?;
+        switch_off(&mut tx, user_id).await?;
         events::record(&*tx, user_id, EventKind::MfaDisabled, client).await?;
         self.notify(&mut tx, templates::mfa_disabled(&user.email)).await?;
         self.sessions.evict_user_on_commit(&mut tx, user_id);
         tx.commit().await?;
         Ok(())
+    }
+
+    /// An operator switches MFA off for an owner who lost both the
+    /// authenticator and the recovery codes (after checking who they are,
+    /// outside authql). Every session ends, the event is recorded and the
+    /// owner is told. False when MFA was not on.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` when the account is gone; database errors.
+    #[tracing::instrument(skip(self))]
+    pub async fn reset_by_operator(&self, user_id: Uuid) -> AppResult<bool> {
+        let user = reread_from_writer(&self.db, user_id).await?;
+        if user.totp_enabled_at.is_none() {
+            return Ok(false);
+        }
+        let mut tx = self.db.begin().await?;
+        switch_off(&mut tx, user_id).await?;
+        self.sessions.revoke_all(&mut tx, user_id, None).await?;
+        let operator = ClientInfo {
+            ip: None,
+            user_agent: Some("authql reset-mfa (operator)".to_owned()),
+        };
+        events::record(&*tx, user_id, EventKind::MfaResetByOperator, &operator).await?;
+        self.notify(&mut tx, templates::mfa_reset_by_operator(&user.email))
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A new set of recovery codes, given a TOTP or recovery code; the old
@@ -102,4 +119,21 @@ impl Mfa {
         tx.commit().await?;
         Ok(codes)
     }
+}
+
+/// Turns TOTP off for `user_id` in `tx`: the secret, the recovery codes and
+/// every outstanding proof (links, login steps, mailed codes) go.
+async fn switch_off(tx: &mut Tx, user_id: Uuid) -> AppResult<()> {
+    users::Entity::update_many()
+        .col_expr(users::Column::TotpSecret, Expr::value(None::<String>))
+        .col_expr(
+            users::Column::TotpEnabledAt,
+            Expr::value(None::<chrono::DateTime<chrono::Utc>>),
+        )
+        .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(&**tx)
+        .await?;
+    one_time::invalidate_all(&**tx, user_id, Purpose::RecoveryCode).await?;
+    one_time::invalidate_proofs(&**tx, user_id).await
 }

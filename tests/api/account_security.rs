@@ -581,3 +581,29 @@ async fn an_email_change_needs_proof_and_never_reveals_a_taken_address() {
         .await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "newEmail", "{r}");
 }
+
+/// An owner who lost both the authenticator and the recovery codes is helped by an operator.
+#[tokio::test]
+async fn an_operator_resets_mfa_for_an_owner_who_lost_both_factors() {
+    let app = spawn_app().await;
+    let email = "lost-both@example.com";
+    let (me, _, _) = enrolled(&app, email).await;
+    let id = user_id(&app, email).await;
+    assert!(app.state.mfa.reset_by_operator(id).await.unwrap());
+    assert_eq!(
+        code(&app.me(&me.access).await),
+        Some("UNAUTHENTICATED"),
+        "every session ended"
+    );
+    let login = app.login(email, PASSWORD).await;
+    assert_eq!(login["data"]["login"]["mfaRequired"], false, "{login}");
+    let access = login["data"]["login"]["auth"]["accessToken"].as_str().unwrap();
+    let events = app.gql_as(access, "{ securityEvents { kind } }", json!({})).await;
+    assert!(events.to_string().contains("MFA_RESET_BY_OPERATOR"), "{events}");
+    let notice = app.mail.wait_for_nth(email, 3).await;
+    assert_eq!(notice.subject(), "Two-step verification was reset");
+    assert!(
+        !app.state.mfa.reset_by_operator(id).await.unwrap(),
+        "nothing to reset twice"
+    );
+}

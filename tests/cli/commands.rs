@@ -118,3 +118,28 @@ fn keygen_revokes_previous_keys_only_with_now() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(said.contains("every previous key is revoked"), "{said}");
 }
+
+#[test]
+fn reset_mfa_names_an_unknown_account_and_leaves_accounts_without_mfa_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authql(dir.path())
+        .args(["reset-mfa", "nobody@example.com"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("email: no account"));
+    let mut child = authql(dir.path())
+        .args(["create-admin", "plain@example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"Correct-Horse-Battery-Staple-42\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let out = authql(dir.path())
+        .args(["reset-mfa", "plain@example.com"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing changed"));
+}
