@@ -7,8 +7,10 @@ use crate::accounts::{self, Email, MadeAdmin};
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
+use crate::entities::users;
 use crate::error::{AppError, Field};
 use crate::startup;
+use crate::state::Services;
 use crate::tokens::keys;
 
 /// Connects with one or two connections and applies pending migrations.
@@ -70,15 +72,12 @@ pub async fn rotate_key(config: &Config, now: bool, revoke_previous: bool) -> an
 /// When the database fails, the email is invalid, or a new account's password
 /// is missing or weak.
 pub async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
-    let email = Email::parse(Field::Email, email).map_err(for_operator)?;
-    let db = migrated(config, 2).await?;
-    let crypto = Crypto::new(config.secret_key.expose());
-    let services = startup::services(config.clone(), db, crypto).await?;
-    let exists = accounts::find_by_email(&services.db.read, &email)
-        .await
-        .context("cannot look the account up")?
-        .is_some();
-    let password = if exists { None } else { Some(read_password()?) };
+    let (services, email, account) = services_for(config, email).await?;
+    let password = if account.is_some() {
+        None
+    } else {
+        Some(read_password()?)
+    };
     let made = services
         .accounts
         .make_admin(&email, password.as_deref())
@@ -97,20 +96,27 @@ pub async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
 /// # Errors
 /// When the database fails or no account has this email.
 pub async fn reset_mfa(config: &Config, email: &str) -> anyhow::Result<()> {
-    let email = Email::parse(Field::Email, email).map_err(for_operator)?;
-    let db = migrated(config, 2).await?;
-    let crypto = Crypto::new(config.secret_key.expose());
-    let services = startup::services(config.clone(), db, crypto).await?;
-    let user = accounts::find_by_email(&services.db.read, &email)
-        .await
-        .context("cannot look the account up")?
-        .ok_or_else(|| anyhow::anyhow!("email: no account has this address"))?;
+    let (services, email, account) = services_for(config, email).await?;
+    let user = account.ok_or_else(|| anyhow::anyhow!("email: no account has this address"))?;
     if services.mfa.reset_by_operator(user.id).await.map_err(for_operator)? {
         println!("two-step verification is off for {email}; its sessions ended and its owner was told");
     } else {
         println!("{email} had no two-step verification on; nothing changed");
     }
     Ok(())
+}
+
+/// The services the server builds, over a migrated database, and the
+/// account of `email` if there is one.
+async fn services_for(config: &Config, email: &str) -> anyhow::Result<(Services, Email, Option<users::Model>)> {
+    let email = Email::parse(Field::Email, email).map_err(for_operator)?;
+    let db = migrated(config, 2).await?;
+    let crypto = Crypto::new(config.secret_key.expose());
+    let services = startup::services(config.clone(), db, crypto).await?;
+    let account = accounts::find_by_email(&services.db.read, &email)
+        .await
+        .context("cannot look the account up")?;
+    Ok((services, email, account))
 }
 
 /// The first line of standard input, which must not be a terminal (it would echo the password).

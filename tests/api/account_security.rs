@@ -16,6 +16,16 @@ const SEND_LOGIN_OTP: &str = "mutation($t: String!) { sendLoginOtp(mfaToken: $t)
 const SETUP: &str = "mutation { setupMfa { secret } }";
 const CHANGE: &str = "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }";
 
+/// Changes the password of `access`'s account from PASSWORD.
+async fn change_password(app: &TestApp, access: &str, new_password: &str) -> Value {
+    app.gql_as(
+        access,
+        CHANGE,
+        json!({ "i": { "currentPassword": PASSWORD, "newPassword": new_password } }),
+    )
+    .await
+}
+
 /// The claims of an access token, read without verifying (the JWKS tests verify).
 fn claims(access: &str) -> Value {
     let payload = access.split('.').nth(1).unwrap();
@@ -186,13 +196,7 @@ async fn sensitive_changes_need_a_recent_proof() {
         Some("STEP_UP_REQUIRED")
     );
     // The password given with the call is proof enough.
-    let changed = app
-        .gql_as(
-            &me.access,
-            CHANGE,
-            json!({ "i": { "currentPassword": PASSWORD, "newPassword": "Another-Strong-Passphrase-19" } }),
-        )
-        .await;
+    let changed = change_password(&app, &me.access, "Another-Strong-Passphrase-19").await;
     assert_eq!(changed["data"]["changePassword"], true, "{changed}");
 
     // A mailed step-up code proves it again.
@@ -253,13 +257,7 @@ async fn an_old_reset_link_and_a_half_finished_login_die_with_a_password_change(
     let me = app.user_with_tokens(email).await;
     app.gql(FORGOT, json!({ "e": email })).await;
     let old_link = app.mail.wait_for_nth(email, 2).await.token();
-    let changed = app
-        .gql_as(
-            &me.access,
-            CHANGE,
-            json!({ "i": { "currentPassword": PASSWORD, "newPassword": "Another-Strong-Passphrase-19" } }),
-        )
-        .await;
+    let changed = change_password(&app, &me.access, "Another-Strong-Passphrase-19").await;
     assert_eq!(changed["data"]["changePassword"], true, "{changed}");
     let r = app
         .gql(
