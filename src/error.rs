@@ -96,6 +96,7 @@ pub enum Field {
     Offset,
     Search,
     File,
+    RedirectTo,
 }
 
 /// Every failure authql reports.

@@ -33,6 +33,7 @@ pub enum EventKind {
     EmailChanged,
     EmailChangeUndone,
     MfaResetByOperator,
+    IdentityLinked,
 }
 
 impl EventKind {
@@ -59,6 +60,7 @@ impl EventKind {
             Self::EmailChanged => "EMAIL_CHANGED",
             Self::EmailChangeUndone => "EMAIL_CHANGE_UNDONE",
             Self::MfaResetByOperator => "MFA_RESET_BY_OPERATOR",
+            Self::IdentityLinked => "IDENTITY_LINKED",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod mfa;
+pub mod oauth;
 pub mod profile;
 pub mod sessions;
 pub mod startup;

@@ -18,6 +18,7 @@ use crate::db::Db;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
+use crate::oauth::{OAuth, OAuthParts};
 use crate::profile::Profile;
 use crate::sessions::{SessionParts, Sessions};
 use crate::state::{AppState, Services};
@@ -162,6 +163,18 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         require_confirmation: config.require_email_confirmation,
     });
     let profile = Profile::new(db.clone(), limits.clone(), sessions.clone(), config.avatar_max_bytes);
+    let oauth = OAuth::new(
+        OAuthParts {
+            db: db.clone(),
+            crypto: crypto.clone(),
+            limits: limits.clone(),
+            sessions: sessions.clone(),
+            mfa: mfa.clone(),
+            links: config.links(),
+        },
+        &config.oauth,
+    )
+    .context("cannot set up the sign-in providers")?;
     Ok(Services {
         config,
         db,
@@ -173,5 +186,6 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         mfa,
         accounts,
         profile,
+        oauth,
     })
 }

@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
+use crate::oauth::OAuth;
 use crate::profile::Profile;
 use crate::sessions::Sessions;
 use crate::tokens::keys::KeyStore;
@@ -32,6 +33,7 @@ pub struct Services {
     pub mfa: Mfa,
     pub accounts: Accounts,
     pub profile: Profile,
+    pub oauth: OAuth,
 }
 
 impl AppState {

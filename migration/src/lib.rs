@@ -7,6 +7,7 @@ mod m20261129_000001_initial;
 mod m20261129_000002_avatars;
 mod m20261130_000003_typed_columns;
 mod m20261130_000004_token_payload;
+mod m20261130_000005_identities;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_avatars::Migration),
             Box::new(m20261130_000003_typed_columns::Migration),
             Box::new(m20261130_000004_token_payload::Migration),
+            Box::new(m20261130_000005_identities::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ mod confirmation;
 mod delete;
 mod email;
 mod email_change;
+pub mod federated;
 pub mod password;
 mod password_changes;
 mod sign_in;

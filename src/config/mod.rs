@@ -4,6 +4,7 @@
 //! the same name); [`Settings::resolve`] turns it into a [`Config`] with every
 //! default filled in, or one line that says what is wrong.
 
+pub mod oauth;
 mod secrets;
 mod settings;
 pub use secrets::generate as generate_secret;
@@ -91,6 +92,7 @@ pub struct Config {
     pub new_device_notices: bool,
     pub tokens: TokenConfig,
     pub mfa: MfaConfig,
+    pub oauth: oauth::OAuthConfig,
     pub password: PasswordConfig,
     pub mail: MailConfig,
     pub http: HttpConfig,
@@ -195,6 +197,7 @@ impl Settings {
                 step_up_window: self.step_up_window,
                 audience: self.jwt_audience,
             },
+            oauth: oauth::from_env()?,
             mfa: MfaConfig {
                 issuer: self.mfa_issuer,
                 login_email_otp: self.login_email_otp,

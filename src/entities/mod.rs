@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table. Never exposed as GraphQL types.
 
 pub mod avatars;
+pub mod identities;
 pub mod mail_outbox;
 pub mod one_time_tokens;
 pub mod refresh_tokens;

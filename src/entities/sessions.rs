@@ -37,6 +37,15 @@ pub enum SignInMethod {
     /// A password, then a code mailed to the account's address (LOGIN_EMAIL_OTP).
     #[sea_orm(string_value = "password_mailed_code")]
     PasswordAndMailedCode,
+    /// An OpenID Connect provider.
+    #[sea_orm(string_value = "provider")]
+    Provider,
+    /// A provider, then a code from an authenticator app.
+    #[sea_orm(string_value = "provider_totp")]
+    ProviderAndTotp,
+    /// A provider, then a recovery code.
+    #[sea_orm(string_value = "provider_recovery_code")]
+    ProviderAndRecoveryCode,
 }
 
 /// Authentication method references (RFC 8176), as access tokens carry them in `amr`.
@@ -49,6 +58,8 @@ pub enum Amr {
     Otp,
     /// More than one factor.
     Mfa,
+    /// A federated identity provider (as Microsoft's tokens say; RFC 8176 has no value for it).
+    Fed,
 }
 
 impl SignInMethod {
@@ -60,6 +71,9 @@ impl SignInMethod {
             Self::Password => &[Amr::Pwd],
             Self::PasswordAndTotp => &[Amr::Pwd, Amr::Otp, Amr::Mfa],
             Self::PasswordAndRecoveryCode | Self::PasswordAndMailedCode => &[Amr::Pwd, Amr::Mfa],
+            Self::Provider => &[Amr::Fed],
+            Self::ProviderAndTotp => &[Amr::Fed, Amr::Otp, Amr::Mfa],
+            Self::ProviderAndRecoveryCode => &[Amr::Fed, Amr::Mfa],
         }
     }
 }

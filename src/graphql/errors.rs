@@ -52,6 +52,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Offset => "offset",
         Field::Search => "search",
         Field::File => "file",
+        Field::RedirectTo => "redirectTo",
     }
 }
 

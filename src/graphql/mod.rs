@@ -8,6 +8,7 @@ pub mod context;
 pub mod errors;
 pub mod guardrails;
 pub mod mfa_api;
+pub mod oauth_api;
 pub mod profile_api;
 pub mod sessions_api;
 pub mod types;
@@ -37,6 +38,7 @@ pub struct Query(
     accounts_api::AccountsQuery,
     sessions_api::SessionsQuery,
     admin_api::AdminQuery,
+    oauth_api::OAuthQuery,
     MetaQuery,
 );
 
@@ -48,6 +50,7 @@ pub struct Mutation(
     admin_api::AdminMutation,
     profile_api::ProfileMutation,
     mfa_api::MfaMutation,
+    oauth_api::OAuthMutation,
 );
 
 /// The schema type.

@@ -9,6 +9,7 @@ mod graphiql;
 mod graphql_endpoint;
 mod meta;
 pub mod middleware;
+mod oauth_routes;
 mod responses;
 pub mod status;
 
@@ -34,6 +35,9 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .at("/graphiql/:name", get(graphiql::asset))
         .at("/confirm/:token", get(confirm_link::ask).post(confirm_link::confirm))
         .at("/avatars/:file", get(avatar_images::image))
+        .at("/auth/:provider", get(oauth_routes::start))
+        .at("/auth/:provider/callback", get(oauth_routes::callback))
+        .at("/oauth/callback", get(oauth_routes::outcome))
         .at("/.well-known/jwks.json", get(meta::jwks))
         .at("/healthz", get(meta::healthz))
         .at("/readyz", get(meta::readyz))

@@ -12,6 +12,9 @@ use crate::sessions::{AuthBundle, SignInMethod};
 use crate::tokens::codes;
 use crate::tokens::one_time::{self, Purpose};
 
+/// What an MFA token of a provider sign-in carries before the provider's name.
+const PROVIDER_PREFIX: &str = "provider:";
+
 /// A login waiting for its second factor.
 pub struct Challenge {
     /// Single use, five minutes; for `verifyMfa` and `sendLoginOtp`.
@@ -37,6 +40,28 @@ impl Mfa {
                 .await?;
         }
         Ok(Some(Challenge { token, methods }))
+    }
+
+    /// Opens the second step for `user`, who signed in with provider
+    /// `provider`, or `None` without TOTP. A provider proved the mailbox
+    /// already, so a mailed code is never the second step here.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn second_step_after_provider(
+        &self,
+        user: &users::Model,
+        provider: &str,
+    ) -> AppResult<Option<Challenge>> {
+        if user.totp_enabled_at.is_none() {
+            return Ok(None);
+        }
+        let payload = Some(format!("{PROVIDER_PREFIX}{provider}"));
+        let token = one_time::create_carrying(&self.db.write, user.id, Purpose::MfaLogin, payload).await?;
+        Ok(Some(Challenge {
+            token,
+            methods: vec![Method::Totp, Method::RecoveryCode],
+        }))
     }
 
     /// The account behind a live MFA token that has attempts left.
@@ -110,12 +135,18 @@ impl Mfa {
             return Err(AppError::InvalidCode);
         }
         one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
-        let signed_in_by = match method {
-            Method::Totp => SignInMethod::PasswordAndTotp,
-            Method::EmailOtp => SignInMethod::PasswordAndMailedCode,
-            Method::RecoveryCode => {
+        let by_provider = row.payload.as_deref().is_some_and(|p| p.starts_with(PROVIDER_PREFIX));
+        let signed_in_by = match (method, by_provider) {
+            (Method::Totp, false) => SignInMethod::PasswordAndTotp,
+            (Method::Totp, true) => SignInMethod::ProviderAndTotp,
+            (Method::EmailOtp, _) => SignInMethod::PasswordAndMailedCode,
+            (Method::RecoveryCode, by_provider) => {
                 self.recovery_code_used(&user).await?;
-                SignInMethod::PasswordAndRecoveryCode
+                if by_provider {
+                    SignInMethod::ProviderAndRecoveryCode
+                } else {
+                    SignInMethod::PasswordAndRecoveryCode
+                }
             }
         };
         self.sessions.start(user, client, signed_in_by).await

@@ -28,6 +28,8 @@ pub enum Purpose {
     ChangeEmail,
     /// Restores the old address (the payload) after an email change.
     UndoEmailChange,
+    /// Trades a provider sign-in for tokens (`exchangeLoginCode`); the payload names the provider.
+    LoginCode,
 }
 
 impl Purpose {
@@ -41,6 +43,7 @@ impl Purpose {
             Self::RecoveryCode => "recovery_code",
             Self::ChangeEmail => "change_email",
             Self::UndoEmailChange => "undo_email_change",
+            Self::LoginCode => "login_code",
         }
     }
 
@@ -51,6 +54,7 @@ impl Purpose {
             Self::UndoEmailChange => Duration::from_secs(72 * 3600),
             Self::ResetPassword => Duration::from_secs(3600),
             Self::MfaLogin => Duration::from_secs(300),
+            Self::LoginCode => Duration::from_secs(60),
             Self::LoginOtp | Self::StepUpOtp => Duration::from_secs(600),
             // Until replaced or used. Ten years, not forever: sqlx binds instants
             // as MySQL TIMESTAMPs, which end in January 2038.
@@ -199,13 +203,14 @@ pub async fn invalidate_all(conn: &impl ConnectionTrait, user_id: Uuid, purpose:
 /// What proves who someone is until the credentials change: links, login
 /// steps and mailed codes. Recovery codes are not here (they are
 /// credentials), nor undo links (they exist to reverse a change).
-const PROOFS: [Purpose; 6] = [
+const PROOFS: [Purpose; 7] = [
     Purpose::ConfirmEmail,
     Purpose::ResetPassword,
     Purpose::MfaLogin,
     Purpose::LoginOtp,
     Purpose::StepUpOtp,
     Purpose::ChangeEmail,
+    Purpose::LoginCode,
 ];
 
 /// Spends every outstanding proof of `user_id` (see [`PROOFS`]): after a

@@ -17,6 +17,8 @@ mod limits;
 mod mail;
 mod mail_tls;
 mod mfa;
+mod oauth;
+mod oidc_provider;
 mod outage;
 mod profile;
 mod proxy;

@@ -1,0 +1,106 @@
+//! Sign-in providers from the environment: Google (GOOGLE_*) and any OpenID
+//! Connect provider (OIDC_PROVIDERS=a,b with OIDC_<NAME>_*). Their variable
+//! names depend on the provider's name, so they are read here rather than
+//! declared as flags.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::{ConfigError, Secret};
+
+/// One OpenID Connect provider.
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    /// Lower case, as in `/auth/{name}`.
+    pub name: String,
+    pub display_name: String,
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    /// Other client ids whose ID tokens count as ours (native apps).
+    pub extra_audiences: Vec<String>,
+}
+
+/// Sign-in with providers.
+#[derive(Clone, Debug, Default)]
+pub struct OAuthConfig {
+    pub providers: Vec<ProviderConfig>,
+    /// Where a flow may return besides FRONTEND_URL (OAUTH_REDIRECT_URIS),
+    /// such as a mobile app's custom scheme.
+    pub redirect_uris: Vec<String>,
+    /// Longest wait for a provider (discovery, JWKS, token endpoint).
+    pub timeout: Duration,
+}
+
+/// The providers the environment configures.
+///
+/// # Errors
+/// A [`ConfigError`] naming the first variable at fault.
+pub fn from_env() -> Result<OAuthConfig, ConfigError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let list = |name: &str| {
+        var(name)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(Vec::new)
+    };
+    let mut providers = Vec::new();
+    if let Some(client_id) = var("GOOGLE_CLIENT_ID") {
+        let secret = var("GOOGLE_CLIENT_SECRET")
+            .ok_or_else(|| ConfigError("GOOGLE_CLIENT_SECRET: required with GOOGLE_CLIENT_ID".into()))?;
+        let issuer = var("GOOGLE_ISSUER").unwrap_or_else(|| "https://accounts.google.com".to_owned());
+        providers.push(ProviderConfig {
+            name: "google".to_owned(),
+            display_name: "Google".to_owned(),
+            issuer: issuer_url("GOOGLE_ISSUER", &issuer)?,
+            client_id,
+            client_secret: Secret::new(secret),
+            scopes: vec!["email".to_owned(), "profile".to_owned()],
+            extra_audiences: list("GOOGLE_ALLOWED_AUDIENCES"),
+        });
+    }
+    for name in list("OIDC_PROVIDERS") {
+        let name = name.to_lowercase();
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || providers.iter().any(|p| p.name == name) {
+            return Err(ConfigError(format!(
+                "OIDC_PROVIDERS: `{name}` must be letters, digits or _, and named once"
+            )));
+        }
+        let key = |suffix: &str| format!("OIDC_{}_{suffix}", name.to_uppercase());
+        let required =
+            |suffix: &str| var(&key(suffix)).ok_or_else(|| ConfigError(format!("{}: required", key(suffix))));
+        let issuer = required("ISSUER")?;
+        let scopes = list(&key("SCOPES"));
+        providers.push(ProviderConfig {
+            display_name: var(&key("DISPLAY_NAME")).unwrap_or_else(|| name.clone()),
+            issuer: issuer_url(&key("ISSUER"), &issuer)?,
+            client_id: required("CLIENT_ID")?,
+            client_secret: Secret::new(required("CLIENT_SECRET")?),
+            scopes: if scopes.is_empty() {
+                vec!["email".to_owned(), "profile".to_owned()]
+            } else {
+                scopes
+            },
+            extra_audiences: list(&key("ALLOWED_AUDIENCES")),
+            name,
+        });
+    }
+    Ok(OAuthConfig {
+        providers,
+        redirect_uris: list("OAUTH_REDIRECT_URIS"),
+        timeout: Duration::from_secs(10),
+    })
+}
+
+fn issuer_url(variable: &str, value: &str) -> Result<Url, ConfigError> {
+    Url::parse(value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http"))
+        .ok_or_else(|| ConfigError(format!("{variable}: expected an http(s) URL")))
+}

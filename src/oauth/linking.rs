@@ -1,0 +1,101 @@
+//! The linking rules: which account a verified provider identity signs in to.
+//!
+//! 1. An identity already linked signs its account in.
+//! 2. Else an account with the same address is linked, only if the provider
+//!    verified the address; if that account never confirmed it, its password
+//!    goes and its sessions end, so whoever pre-registered the address gets nothing.
+//! 3. Else a new account is made, confirmed and without a password.
+//! 4. An address the provider did not verify never links and never creates.
+//!
+//! A switched-off account is refused.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use super::OAuth;
+use super::provider::ProviderClaims;
+use crate::accounts::{Email, federated, find_by_email};
+use crate::client::ClientInfo;
+use crate::db;
+use crate::entities::{identities, users};
+use crate::error::{AppError, AppResult, Field, unique_violation};
+use crate::events::{self, EventKind};
+
+impl OAuth {
+    /// The account `claims` of `provider` sign in to, linking or creating it
+    /// by the rules above, in one transaction.
+    ///
+    /// # Errors
+    /// `FORBIDDEN` for an unverified address or a switched-off account;
+    /// `SERVICE_UNAVAILABLE` when a racing sign-in linked the same identity.
+    pub(super) async fn account_for(
+        &self,
+        provider: &str,
+        claims: &ProviderClaims,
+        client: &ClientInfo,
+    ) -> AppResult<users::Model> {
+        let parts = self.parts();
+        let mut tx = parts.db.begin().await?;
+        let linked = identities::Entity::find()
+            .filter(identities::Column::Provider.eq(provider))
+            .filter(identities::Column::Subject.eq(claims.subject.as_str()))
+            .one(&*tx)
+            .await?;
+        let user = if let Some(identity) = linked {
+            users::Entity::find_by_id(identity.user_id)
+                .one(&*tx)
+                .await?
+                .ok_or(AppError::InvalidToken)?
+        } else {
+            let email = claims
+                .email
+                .as_deref()
+                .filter(|_| claims.email_verified)
+                .and_then(|e| Email::parse(Field::Email, e).ok())
+                .ok_or(AppError::Forbidden("the provider did not verify an email address"))?;
+            let user = match find_by_email(&*tx, &email).await? {
+                Some(user) if !user.active => return Err(AppError::Forbidden("this account is disabled")),
+                Some(user) => {
+                    if user.email_verified_at.is_none() {
+                        parts.sessions.revoke_all(&mut tx, user.id, None).await?;
+                    }
+                    let user = federated::claim_verified(&tx, user).await?;
+                    events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+                    user
+                }
+                None => {
+                    let user = federated::create_verified(&tx, &email).await?;
+                    events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
+                    user
+                }
+            };
+            link(&tx, provider, &claims.subject, user.id, email.as_str()).await?;
+            user
+        };
+        if !user.active {
+            return Err(AppError::Forbidden("this account is disabled"));
+        }
+        tx.commit().await?;
+        Ok(user)
+    }
+}
+
+/// Links (`provider`, `subject`) to `user_id`.
+async fn link(tx: &db::Tx, provider: &str, subject: &str, user_id: Uuid, email: &str) -> AppResult<()> {
+    let inserted = identities::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        provider: Set(provider.to_owned()),
+        subject: Set(subject.to_owned()),
+        user_id: Set(user_id),
+        email: Set(Some(email.to_owned())),
+        created_at: Set(db::now()),
+    }
+    .insert(&**tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        // The same identity signing in twice at once: the other one linked it; sign in again.
+        Err(e) if unique_violation(&e).is_some() => Err(AppError::Unavailable("identity linked concurrently".into())),
+        Err(e) => Err(e.into()),
+    }
+}

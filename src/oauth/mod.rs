@@ -1,0 +1,110 @@
+//! Sign-in with OpenID Connect providers (Google, or any provider that
+//! publishes discovery): the browser flow, ID-token checks, the linking
+//! rules, and one-time login codes traded for tokens.
+//!
+//! Owns `identities` and the login-code purpose of `one_time_tokens`. May
+//! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
+//! `tokens`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
+
+mod flow;
+mod linking;
+pub mod provider;
+
+use std::sync::Arc;
+
+pub use flow::{Callback, FLOW_SECONDS, Finished, Started};
+use provider::Provider;
+
+use crate::client::ClientInfo;
+use crate::config::Links;
+use crate::config::oauth::OAuthConfig;
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::limits::Limits;
+use crate::mfa::Mfa;
+use crate::sessions::Sessions;
+
+/// The sign-in-with-providers service. Cheap to clone.
+#[derive(Clone)]
+pub struct OAuth(Arc<Inner>);
+
+/// What [`OAuth`] is built from.
+pub struct OAuthParts {
+    pub db: Db,
+    pub crypto: Arc<Crypto>,
+    pub limits: Arc<Limits>,
+    pub sessions: Sessions,
+    pub mfa: Mfa,
+    pub links: Links,
+}
+
+struct Inner {
+    parts: OAuthParts,
+    providers: Vec<Provider>,
+    /// OAUTH_REDIRECT_URIS.
+    redirect_uris: Vec<String>,
+    /// For the providers: no redirects followed, every call bounded in time.
+    http: reqwest::Client,
+}
+
+/// A provider as `oauthProviders` lists it.
+pub struct ProviderInfo {
+    pub name: String,
+    pub display_name: String,
+    /// Open it in a browser to start the flow.
+    pub authorize_url: String,
+}
+
+impl OAuth {
+    /// The service over `parts` for the providers `config` names.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(parts: OAuthParts, config: &OAuthConfig) -> AppResult<Self> {
+        let http = reqwest::Client::builder()
+            // A provider that redirects discovery or the token endpoint elsewhere is not followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.timeout)
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| AppError::internal(format!("HTTP client: {e}")))?;
+        Ok(Self(Arc::new(Inner {
+            parts,
+            providers: config.providers.iter().cloned().map(Provider::new).collect(),
+            redirect_uris: config.redirect_uris.clone(),
+            http,
+        })))
+    }
+
+    /// The configured providers.
+    pub fn providers(&self) -> Vec<ProviderInfo> {
+        self.0
+            .providers
+            .iter()
+            .map(|p| ProviderInfo {
+                name: p.config.name.clone(),
+                display_name: p.config.display_name.clone(),
+                authorize_url: self.0.parts.links.public(&format!("/auth/{}", p.config.name)),
+            })
+            .collect()
+    }
+
+    fn provider(&self, name: &str) -> AppResult<&Provider> {
+        self.0
+            .providers
+            .iter()
+            .find(|p| p.config.name == name)
+            .ok_or(AppError::Forbidden("no such sign-in provider"))
+    }
+
+    fn parts(&self) -> &OAuthParts {
+        &self.0.parts
+    }
+}
+
+/// Records a refused sign-in for the operator (never with a token in it).
+fn refused(provider: &str, e: &AppError, client: &ClientInfo) {
+    e.log();
+    tracing::info!(provider, code = e.code().as_str(), ip = ?client.ip, "provider sign-in refused");
+}

@@ -1,0 +1,358 @@
+//! Sign-in with an OpenID Connect provider, against a provider on loopback
+//! that signs real ID tokens, driven by a client that follows redirects and
+//! keeps cookies like a browser.
+
+use std::time::Duration;
+
+use authql::config::Secret;
+use authql::config::oauth::ProviderConfig;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app_with};
+use crate::mfa::{enrolled, verify};
+use crate::oidc_provider::{CLIENT_ID, CLIENT_SECRET, Provider, Tweak};
+
+const EXCHANGE: &str = "mutation($c: String!) { exchangeLoginCode(code: $c) { mfaRequired mfaToken mfaMethods auth { accessToken user { id email emailVerified } } } }";
+
+/// authql with `provider` configured as `test`.
+async fn app_with(provider: &Provider) -> TestApp {
+    let issuer = provider.issuer.parse().unwrap();
+    spawn_app_with(move |c| {
+        c.oauth.providers = vec![ProviderConfig {
+            name: "test".to_owned(),
+            display_name: "Test Provider".to_owned(),
+            issuer,
+            client_id: CLIENT_ID.to_owned(),
+            client_secret: Secret::new(CLIENT_SECRET),
+            scopes: vec!["email".to_owned()],
+            extra_audiences: Vec::new(),
+        }];
+        c.oauth.timeout = Duration::from_secs(2);
+    })
+    .await
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).build().unwrap()
+}
+
+/// Where a browser sign-in ends: `Ok(login code)` or `Err(error code)`.
+async fn sign_in(app: &TestApp) -> Result<String, String> {
+    let end = browser().get(app.url("/auth/test")).send().await.unwrap();
+    outcome(&end)
+}
+
+fn outcome(end: &reqwest::Response) -> Result<String, String> {
+    assert!(end.status().as_u16() < 500, "never a 500: {}", end.status());
+    let pairs: Vec<(String, String)> = end
+        .url()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    match (get("code"), get("error")) {
+        (Some(code), None) => Ok(code),
+        (_, Some(error)) => Err(error),
+        _ => panic!("no outcome in {}", end.url()),
+    }
+}
+
+async fn exchange(app: &TestApp, login_code: &str) -> Value {
+    app.gql(EXCHANGE, json!({ "c": login_code })).await
+}
+
+async fn signed_in_user(app: &TestApp) -> Value {
+    let code = sign_in(app).await.expect("signed in");
+    let r = exchange(app, &code).await;
+    r["data"]["exchangeLoginCode"]["auth"]["user"].clone()
+}
+
+#[tokio::test]
+async fn a_new_person_gets_a_confirmed_account_and_signs_in_to_it_again() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let listed = app
+        .gql("{ oauthProviders { name displayName authorizeUrl } }", json!({}))
+        .await;
+    assert_eq!(
+        listed["data"]["oauthProviders"][0]["authorizeUrl"],
+        app.url("/auth/test").as_str()
+    );
+
+    provider.sign_in_as("alice-1", "Alice@Example.com", true);
+    let code = sign_in(&app).await.expect("signed in");
+    let first = exchange(&app, &code).await;
+    let user = &first["data"]["exchangeLoginCode"]["auth"]["user"];
+    assert_eq!(user["email"], "alice@example.com", "{first}");
+    assert_eq!(user["emailVerified"], true);
+    assert_eq!(
+        code_of(&exchange(&app, &code).await),
+        Some("INVALID_TOKEN"),
+        "a login code works once"
+    );
+    assert_eq!(
+        signed_in_user(&app).await["id"],
+        user["id"],
+        "the same account the second time"
+    );
+    // No password: the right one for nobody.
+    assert_eq!(
+        code_of(&app.login("alice@example.com", PASSWORD).await),
+        Some("INVALID_CREDENTIALS")
+    );
+}
+
+fn code_of(v: &Value) -> Option<&str> {
+    code(v)
+}
+
+#[tokio::test]
+async fn a_verified_address_links_to_the_confirmed_account_that_has_it() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let own = app.user_with_tokens("bob@example.com").await;
+    let me = app.me(&own.access).await;
+    provider.sign_in_as("bob-at-provider", "bob@example.com", true);
+    assert_eq!(signed_in_user(&app).await["id"], me["data"]["me"]["id"]);
+    assert!(
+        app.login("bob@example.com", PASSWORD).await["data"]["login"]["auth"].is_object(),
+        "the password still works"
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_address_never_links_nor_creates() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    app.confirmed_user("carol@example.com").await;
+    provider.sign_in_as("carol-impostor", "carol@example.com", false);
+    assert_eq!(sign_in(&app).await, Err("FORBIDDEN".to_owned()));
+    provider.sign_in_as("dan-unverified", "dan@example.com", false);
+    assert_eq!(sign_in(&app).await, Err("FORBIDDEN".to_owned()));
+    assert_eq!(app.count("identities").await, 0);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) AS n FROM users WHERE email = 'dan@example.com'")
+            .await,
+        0
+    );
+}
+
+/// Someone signed up with the owner's address and a password of their own; the owner then signs in with the provider.
+#[tokio::test]
+async fn whoever_pre_registered_an_address_gets_nothing_once_the_owner_signs_in() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let squatters = "Squatter-Chosen-Passphrase-31";
+    app.signup("erin@example.com", squatters).await;
+    provider.sign_in_as("erin-1", "erin@example.com", true);
+    let user = signed_in_user(&app).await;
+    assert_eq!(user["email"], "erin@example.com");
+    assert_eq!(
+        code_of(&app.login("erin@example.com", squatters).await),
+        Some("INVALID_CREDENTIALS")
+    );
+}
+
+#[tokio::test]
+async fn an_account_with_totp_still_needs_its_second_factor() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let (_, totp, _) = enrolled(&app, "frank@example.com").await;
+    provider.sign_in_as("frank-1", "frank@example.com", true);
+    let code = sign_in(&app).await.expect("signed in at the provider");
+    let step = exchange(&app, &code).await;
+    let step = &step["data"]["exchangeLoginCode"];
+    assert_eq!(step["mfaRequired"], true, "{step}");
+    assert!(step["auth"].is_null());
+    assert_eq!(step["mfaMethods"], json!(["TOTP", "RECOVERY_CODE"]));
+    let done = verify(&app, step["mfaToken"].as_str().unwrap(), &totp.code(1), "TOTP").await;
+    let access = done["data"]["verifyMfa"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{done}"));
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            access.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["amr"], json!(["fed", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn a_switched_off_account_is_refused() {
+    use authql::entities::users;
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    app.confirmed_user("gone@example.com").await;
+    users::Entity::update_many()
+        .col_expr(users::Column::Active, Expr::value(false))
+        .filter(users::Column::Email.eq("gone@example.com"))
+        .exec(&app.state.db.write)
+        .await
+        .unwrap();
+    provider.sign_in_as("gone-1", "gone@example.com", true);
+    assert_eq!(sign_in(&app).await, Err("FORBIDDEN".to_owned()));
+}
+
+#[tokio::test]
+async fn broken_id_tokens_and_refusals_end_in_an_error_redirect() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    provider.sign_in_as("hank-1", "hank@example.com", true);
+    for (tweak, expected) in [
+        (Tweak::WrongNonce, "INVALID_TOKEN"),
+        (Tweak::Expired, "INVALID_TOKEN"),
+        (Tweak::UnknownKid, "INVALID_TOKEN"),
+        (Tweak::WrongAudience, "INVALID_TOKEN"),
+        (Tweak::WrongIssuer, "INVALID_TOKEN"),
+        (Tweak::AlgNone, "INVALID_TOKEN"),
+        (Tweak::Hs256WithPublicKey, "INVALID_TOKEN"),
+        (Tweak::Denied, "FORBIDDEN"),
+    ] {
+        provider.tweak(tweak);
+        assert_eq!(sign_in(&app).await, Err(expected.to_owned()), "{tweak:?}");
+    }
+    assert_eq!(app.count("identities").await, 0, "nothing was linked");
+    provider.tweak(Tweak::None);
+    assert!(sign_in(&app).await.is_ok(), "and a good token still works");
+}
+
+#[tokio::test]
+async fn a_tampered_state_a_missing_cookie_and_a_replayed_callback_are_refused() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    provider.sign_in_as("ivy-1", "ivy@example.com", true);
+    let manual = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Start: the flow cookie and the provider's address.
+    let start = manual.get(app.url("/auth/test")).send().await.unwrap();
+    assert_eq!(start.status(), 302);
+    let set_cookie = start.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/auth", "Max-Age=600"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let at_provider = manual
+        .get(start.headers()["location"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let callback = at_provider.headers()["location"].to_str().unwrap().to_owned();
+
+    let tampered = callback.replace("state=", "state=x");
+    let end = manual.get(&tampered).send().await.unwrap();
+    assert!(
+        end.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=INVALID_TOKEN")
+    );
+
+    // The callback from a browser without the cookie.
+    let end = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&callback)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        end.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=INVALID_TOKEN")
+    );
+}
+
+#[tokio::test]
+async fn a_login_code_works_only_for_a_minute() {
+    use authql::entities::one_time_tokens;
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    provider.sign_in_as("jack-1", "jack@example.com", true);
+    let code = sign_in(&app).await.unwrap();
+    one_time_tokens::Entity::update_many()
+        .col_expr(
+            one_time_tokens::Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .filter(one_time_tokens::Column::Purpose.eq("login_code"))
+        .exec(&app.state.db.write)
+        .await
+        .unwrap();
+    assert_eq!(code_of(&exchange(&app, &code).await), Some("INVALID_TOKEN"));
+}
+
+#[tokio::test]
+async fn a_provider_that_is_down_or_silent_ends_in_service_unavailable_in_bounded_time() {
+    // Down: nothing listens at its address.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    // Silent: it accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_address = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    for issuer in [format!("http://{address}"), format!("http://{silent_address}")] {
+        let app = spawn_app_with(|c| {
+            c.oauth.providers = vec![ProviderConfig {
+                name: "test".to_owned(),
+                display_name: "Test".to_owned(),
+                issuer: issuer.parse().unwrap(),
+                client_id: CLIENT_ID.to_owned(),
+                client_secret: Secret::new(CLIENT_SECRET),
+                scopes: Vec::new(),
+                extra_audiences: Vec::new(),
+            }];
+            c.oauth.timeout = Duration::from_secs(1);
+        })
+        .await;
+        let end = tokio::time::timeout(Duration::from_secs(10), browser().get(app.url("/auth/test")).send())
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_eq!(outcome(&end), Err("SERVICE_UNAVAILABLE".to_owned()), "{issuer}");
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_target_outside_the_app_is_refused() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let end = browser()
+        .get(app.url("/auth/test?redirect_to=https://evil.example.com/steal"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        end.url().as_str().starts_with(&app.url("/oauth/callback")),
+        "{}",
+        end.url()
+    );
+    assert_eq!(outcome(&end), Err("BAD_USER_INPUT".to_owned()));
+}
+
+#[tokio::test]
+async fn a_key_the_provider_rotated_in_is_fetched_when_a_token_names_it() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    provider.sign_in_as("kate-1", "kate@example.com", true);
+    assert!(sign_in(&app).await.is_ok(), "discovery and keys cached");
+    provider.rotate_key();
+    assert!(
+        sign_in(&app).await.is_ok(),
+        "the unknown kid made authql refetch the keys"
+    );
+}
