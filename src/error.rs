@@ -97,6 +97,8 @@ pub enum Field {
     Search,
     File,
     RedirectTo,
+    Provider,
+    IdToken,
 }
 
 /// Every failure authql reports.

@@ -34,6 +34,7 @@ pub enum EventKind {
     EmailChangeUndone,
     MfaResetByOperator,
     IdentityLinked,
+    IdentityUnlinked,
 }
 
 impl EventKind {
@@ -61,6 +62,7 @@ impl EventKind {
             Self::EmailChangeUndone => "EMAIL_CHANGE_UNDONE",
             Self::MfaResetByOperator => "MFA_RESET_BY_OPERATOR",
             Self::IdentityLinked => "IDENTITY_LINKED",
+            Self::IdentityUnlinked => "IDENTITY_UNLINKED",
         }
     }
 }

@@ -171,6 +171,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
             sessions: sessions.clone(),
             mfa: mfa.clone(),
             links: config.links(),
+            outbox: outbox.clone(),
         },
         &config.oauth,
     )

@@ -10,11 +10,6 @@ use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 /// missing (or still of its old type); remove it when the capability lands.
 const PENDING: &[&str] = &[
     // Sign-in with Google and OpenID Connect providers.
-    "Mutation.signInWithIdToken",
-    "User.identities",
-    "Identity",
-    "Mutation.linkIdentity",
-    "Mutation.unlinkIdentity",
     // Abuse protection: known devices.
     "AuthPayload.deviceToken",
     "LoginInput.deviceToken",

@@ -53,6 +53,8 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Search => "search",
         Field::File => "file",
         Field::RedirectTo => "redirectTo",
+        Field::Provider => "provider",
+        Field::IdToken => "idToken",
     }
 }
 

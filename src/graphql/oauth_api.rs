@@ -2,9 +2,9 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::context::{client, state};
+use super::context::{client, principal, state};
 use super::errors::GqlResult;
-use super::types::LoginPayload;
+use super::types::{LoginPayload, User};
 
 /// A configured sign-in provider.
 #[derive(SimpleObject)]
@@ -44,5 +44,36 @@ impl OAuthMutation {
     /// Trades the one-time code of a provider sign-in (60 s, once) for what `login` answers.
     async fn exchange_login_code(&self, ctx: &Context<'_>, code: String) -> GqlResult<LoginPayload> {
         Ok(state(ctx)?.oauth.exchange_login_code(&code, client(ctx)?).await?.into())
+    }
+
+    /// Native sign-in: the ID token an app got from the provider's own SDK
+    /// (checked as at the callback; `nonce` when the app sent one). Answers like `login`.
+    async fn sign_in_with_id_token(
+        &self,
+        ctx: &Context<'_>,
+        provider: String,
+        id_token: String,
+        nonce: Option<String>,
+    ) -> GqlResult<LoginPayload> {
+        Ok(state(ctx)?
+            .oauth
+            .sign_in_with_id_token(&provider, &id_token, nonce.as_deref(), client(ctx)?)
+            .await?
+            .into())
+    }
+
+    /// An address to open in a browser that links `provider` to the caller's
+    /// account (sensitive: needs a recent sign-in or step-up; works once, 10 minutes).
+    async fn link_identity(&self, ctx: &Context<'_>, provider: String) -> GqlResult<String> {
+        let caller = principal(ctx).await?;
+        Ok(state(ctx)?.oauth.link_url(caller, &provider).await?)
+    }
+
+    /// Unlinks `provider` from the caller's account (sensitive); refused when
+    /// it would leave no way to sign in.
+    async fn unlink_identity(&self, ctx: &Context<'_>, provider: String) -> GqlResult<User> {
+        let caller = principal(ctx).await?;
+        let user = state(ctx)?.oauth.unlink(caller, &provider, client(ctx)?).await?;
+        Ok(User::from(&user))
     }
 }

@@ -40,19 +40,25 @@ pub struct User {
     #[graphql(skip)]
     pub avatar_key: Option<String>,
     pub mfa_enabled: bool,
-    pub providers: Vec<String>,
+    #[graphql(skip)]
+    pub has_password: bool,
     pub role: Role,
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub last_active_at: Option<DateTime<Utc>>,
 }
 
+impl User {
+    async fn linked(&self, ctx: &Context<'_>) -> super::errors::GqlResult<Vec<crate::entities::identities::Model>> {
+        let state = ctx.data::<AppState>()?;
+        let id =
+            uuid::Uuid::parse_str(&self.id).map_err(|_| crate::error::AppError::internal("a user id is not a UUID"))?;
+        Ok(state.oauth.identities(id).await?)
+    }
+}
+
 impl From<&users::Model> for User {
     fn from(u: &users::Model) -> Self {
-        let mut providers = Vec::new();
-        if u.password_hash.is_some() {
-            providers.push("password".to_owned());
-        }
         Self {
             id: ID(u.id.to_string()),
             email: u.email.clone(),
@@ -64,7 +70,7 @@ impl From<&users::Model> for User {
             phone_number: u.phone_number.clone(),
             avatar_key: u.avatar_key.clone(),
             mfa_enabled: u.totp_enabled_at.is_some(),
-            providers,
+            has_password: u.password_hash.is_some(),
             role: u.role.into(),
             active: u.active,
             created_at: u.created_at,
@@ -73,8 +79,37 @@ impl From<&users::Model> for User {
     }
 }
 
+/// A sign-in provider linked to an account.
+#[derive(SimpleObject)]
+pub struct Identity {
+    pub provider: String,
+    pub email: Option<String>,
+    pub linked_at: DateTime<Utc>,
+}
+
 #[ComplexObject]
 impl User {
+    /// How the account signs in: `password` when it has one, then each linked provider.
+    async fn providers(&self, ctx: &Context<'_>) -> super::errors::GqlResult<Vec<String>> {
+        let password = self.has_password.then(|| "password".to_owned());
+        let linked = self.linked(ctx).await?.into_iter().map(|i| i.provider);
+        Ok(password.into_iter().chain(linked).collect())
+    }
+
+    /// The sign-in providers linked to the account.
+    async fn identities(&self, ctx: &Context<'_>) -> super::errors::GqlResult<Vec<Identity>> {
+        Ok(self
+            .linked(ctx)
+            .await?
+            .into_iter()
+            .map(|i| Identity {
+                provider: i.provider,
+                email: i.email,
+                linked_at: i.created_at,
+            })
+            .collect())
+    }
+
     /// The avatar's absolute URL; null when there is none.
     async fn avatar_url(&self, ctx: &Context<'_>) -> Option<String> {
         let key = self.avatar_key.as_deref()?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::responses::html_page;
 use crate::error::ErrorCode;
-use crate::oauth::{Callback, FLOW_SECONDS};
+use crate::oauth::{Callback, FLOW_SECONDS, FlowEnd};
 use crate::state::AppState;
 
 /// The flow's cookie: sealed, HttpOnly, sent back only to `/auth`.
@@ -19,6 +19,8 @@ const COOKIE: &str = "authql_oauth";
 #[derive(Deserialize)]
 pub struct StartParams {
     redirect_to: Option<String>,
+    /// A link intent from `linkIdentity`.
+    link: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -32,6 +34,7 @@ pub struct CallbackParams {
 pub struct OutcomeParams {
     code: Option<String>,
     error: Option<String>,
+    linked: Option<String>,
 }
 
 /// Sends the browser to the provider, with the flow in a cookie.
@@ -41,7 +44,11 @@ pub async fn start(
     Query(params): Query<StartParams>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    match state.oauth.start(&provider, params.redirect_to.as_deref()).await {
+    let started = state
+        .oauth
+        .start(&provider, params.redirect_to.as_deref(), params.link.as_deref())
+        .await;
+    match started {
         Ok(started) => Response::builder()
             .status(StatusCode::FOUND)
             .header(header::LOCATION, started.location)
@@ -76,7 +83,8 @@ pub async fn callback(
         .finish(&provider, callback, sealed.as_deref(), &client)
         .await;
     let location = match &finished.outcome {
-        Ok(code) => with_param(&finished.target, "code", code),
+        Ok(FlowEnd::LoginCode(code)) => with_param(&finished.target, "code", code),
+        Ok(FlowEnd::Linked) => with_param(&finished.target, "linked", &provider),
         Err(e) => with_param(&finished.target, "error", e.code().as_str()),
     };
     let mut response = redirect(&location);
@@ -89,6 +97,13 @@ pub async fn callback(
 /// The end of a flow without FRONTEND_URL: the code to trade, or what went wrong.
 #[handler]
 pub fn outcome(Query(params): Query<OutcomeParams>) -> Response {
+    if let (Some(provider), None) = (&params.linked, &params.error) {
+        return html_page(
+            StatusCode::OK,
+            "Linked",
+            &format!("Your account can now be signed in to with {provider}. You can close this page."),
+        );
+    }
     match (params.code, params.error) {
         (Some(code), None) => html_page(
             StatusCode::OK,

@@ -150,6 +150,24 @@ pub fn address_wanted(to: &str) -> Mail {
     )
 }
 
+/// An identity of `provider` was linked to the account.
+pub fn identity_linked(to: &str, provider: &str) -> Mail {
+    notice(
+        to,
+        "A sign-in provider was linked",
+        &format!("Your account can now be signed in to with {provider}."),
+    )
+}
+
+/// An identity of `provider` was unlinked from the account.
+pub fn identity_unlinked(to: &str, provider: &str) -> Mail {
+    notice(
+        to,
+        "A sign-in provider was unlinked",
+        &format!("Your account can no longer be signed in to with {provider}."),
+    )
+}
+
 /// A sign-in from a device the account has not used before.
 pub fn new_sign_in(to: &str, user_agent: Option<&str>, ip: Option<&str>) -> Mail {
     let device = user_agent.unwrap_or("an unnamed device");

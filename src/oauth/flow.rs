@@ -2,7 +2,7 @@
 //! kept in a sealed cookie (no server-side state, so any instance finishes
 //! it), and the one-time login code the client trades for tokens.
 
-use openidconnect::core::CoreResponseType;
+use openidconnect::core::{CoreIdToken, CoreResponseType};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::{OAuth, refused};
 use crate::accounts::LoginOutcome;
 use crate::client::ClientInfo;
-use crate::entities::users::reread_from_writer;
+use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::limits::Limit;
 use crate::sessions::SignInMethod;
@@ -33,6 +33,8 @@ struct FlowState {
     /// Where the browser goes at the end.
     target: String,
     expires: i64,
+    /// A link intent: the flow links the identity to the account that asked, instead of signing in.
+    link: Option<String>,
 }
 
 /// A started flow: send the browser to `location` with `cookie` set.
@@ -42,10 +44,18 @@ pub struct Started {
     pub cookie: String,
 }
 
-/// A finished flow: send the browser to `target` with the login code or the error.
+/// How a flow ended well.
+pub enum FlowEnd {
+    /// A sign-in: the login code to trade with `exchangeLoginCode`.
+    LoginCode(String),
+    /// A link asked for by a signed-in owner.
+    Linked,
+}
+
+/// A finished flow: send the browser to `target` with its end or the error.
 pub struct Finished {
     pub target: String,
-    pub outcome: AppResult<String>,
+    pub outcome: AppResult<FlowEnd>,
 }
 
 /// What the provider sent back to the callback.
@@ -89,13 +99,14 @@ impl OAuth {
         }
     }
 
-    /// Starts a sign-in with `provider`, ending at `redirect_to`.
+    /// Starts a sign-in with `provider`, ending at `redirect_to`; with
+    /// `link` (an intent from `linkIdentity`), a link instead.
     ///
     /// # Errors
     /// `FORBIDDEN` for an unknown provider; `BAD_USER_INPUT` for a target not
     /// allowed; `SERVICE_UNAVAILABLE` when the provider cannot be reached.
-    #[tracing::instrument(skip(self))]
-    pub async fn start(&self, provider: &str, redirect_to: Option<&str>) -> AppResult<Started> {
+    #[tracing::instrument(skip(self, link))]
+    pub async fn start(&self, provider: &str, redirect_to: Option<&str>, link: Option<&str>) -> AppResult<Started> {
         let p = self.provider(provider)?;
         let target = self.allowed_target(redirect_to)?;
         let client = p
@@ -120,6 +131,7 @@ impl OAuth {
             verifier: verifier.secret().clone(),
             target,
             expires: chrono::Utc::now().timestamp() + FLOW_SECONDS,
+            link: link.map(str::to_owned),
         };
         let json = serde_json::to_vec(&flow).map_err(|e| AppError::internal(format!("flow state: {e}")))?;
         Ok(Started {
@@ -164,7 +176,7 @@ impl OAuth {
         flow: FlowState,
         callback: Callback,
         client: &ClientInfo,
-    ) -> AppResult<String> {
+    ) -> AppResult<FlowEnd> {
         if callback.error.is_some() {
             return Err(AppError::Forbidden("the provider did not sign you in"));
         }
@@ -193,14 +205,54 @@ impl OAuth {
         let _ = response.access_token();
         let id_token = response.extra_fields().id_token().ok_or(AppError::InvalidToken)?;
         let claims = p.verify(&self.0.http, id_token, &Nonce::new(flow.nonce), false).await?;
+        if let Some(intent) = &flow.link {
+            self.link_to_intent(provider, intent, &claims, client).await?;
+            return Ok(FlowEnd::Linked);
+        }
         let user = self.account_for(provider, &claims, client).await?;
-        one_time::create_carrying(
+        let code = one_time::create_carrying(
             &self.parts().db.write,
             user.id,
             Purpose::LoginCode,
             Some(provider.to_owned()),
         )
-        .await
+        .await?;
+        Ok(FlowEnd::LoginCode(code))
+    }
+
+    /// Native sign-in: an app signed the person in with the provider's own
+    /// SDK and sends the ID token, checked exactly as at the callback (its
+    /// audience may also be one of the provider's allowed app ids; its nonce
+    /// is checked when the app sent one). Answers like `login`.
+    ///
+    /// # Errors
+    /// `INVALID_TOKEN` for a token that does not verify; `FORBIDDEN` for an
+    /// unknown provider, an unverified address or a switched-off account;
+    /// `RATE_LIMITED` (counted like logins).
+    #[tracing::instrument(skip(self, id_token, nonce, client))]
+    pub async fn sign_in_with_id_token(
+        &self,
+        provider: &str,
+        id_token: &str,
+        nonce: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<LoginOutcome> {
+        self.parts().limits.check(Limit::Password, client.ip, None).await?;
+        let p = self.provider(provider)?;
+        if id_token.len() > 16 * 1024 {
+            return Err(AppError::InvalidToken);
+        }
+        let token: CoreIdToken = id_token.parse().map_err(|_| AppError::InvalidToken)?;
+        let claims = match nonce {
+            Some(nonce) => {
+                p.verify(&self.0.http, &token, &Nonce::new(nonce.to_owned()), true)
+                    .await
+            }
+            None => p.verify(&self.0.http, &token, |_: Option<&Nonce>| Ok(()), true).await,
+        };
+        let claims = claims.inspect_err(|e| refused(provider, e, client))?;
+        let user = self.account_for(provider, &claims, client).await?;
+        self.sign_in(user, provider, client).await
     }
 
     /// Trades a login code (60 s, once) for what a login answers.
@@ -218,13 +270,23 @@ impl OAuth {
             AppError::Unauthenticated => AppError::InvalidToken,
             other => other,
         })?;
+        self.sign_in(user, &provider, client).await
+    }
+
+    /// Signs in `user`, vouched for by `provider`: a session, or the second
+    /// step for an account with TOTP.
+    async fn sign_in(&self, user: users::Model, provider: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
         if !user.active {
             return Err(AppError::Forbidden("this account is disabled"));
         }
-        if let Some(challenge) = parts.mfa.second_step_after_provider(&user, &provider).await? {
+        if let Some(challenge) = self.parts().mfa.second_step_after_provider(&user, provider).await? {
             return Ok(LoginOutcome::MfaRequired(challenge));
         }
-        let bundle = parts.sessions.start(user, client, SignInMethod::Provider).await?;
+        let bundle = self
+            .parts()
+            .sessions
+            .start(user, client, SignInMethod::Provider)
+            .await?;
         Ok(LoginOutcome::SignedIn(Box::new(bundle)))
     }
 }

@@ -4,15 +4,16 @@
 //!
 //! Owns `identities` and the login-code purpose of `one_time_tokens`. May
 //! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
-//! `tokens`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
+//! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
 
 mod flow;
+mod identities;
 mod linking;
 pub mod provider;
 
 use std::sync::Arc;
 
-pub use flow::{Callback, FLOW_SECONDS, Finished, Started};
+pub use flow::{Callback, FLOW_SECONDS, Finished, FlowEnd, Started};
 use provider::Provider;
 
 use crate::client::ClientInfo;
@@ -22,6 +23,7 @@ use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::limits::Limits;
+use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::sessions::Sessions;
 
@@ -37,6 +39,8 @@ pub struct OAuthParts {
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub links: Links,
+    /// Notices of linked and unlinked identities.
+    pub outbox: Arc<Outbox>,
 }
 
 struct Inner {

@@ -125,6 +125,8 @@ impl Provider {
         let mut refetch = false;
         loop {
             let client = self.client(self.metadata(http, refetch).await?);
+            // A native app's token is for the app's own client id: any one of
+            // ours will do, and every audience it names must be one of ours.
             let extra = if native {
                 self.config.extra_audiences.clone()
             } else {
@@ -133,9 +135,22 @@ impl Provider {
             let verifier = client
                 .id_token_verifier()
                 .set_allowed_algs(ALLOWED_ALGS)
+                .require_audience_match(!native)
                 .set_other_audience_verifier_fn(move |aud| extra.iter().any(|a| a == aud.as_str()));
             match token.claims(&verifier, nonce.clone()) {
                 Ok(claims) => {
+                    // With the library's audience match off (native), every
+                    // audience and the authorized party must be one of ours.
+                    let ours = |aud: &str| {
+                        aud == self.config.client_id || self.config.extra_audiences.iter().any(|a| a == aud)
+                    };
+                    let audiences_ours =
+                        !claims.audiences().is_empty() && claims.audiences().iter().all(|a| ours(a.as_str()));
+                    let party_ours = claims.authorized_party().is_none_or(|azp| ours(azp.as_str()));
+                    if native && !(audiences_ours && party_ours) {
+                        tracing::info!(provider = %self.config.name, "ID token refused: issued for another client");
+                        return Err(AppError::InvalidToken);
+                    }
                     return Ok(ProviderClaims {
                         subject: claims.subject().as_str().to_owned(),
                         email: claims.email().map(|e| e.as_str().to_owned()),

@@ -30,6 +30,8 @@ pub enum Purpose {
     UndoEmailChange,
     /// Trades a provider sign-in for tokens (`exchangeLoginCode`); the payload names the provider.
     LoginCode,
+    /// Binds a browser flow to the signed-in account that asked to link the provider (the payload).
+    LinkIntent,
 }
 
 impl Purpose {
@@ -44,6 +46,7 @@ impl Purpose {
             Self::ChangeEmail => "change_email",
             Self::UndoEmailChange => "undo_email_change",
             Self::LoginCode => "login_code",
+            Self::LinkIntent => "link_intent",
         }
     }
 
@@ -54,6 +57,7 @@ impl Purpose {
             Self::UndoEmailChange => Duration::from_secs(72 * 3600),
             Self::ResetPassword => Duration::from_secs(3600),
             Self::MfaLogin => Duration::from_secs(300),
+            Self::LinkIntent => Duration::from_secs(600),
             Self::LoginCode => Duration::from_secs(60),
             Self::LoginOtp | Self::StepUpOtp => Duration::from_secs(600),
             // Until replaced or used. Ten years, not forever: sqlx binds instants
@@ -203,7 +207,7 @@ pub async fn invalidate_all(conn: &impl ConnectionTrait, user_id: Uuid, purpose:
 /// What proves who someone is until the credentials change: links, login
 /// steps and mailed codes. Recovery codes are not here (they are
 /// credentials), nor undo links (they exist to reverse a change).
-const PROOFS: [Purpose; 7] = [
+const PROOFS: [Purpose; 8] = [
     Purpose::ConfirmEmail,
     Purpose::ResetPassword,
     Purpose::MfaLogin,
@@ -211,6 +215,7 @@ const PROOFS: [Purpose; 7] = [
     Purpose::StepUpOtp,
     Purpose::ChangeEmail,
     Purpose::LoginCode,
+    Purpose::LinkIntent,
 ];
 
 /// Spends every outstanding proof of `user_id` (see [`PROOFS`]): after a

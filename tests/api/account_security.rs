@@ -39,7 +39,7 @@ fn claims(access: &str) -> Value {
 
 /// Makes every session of `email` look signed in an hour ago, as a token
 /// stolen from an old session would be.
-async fn age_sessions(app: &TestApp, email: &str) {
+pub async fn age_sessions(app: &TestApp, email: &str) {
     use authql::entities::{sessions, users};
     let user = users::Entity::find()
         .filter(users::Column::Email.eq(email))

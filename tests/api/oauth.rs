@@ -16,6 +16,9 @@ use crate::oidc_provider::{CLIENT_ID, CLIENT_SECRET, Provider, Tweak};
 
 const EXCHANGE: &str = "mutation($c: String!) { exchangeLoginCode(code: $c) { mfaRequired mfaToken mfaMethods auth { accessToken user { id email emailVerified } } } }";
 
+/// The client id of the test's native app, allowed besides the web client's.
+const APP_CLIENT_ID: &str = "authql-test-android-app";
+
 /// authql with `provider` configured as `test`.
 async fn app_with(provider: &Provider) -> TestApp {
     let issuer = provider.issuer.parse().unwrap();
@@ -27,7 +30,7 @@ async fn app_with(provider: &Provider) -> TestApp {
             client_id: CLIENT_ID.to_owned(),
             client_secret: Secret::new(CLIENT_SECRET),
             scopes: vec!["email".to_owned()],
-            extra_audiences: Vec::new(),
+            extra_audiences: vec![APP_CLIENT_ID.to_owned()],
         }];
         c.oauth.timeout = Duration::from_secs(2);
     })
@@ -354,5 +357,107 @@ async fn a_key_the_provider_rotated_in_is_fetched_when_a_token_names_it() {
     assert!(
         sign_in(&app).await.is_ok(),
         "the unknown kid made authql refetch the keys"
+    );
+}
+
+const NATIVE: &str = "mutation($t: String!, $n: String) { signInWithIdToken(provider: \"test\", idToken: $t, nonce: $n) { mfaRequired auth { accessToken user { email } } } }";
+
+#[tokio::test]
+async fn a_native_app_signs_in_with_the_id_token_of_the_providers_sdk() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let token = provider.id_token_for("lena-1", "lena@example.com", APP_CLIENT_ID, Some("app-nonce"));
+    let r = app.gql(NATIVE, json!({ "t": token, "n": "app-nonce" })).await;
+    assert_eq!(
+        r["data"]["signInWithIdToken"]["auth"]["user"]["email"], "lena@example.com",
+        "{r}"
+    );
+    let r = app.gql(NATIVE, json!({ "t": token, "n": "another-nonce" })).await;
+    assert_eq!(code_of(&r), Some("INVALID_TOKEN"), "the nonce the app sent is checked");
+    let without_nonce = provider.id_token_for("lena-1", "lena@example.com", CLIENT_ID, None);
+    assert!(app.gql(NATIVE, json!({ "t": without_nonce })).await["data"]["signInWithIdToken"]["auth"].is_object());
+
+    let for_someone_else = provider.id_token_for("lena-1", "lena@example.com", "another-apps-client-id", None);
+    assert_eq!(
+        code_of(&app.gql(NATIVE, json!({ "t": for_someone_else })).await),
+        Some("INVALID_TOKEN")
+    );
+    assert_eq!(
+        code_of(&app.gql(NATIVE, json!({ "t": "not.a.token" })).await),
+        Some("INVALID_TOKEN")
+    );
+}
+
+const LINK: &str = "mutation { linkIdentity(provider: \"test\") }";
+const UNLINK: &str = "mutation { unlinkIdentity(provider: \"test\") { providers identities { provider email } } }";
+
+#[tokio::test]
+async fn an_owner_links_and_unlinks_a_provider() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let me = app.user_with_tokens("mia@example.com").await;
+    let url = app.gql_as(&me.access, LINK, json!({})).await["data"]["linkIdentity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The provider account has another address: linking does not go by address.
+    provider.sign_in_as("mia-elsewhere", "mia.work@example.org", true);
+    let end = browser().get(&url).send().await.unwrap();
+    assert!(end.url().as_str().contains("linked=test"), "{}", end.url());
+    let seen = app
+        .gql_as(
+            &me.access,
+            "{ me { providers identities { provider email } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(seen["data"]["me"]["providers"], json!(["password", "test"]), "{seen}");
+    assert_eq!(seen["data"]["me"]["identities"][0]["email"], "mia.work@example.org");
+    let notice = app.mail.wait_for_nth("mia@example.com", 2).await;
+    assert_eq!(notice.subject(), "A sign-in provider was linked");
+    // Now the provider signs the owner in.
+    let me_id = app.me(&me.access).await["data"]["me"]["id"].clone();
+    assert_eq!(signed_in_user(&app).await["id"], me_id);
+    // The link address worked once.
+    let again = browser().get(&url).send().await.unwrap();
+    assert_eq!(outcome(&again), Err("INVALID_TOKEN".to_owned()));
+
+    let r = app.gql_as(&me.access, UNLINK, json!({})).await;
+    assert_eq!(r["data"]["unlinkIdentity"]["providers"], json!(["password"]), "{r}");
+    assert_eq!(
+        app.mail.wait_for_nth("mia@example.com", 3).await.subject(),
+        "A sign-in provider was unlinked"
+    );
+}
+
+#[tokio::test]
+async fn the_last_way_to_sign_in_cannot_be_unlinked() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    provider.sign_in_as("nora-1", "nora@example.com", true);
+    let code = sign_in(&app).await.unwrap();
+    let r = exchange(&app, &code).await;
+    let access = r["data"]["exchangeLoginCode"]["auth"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app.gql_as(&access, UNLINK, json!({})).await;
+    assert_eq!(code_of(&r), Some("BAD_USER_INPUT"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "provider");
+}
+
+#[tokio::test]
+async fn linking_needs_a_recent_proof() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let me = app.user_with_tokens("olga@example.com").await;
+    crate::account_security::age_sessions(&app, "olga@example.com").await;
+    assert_eq!(
+        code_of(&app.gql_as(&me.access, LINK, json!({})).await),
+        Some("STEP_UP_REQUIRED")
+    );
+    assert_eq!(
+        code_of(&app.gql_as(&me.access, UNLINK, json!({})).await),
+        Some("STEP_UP_REQUIRED")
     );
 }
