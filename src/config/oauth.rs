@@ -23,10 +23,22 @@ pub struct ProviderConfig {
     pub extra_audiences: Vec<String>,
 }
 
+/// GitHub (OAuth 2, no OpenID Connect).
+#[derive(Clone, Debug)]
+pub struct GitHubConfig {
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Where the authorize and token endpoints live (GITHUB_AUTH_URL, GitHub Enterprise).
+    pub auth_url: Url,
+    /// Where the user and emails APIs live (GITHUB_API_URL).
+    pub api_url: Url,
+}
+
 /// Sign-in with providers.
 #[derive(Clone, Debug, Default)]
 pub struct OAuthConfig {
     pub providers: Vec<ProviderConfig>,
+    pub github: Option<GitHubConfig>,
     /// Where a flow may return besides FRONTEND_URL (OAUTH_REDIRECT_URIS),
     /// such as a mobile app's custom scheme.
     pub redirect_uris: Vec<String>,
@@ -91,8 +103,27 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
             name,
         });
     }
+    let github = match var("GITHUB_CLIENT_ID") {
+        None => None,
+        Some(client_id) => Some(GitHubConfig {
+            client_id,
+            client_secret: Secret::new(
+                var("GITHUB_CLIENT_SECRET")
+                    .ok_or_else(|| ConfigError("GITHUB_CLIENT_SECRET: required with GITHUB_CLIENT_ID".into()))?,
+            ),
+            auth_url: issuer_url(
+                "GITHUB_AUTH_URL",
+                &var("GITHUB_AUTH_URL").unwrap_or_else(|| "https://github.com".to_owned()),
+            )?,
+            api_url: issuer_url(
+                "GITHUB_API_URL",
+                &var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()),
+            )?,
+        }),
+    };
     Ok(OAuthConfig {
         providers,
+        github,
         redirect_uris: list("OAUTH_REDIRECT_URIS"),
         timeout: Duration::from_secs(10),
     })

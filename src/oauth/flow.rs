@@ -2,21 +2,18 @@
 //! kept in a sealed cookie (no server-side state, so any instance finishes
 //! it), and the one-time login code the client trades for tokens.
 
-use openidconnect::core::{CoreIdToken, CoreResponseType};
+use openidconnect::core::CoreResponseType;
 use openidconnect::{
-    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use super::provider::ProviderClaims;
 use super::{OAuth, refused};
-use crate::accounts::LoginOutcome;
 use crate::client::ClientInfo;
-use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
-use crate::limits::Limit;
-use crate::sessions::SignInMethod;
 use crate::tokens::one_time::{self, Purpose};
 
 /// How long a started flow may take, in seconds (the cookie's lifetime).
@@ -107,12 +104,43 @@ impl OAuth {
     /// allowed; `SERVICE_UNAVAILABLE` when the provider cannot be reached.
     #[tracing::instrument(skip(self, link))]
     pub async fn start(&self, provider: &str, redirect_to: Option<&str>, link: Option<&str>) -> AppResult<Started> {
-        let p = self.provider(provider)?;
+        self.ensure_known(provider)?;
         let target = self.allowed_target(redirect_to)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (location, state, nonce) = match self.github(provider) {
+            // No ID token, so no nonce.
+            Some(github) => {
+                let (location, state) = github.authorize_url(self.callback_url(provider)?, challenge)?;
+                (location, state, String::new())
+            }
+            None => self.oidc_authorize_url(provider, challenge).await?,
+        };
+        let flow = FlowState {
+            provider: provider.to_owned(),
+            state,
+            nonce,
+            verifier: verifier.secret().clone(),
+            target,
+            expires: chrono::Utc::now().timestamp() + FLOW_SECONDS,
+            link: link.map(str::to_owned),
+        };
+        let json = serde_json::to_vec(&flow).map_err(|e| AppError::internal(format!("flow state: {e}")))?;
+        Ok(Started {
+            location,
+            cookie: self.parts().crypto.seal(&json, SEAL_PURPOSE)?,
+        })
+    }
+
+    /// An OpenID Connect provider's authorization address, its `state` and `nonce`.
+    async fn oidc_authorize_url(
+        &self,
+        provider: &str,
+        challenge: PkceCodeChallenge,
+    ) -> AppResult<(String, String, String)> {
+        let p = self.provider(provider)?;
         let client = p
             .client(p.metadata(&self.0.http, false).await?)
             .set_redirect_uri(self.callback_url(provider)?);
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
                 AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
@@ -124,20 +152,7 @@ impl OAuth {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         let (location, state, nonce) = request.url();
-        let flow = FlowState {
-            provider: provider.to_owned(),
-            state: state.secret().clone(),
-            nonce: nonce.secret().clone(),
-            verifier: verifier.secret().clone(),
-            target,
-            expires: chrono::Utc::now().timestamp() + FLOW_SECONDS,
-            link: link.map(str::to_owned),
-        };
-        let json = serde_json::to_vec(&flow).map_err(|e| AppError::internal(format!("flow state: {e}")))?;
-        Ok(Started {
-            location: location.to_string(),
-            cookie: self.parts().crypto.seal(&json, SEAL_PURPOSE)?,
-        })
+        Ok((location.to_string(), state.secret().clone(), nonce.secret().clone()))
     }
 
     /// Finishes a sign-in at the callback: checks `state` against the
@@ -188,23 +203,14 @@ impl OAuth {
             .code
             .filter(|c| !c.is_empty() && c.len() <= 2048)
             .ok_or(AppError::InvalidToken)?;
-        let p = self.provider(provider)?;
-        let oidc = p
-            .client(p.metadata(&self.0.http, false).await?)
-            .set_redirect_uri(self.callback_url(provider)?);
-        let response = oidc
-            .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| AppError::Unavailable(format!("provider {provider} has no token endpoint: {e}")))?
-            .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier))
-            .request_async(&self.0.http)
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(_) => AppError::InvalidToken,
-                other => AppError::Unavailable(format!("provider {provider} token endpoint: {other}")),
-            })?;
-        let _ = response.access_token();
-        let id_token = response.extra_fields().id_token().ok_or(AppError::InvalidToken)?;
-        let claims = p.verify(&self.0.http, id_token, &Nonce::new(flow.nonce), false).await?;
+        let claims = match self.github(provider) {
+            Some(github) => {
+                github
+                    .claims(&self.0.http, self.callback_url(provider)?, code, flow.verifier)
+                    .await?
+            }
+            None => self.oidc_claims(provider, code, flow.verifier, flow.nonce).await?,
+        };
         if let Some(intent) = &flow.link {
             self.link_to_intent(provider, intent, &claims, client).await?;
             return Ok(FlowEnd::Linked);
@@ -220,73 +226,29 @@ impl OAuth {
         Ok(FlowEnd::LoginCode(code))
     }
 
-    /// Native sign-in: an app signed the person in with the provider's own
-    /// SDK and sends the ID token, checked exactly as at the callback (its
-    /// audience may also be one of the provider's allowed app ids; its nonce
-    /// is checked when the app sent one). Answers like `login`.
-    ///
-    /// # Errors
-    /// `INVALID_TOKEN` for a token that does not verify; `FORBIDDEN` for an
-    /// unknown provider, an unverified address or a switched-off account;
-    /// `RATE_LIMITED` (counted like logins).
-    #[tracing::instrument(skip(self, id_token, nonce, client))]
-    pub async fn sign_in_with_id_token(
+    /// Trades `code` at an OpenID Connect provider and verifies the ID token it answers with.
+    async fn oidc_claims(
         &self,
         provider: &str,
-        id_token: &str,
-        nonce: Option<&str>,
-        client: &ClientInfo,
-    ) -> AppResult<LoginOutcome> {
-        self.parts().limits.check(Limit::Password, client.ip, None).await?;
+        code: String,
+        verifier: String,
+        nonce: String,
+    ) -> AppResult<ProviderClaims> {
         let p = self.provider(provider)?;
-        if id_token.len() > 16 * 1024 {
-            return Err(AppError::InvalidToken);
-        }
-        let token: CoreIdToken = id_token.parse().map_err(|_| AppError::InvalidToken)?;
-        let claims = match nonce {
-            Some(nonce) => {
-                p.verify(&self.0.http, &token, &Nonce::new(nonce.to_owned()), true)
-                    .await
-            }
-            None => p.verify(&self.0.http, &token, |_: Option<&Nonce>| Ok(()), true).await,
-        };
-        let claims = claims.inspect_err(|e| refused(provider, e, client))?;
-        let user = self.account_for(provider, &claims, client).await?;
-        self.sign_in(user, provider, client).await
-    }
-
-    /// Trades a login code (60 s, once) for what a login answers.
-    ///
-    /// # Errors
-    /// `INVALID_TOKEN` for an unknown, spent or expired code; `FORBIDDEN` for
-    /// an account switched off meanwhile; `RATE_LIMITED`.
-    #[tracing::instrument(skip_all)]
-    pub async fn exchange_login_code(&self, code: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
-        let parts = self.parts();
-        parts.limits.check(Limit::MailedToken, client.ip, None).await?;
-        let row = one_time::consume(&parts.db.write, code, Purpose::LoginCode).await?;
-        let provider = row.payload.unwrap_or_default();
-        let user = reread_from_writer(&parts.db, row.user_id).await.map_err(|e| match e {
-            AppError::Unauthenticated => AppError::InvalidToken,
-            other => other,
-        })?;
-        self.sign_in(user, &provider, client).await
-    }
-
-    /// Signs in `user`, vouched for by `provider`: a session, or the second
-    /// step for an account with TOTP.
-    async fn sign_in(&self, user: users::Model, provider: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
-        if !user.active {
-            return Err(AppError::Forbidden("this account is disabled"));
-        }
-        if let Some(challenge) = self.parts().mfa.second_step_after_provider(&user, provider).await? {
-            return Ok(LoginOutcome::MfaRequired(challenge));
-        }
-        let bundle = self
-            .parts()
-            .sessions
-            .start(user, client, SignInMethod::Provider)
-            .await?;
-        Ok(LoginOutcome::SignedIn(Box::new(bundle)))
+        let oidc = p
+            .client(p.metadata(&self.0.http, false).await?)
+            .set_redirect_uri(self.callback_url(provider)?);
+        let response = oidc
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| AppError::Unavailable(format!("provider {provider} has no token endpoint: {e}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+            .request_async(&self.0.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(_) => AppError::InvalidToken,
+                other => AppError::Unavailable(format!("provider {provider} token endpoint: {other}")),
+            })?;
+        let id_token = response.extra_fields().id_token().ok_or(AppError::InvalidToken)?;
+        p.verify(&self.0.http, id_token, &Nonce::new(nonce), false).await
     }
 }

@@ -38,7 +38,7 @@ impl OAuth {
     #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
     pub async fn link_url(&self, caller: &Principal, provider: &str) -> AppResult<String> {
         self.parts().sessions.require_recent_proof(caller)?;
-        self.provider(provider)?;
+        self.ensure_known(provider)?;
         let intent = one_time::create_carrying(
             &self.parts().db.write,
             caller.user().id,

@@ -7,6 +7,8 @@
 //! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
 
 mod flow;
+mod github;
+mod handover;
 mod identities;
 mod linking;
 pub mod provider;
@@ -46,11 +48,15 @@ pub struct OAuthParts {
 struct Inner {
     parts: OAuthParts,
     providers: Vec<Provider>,
+    github: Option<github::GitHub>,
     /// OAUTH_REDIRECT_URIS.
     redirect_uris: Vec<String>,
     /// For the providers: no redirects followed, every call bounded in time.
     http: reqwest::Client,
 }
+
+/// The name GitHub goes by in `/auth/{name}`.
+const GITHUB: &str = "github";
 
 /// A provider as `oauthProviders` lists it.
 pub struct ProviderInfo {
@@ -76,6 +82,7 @@ impl OAuth {
         Ok(Self(Arc::new(Inner {
             parts,
             providers: config.providers.iter().cloned().map(Provider::new).collect(),
+            github: config.github.clone().map(|config| github::GitHub { config }),
             redirect_uris: config.redirect_uris.clone(),
             http,
         })))
@@ -83,15 +90,35 @@ impl OAuth {
 
     /// The configured providers.
     pub fn providers(&self) -> Vec<ProviderInfo> {
-        self.0
+        let oidc = self
+            .0
             .providers
             .iter()
-            .map(|p| ProviderInfo {
-                name: p.config.name.clone(),
-                display_name: p.config.display_name.clone(),
-                authorize_url: self.0.parts.links.public(&format!("/auth/{}", p.config.name)),
+            .map(|p| (p.config.name.clone(), p.config.display_name.clone()));
+        let github = self.0.github.as_ref().map(|_| (GITHUB.to_owned(), "GitHub".to_owned()));
+        oidc.chain(github)
+            .map(|(name, display_name)| ProviderInfo {
+                authorize_url: self.0.parts.links.public(&format!("/auth/{name}")),
+                name,
+                display_name,
             })
             .collect()
+    }
+
+    /// Whether `name` is a configured provider of any kind.
+    ///
+    /// # Errors
+    /// `FORBIDDEN` when it is not.
+    fn ensure_known(&self, name: &str) -> AppResult<()> {
+        if name == GITHUB && self.0.github.is_some() {
+            return Ok(());
+        }
+        self.provider(name).map(|_| ())
+    }
+
+    /// GitHub, when `name` names it and it is configured.
+    fn github(&self, name: &str) -> Option<&github::GitHub> {
+        self.0.github.as_ref().filter(|_| name == GITHUB)
     }
 
     fn provider(&self, name: &str) -> AppResult<&Provider> {

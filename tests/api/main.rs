@@ -9,6 +9,7 @@ mod concurrency;
 mod db;
 mod enumeration;
 mod flow;
+mod github_double;
 mod graphql_http;
 mod helpers;
 mod instances;

@@ -461,3 +461,47 @@ async fn linking_needs_a_recent_proof() {
         Some("STEP_UP_REQUIRED")
     );
 }
+
+async fn app_with_github(double: &crate::github_double::GitHubDouble) -> TestApp {
+    use crate::github_double::{CLIENT_ID, CLIENT_SECRET};
+    use authql::config::oauth::GitHubConfig;
+    let url: url::Url = double.url.parse().unwrap();
+    spawn_app_with(move |c| {
+        c.oauth.github = Some(GitHubConfig {
+            client_id: CLIENT_ID.to_owned(),
+            client_secret: Secret::new(CLIENT_SECRET),
+            auth_url: url.clone(),
+            api_url: url,
+        });
+        c.oauth.timeout = Duration::from_secs(2);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn github_signs_in_with_its_verified_primary_address_only() {
+    let double = crate::github_double::GitHubDouble::start().await;
+    let app = app_with_github(&double).await;
+    let listed = app.gql("{ oauthProviders { name displayName } }", json!({})).await;
+    assert_eq!(
+        listed["data"]["oauthProviders"],
+        json!([{ "name": "github", "displayName": "GitHub" }])
+    );
+
+    double.sign_in_as(4242, "Octo@Example.com", true);
+    let end = browser().get(app.url("/auth/github")).send().await.unwrap();
+    let code = outcome(&end).expect("signed in");
+    let r = exchange(&app, &code).await;
+    let user = &r["data"]["exchangeLoginCode"]["auth"]["user"];
+    assert_eq!(user["email"], "octo@example.com", "{r}");
+    let again = browser().get(app.url("/auth/github")).send().await.unwrap();
+    let r = exchange(&app, &outcome(&again).unwrap()).await;
+    assert_eq!(
+        r["data"]["exchangeLoginCode"]["auth"]["user"]["id"], user["id"],
+        "the same account by GitHub's id"
+    );
+
+    double.sign_in_as(777, "unverified@example.com", false);
+    let end = browser().get(app.url("/auth/github")).send().await.unwrap();
+    assert_eq!(outcome(&end), Err("FORBIDDEN".to_owned()));
+}

@@ -1,0 +1,86 @@
+//! How a verified provider sign-in becomes a session: trading the browser
+//! flow's login code, and native apps' ID tokens.
+
+use openidconnect::Nonce;
+use openidconnect::core::CoreIdToken;
+
+use super::{OAuth, refused};
+use crate::accounts::LoginOutcome;
+use crate::client::ClientInfo;
+use crate::entities::users::{self, reread_from_writer};
+use crate::error::{AppError, AppResult};
+use crate::limits::Limit;
+use crate::sessions::SignInMethod;
+use crate::tokens::one_time::{self, Purpose};
+
+impl OAuth {
+    /// Native sign-in: an app signed the person in with the provider's own
+    /// SDK and sends the ID token, checked exactly as at the callback (its
+    /// audience may also be one of the provider's allowed app ids; its nonce
+    /// is checked when the app sent one). Answers like `login`.
+    ///
+    /// # Errors
+    /// `INVALID_TOKEN` for a token that does not verify; `FORBIDDEN` for an
+    /// unknown provider, an unverified address or a switched-off account;
+    /// `RATE_LIMITED` (counted like logins).
+    #[tracing::instrument(skip(self, id_token, nonce, client))]
+    pub async fn sign_in_with_id_token(
+        &self,
+        provider: &str,
+        id_token: &str,
+        nonce: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<LoginOutcome> {
+        self.parts().limits.check(Limit::Password, client.ip, None).await?;
+        let p = self.provider(provider)?;
+        if id_token.len() > 16 * 1024 {
+            return Err(AppError::InvalidToken);
+        }
+        let token: CoreIdToken = id_token.parse().map_err(|_| AppError::InvalidToken)?;
+        let claims = match nonce {
+            Some(nonce) => {
+                p.verify(&self.0.http, &token, &Nonce::new(nonce.to_owned()), true)
+                    .await
+            }
+            None => p.verify(&self.0.http, &token, |_: Option<&Nonce>| Ok(()), true).await,
+        };
+        let claims = claims.inspect_err(|e| refused(provider, e, client))?;
+        let user = self.account_for(provider, &claims, client).await?;
+        self.sign_in(user, provider, client).await
+    }
+
+    /// Trades a login code (60 s, once) for what a login answers.
+    ///
+    /// # Errors
+    /// `INVALID_TOKEN` for an unknown, spent or expired code; `FORBIDDEN` for
+    /// an account switched off meanwhile; `RATE_LIMITED`.
+    #[tracing::instrument(skip_all)]
+    pub async fn exchange_login_code(&self, code: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
+        let parts = self.parts();
+        parts.limits.check(Limit::MailedToken, client.ip, None).await?;
+        let row = one_time::consume(&parts.db.write, code, Purpose::LoginCode).await?;
+        let provider = row.payload.unwrap_or_default();
+        let user = reread_from_writer(&parts.db, row.user_id).await.map_err(|e| match e {
+            AppError::Unauthenticated => AppError::InvalidToken,
+            other => other,
+        })?;
+        self.sign_in(user, &provider, client).await
+    }
+
+    /// Signs in `user`, vouched for by `provider`: a session, or the second
+    /// step for an account with TOTP.
+    async fn sign_in(&self, user: users::Model, provider: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
+        if !user.active {
+            return Err(AppError::Forbidden("this account is disabled"));
+        }
+        if let Some(challenge) = self.parts().mfa.second_step_after_provider(&user, provider).await? {
+            return Ok(LoginOutcome::MfaRequired(challenge));
+        }
+        let bundle = self
+            .parts()
+            .sessions
+            .start(user, client, SignInMethod::Provider)
+            .await?;
+        Ok(LoginOutcome::SignedIn(Box::new(bundle)))
+    }
+}
