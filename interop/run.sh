@@ -80,6 +80,20 @@ start_sink mail-tls --starttls || exit 1
 start_authql authql-tls SMTP_URL="smtp://mailer:interop-sink-password@127.0.0.1:$PORT" \
   SMTP_CA_FILE="$MAILDIR_TLS/ca.pem" || exit 1
 export AUTHQL_TLS_URL=$URL
+# npm oidc-provider, and an authql that signs in with it (both on ports chosen here:
+# each must know the other's address before it starts).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+OP_PORT=$(free_port); OIDC_AUTHQL_PORT=$(free_port)
+export OIDC_OP_URL=http://127.0.0.1:$OP_PORT
+cp "$HERE"/oidc_op.mjs "$WORK/"
+node "$WORK/oidc_op.mjs" "$OP_PORT" "http://127.0.0.1:$OIDC_AUTHQL_PORT/auth/op/callback" >"$RUN/oidc-op.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -q ready "$RUN/oidc-op.log" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$RUN/oidc-op.log" || { echo "FAIL starting oidc-provider"; cat "$RUN/oidc-op.log"; exit 1; }
+start_authql authql-oidc LISTEN_ADDR=127.0.0.1:$OIDC_AUTHQL_PORT OIDC_PROVIDERS=op \
+  OIDC_OP_ISSUER="$OIDC_OP_URL" OIDC_OP_CLIENT_ID=authql-interop OIDC_OP_CLIENT_SECRET=interop-provider-secret || exit 1
+export AUTHQL_OIDC_URL=$URL
+
 # ES modules resolve packages next to the script: run the Node checks from $WORK.
 cp "$HERE"/*.mjs "$WORK/"
 export SCREENSHOT=$ROOT/target/interop/graphiql.png
@@ -109,6 +123,7 @@ check "Uploads: PyPI gql sends an avatar by the multipart spec; Pillow reads the
 check "TOTP: PyPI pyotp reads the otpauth URI; its codes enable MFA and finish a login once" py_check totp_check.py
 check "GraphQL client: graphql-request signup → confirm → login → me → refresh → logout" node_check client_flow.mjs
 check "GraphiQL in headless Chromium, outside requests blocked" node_check graphiql.mjs
+check "OpenID Connect: Chromium signs in at npm oidc-provider (login, consent) into an authql session" node_check oidc_signin.mjs
 
 [ "$failures" -eq 0 ] || { echo "$failures interop check(s) failed; logs in $RUN"; exit 1; }
 echo "all interop checks passed"

@@ -2,10 +2,10 @@
 //! kept in a sealed cookie (no server-side state, so any instance finishes
 //! it), and the one-time login code the client trades for tokens.
 
-use openidconnect::core::CoreResponseType;
+use openidconnect::core::{CoreResponseType, CoreUserInfoClaims};
 use openidconnect::{
-    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope,
+    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SubjectIdentifier,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -249,6 +249,24 @@ impl OAuth {
                 other => AppError::Unavailable(format!("provider {provider} token endpoint: {other}")),
             })?;
         let id_token = response.extra_fields().id_token().ok_or(AppError::InvalidToken)?;
-        p.verify(&self.0.http, id_token, &Nonce::new(nonce), false).await
+        let mut claims = p.verify(&self.0.http, id_token, &Nonce::new(nonce), false).await?;
+        if claims.email.is_none() {
+            // Many providers give the address from UserInfo rather than in the ID
+            // token; the library checks UserInfo speaks of the same subject.
+            let subject = Some(SubjectIdentifier::new(claims.subject.clone()));
+            let info: Result<CoreUserInfoClaims, String> =
+                match oidc.user_info(response.access_token().clone(), subject) {
+                    Ok(request) => request.request_async(&self.0.http).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+            match info {
+                Ok(info) => {
+                    claims.email = info.email().map(|e| e.as_str().to_owned());
+                    claims.email_verified = info.email_verified().unwrap_or(false);
+                }
+                Err(error) => tracing::info!(provider, %error, "UserInfo not read"),
+            }
+        }
+        Ok(claims)
     }
 }

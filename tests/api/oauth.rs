@@ -505,3 +505,18 @@ async fn github_signs_in_with_its_verified_primary_address_only() {
     let end = browser().get(app.url("/auth/github")).send().await.unwrap();
     assert_eq!(outcome(&end), Err("FORBIDDEN".to_owned()));
 }
+
+#[tokio::test]
+async fn an_address_given_only_by_userinfo_is_used() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    provider.tweak(Tweak::EmailOnlyInUserInfo);
+    provider.sign_in_as("pia-1", "pia@example.com", true);
+    assert_eq!(signed_in_user(&app).await["email"], "pia@example.com");
+    provider.sign_in_as("quinn-1", "quinn@example.com", false);
+    assert_eq!(
+        sign_in(&app).await,
+        Err("FORBIDDEN".to_owned()),
+        "still only when verified"
+    );
+}

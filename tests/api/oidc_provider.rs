@@ -44,6 +44,8 @@ pub enum Tweak {
     Hs256WithPublicKey,
     /// The person refuses consent: the provider answers `error=access_denied`.
     Denied,
+    /// The ID token carries no address; UserInfo has it (as many providers do).
+    EmailOnlyInUserInfo,
 }
 
 struct Issued {
@@ -57,6 +59,8 @@ struct Control {
     person: Option<Person>,
     tweak: Tweak,
     codes: HashMap<String, Issued>,
+    /// Who the last access token was issued for, for UserInfo.
+    last: Option<Person>,
 }
 
 struct Shared {
@@ -88,6 +92,7 @@ impl Provider {
             .at("/jwks", get(jwks))
             .at("/authorize", get(authorize))
             .at("/token", post(token))
+            .at("/userinfo", get(userinfo))
             .data(shared.clone());
         let acceptor = TcpAcceptor::from_std(listener).unwrap();
         tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
@@ -146,6 +151,7 @@ fn discovery(Data(shared): Data<&Arc<Shared>>) -> poem::web::Json<Value> {
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
         "jwks_uri": format!("{base}/jwks"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
@@ -223,6 +229,7 @@ fn token(Form(form): Form<TokenForm>, Data(shared): Data<&Arc<Shared>>) -> Respo
         return error("invalid_grant");
     }
     let id_token = id_token(shared, &issued, control.tweak);
+    control.last = Some(issued.person.clone());
     let body = json!({ "access_token": "provider-access-token", "token_type": "Bearer", "expires_in": 3600, "id_token": id_token });
     Response::builder()
         .content_type("application/json")
@@ -241,6 +248,18 @@ fn reissue(shared: &Shared, signed: &str, audience: &str, nonce: Option<&str>) -
     let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
     let signature = key(shared).sign(input.as_bytes()).to_bytes();
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[handler]
+fn userinfo(headers: &poem::http::HeaderMap, Data(shared): Data<&Arc<Shared>>) -> Response {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let last = shared.control.lock().unwrap().last.clone();
+    match last.filter(|_| bearer == Some("Bearer provider-access-token")) {
+        Some(p) => Response::builder()
+            .content_type("application/json")
+            .body(json!({ "sub": p.sub, "email": p.email, "email_verified": p.email_verified }).to_string()),
+        None => Response::builder().status(StatusCode::UNAUTHORIZED).finish(),
+    }
 }
 
 fn error(code: &str) -> Response {
@@ -270,6 +289,11 @@ fn id_token(shared: &Shared, issued: &Issued, tweak: Tweak) -> String {
         }
         Tweak::WrongAudience => claims["aud"] = json!("someone-else"),
         Tweak::WrongIssuer => claims["iss"] = json!("http://127.0.0.1:1"),
+        Tweak::EmailOnlyInUserInfo => {
+            let claims = claims.as_object_mut().unwrap();
+            claims.remove("email");
+            claims.remove("email_verified");
+        }
         _ => {}
     }
     let (alg, key_id) = match tweak {
