@@ -35,6 +35,7 @@ pub enum EventKind {
     MfaResetByOperator,
     IdentityLinked,
     IdentityUnlinked,
+    ProviderSignInRefused,
 }
 
 impl EventKind {
@@ -63,6 +64,7 @@ impl EventKind {
             Self::MfaResetByOperator => "MFA_RESET_BY_OPERATOR",
             Self::IdentityLinked => "IDENTITY_LINKED",
             Self::IdentityUnlinked => "IDENTITY_UNLINKED",
+            Self::ProviderSignInRefused => "PROVIDER_SIGN_IN_REFUSED",
         }
     }
 }

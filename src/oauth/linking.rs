@@ -47,14 +47,26 @@ impl OAuth {
                 .await?
                 .ok_or(AppError::InvalidToken)?
         } else {
-            let email = claims
-                .email
-                .as_deref()
-                .filter(|_| claims.email_verified)
-                .and_then(|e| Email::parse(Field::Email, e).ok())
-                .ok_or(AppError::Forbidden("the provider did not verify an email address"))?;
+            let address = claims.email.as_deref().and_then(|e| Email::parse(Field::Email, e).ok());
+            let Some(email) = address.clone().filter(|_| claims.email_verified) else {
+                // An owner whose address someone presents unverified sees it in their history.
+                let owner = match &address {
+                    Some(address) => find_by_email(&*tx, address).await?,
+                    None => None,
+                };
+                // Released first: on SQLite the writer is this transaction's connection.
+                drop(tx);
+                if let Some(owner) = owner {
+                    self.record_refusal(owner.id, client).await;
+                }
+                return Err(AppError::Forbidden("the provider did not verify an email address"));
+            };
             let user = match find_by_email(&*tx, &email).await? {
-                Some(user) if !user.active => return Err(AppError::Forbidden("this account is disabled")),
+                Some(user) if !user.active => {
+                    drop(tx);
+                    self.record_refusal(user.id, client).await;
+                    return Err(AppError::Forbidden("this account is disabled"));
+                }
                 Some(user) => {
                     if user.email_verified_at.is_none() {
                         parts.sessions.revoke_all(&mut tx, user.id, None).await?;
@@ -73,10 +85,27 @@ impl OAuth {
             user
         };
         if !user.active {
+            drop(tx);
+            self.record_refusal(user.id, client).await;
             return Err(AppError::Forbidden("this account is disabled"));
         }
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// Records a refused provider sign-in on the account it was for, outside
+    /// the refused transaction; a failure to record is logged, not answered.
+    async fn record_refusal(&self, user_id: Uuid, client: &ClientInfo) {
+        let recorded = events::record(
+            &self.parts().db.write,
+            user_id,
+            EventKind::ProviderSignInRefused,
+            client,
+        )
+        .await;
+        if let Err(e) = recorded {
+            e.log();
+        }
     }
 }
 

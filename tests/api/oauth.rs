@@ -132,6 +132,14 @@ async fn an_unverified_address_never_links_nor_creates() {
     app.confirmed_user("carol@example.com").await;
     provider.sign_in_as("carol-impostor", "carol@example.com", false);
     assert_eq!(sign_in(&app).await, Err("FORBIDDEN".to_owned()));
+    let carol = app.login_tokens("carol@example.com", PASSWORD).await;
+    let history = app
+        .gql_as(&carol.access, "{ securityEvents { kind } }", json!({}))
+        .await;
+    assert!(
+        history.to_string().contains("PROVIDER_SIGN_IN_REFUSED"),
+        "the owner sees the attempt: {history}"
+    );
     provider.sign_in_as("dan-unverified", "dan@example.com", false);
     assert_eq!(sign_in(&app).await, Err("FORBIDDEN".to_owned()));
     assert_eq!(app.count("identities").await, 0);
@@ -199,6 +207,8 @@ async fn a_switched_off_account_is_refused() {
         .unwrap();
     provider.sign_in_as("gone-1", "gone@example.com", true);
     assert_eq!(sign_in(&app).await, Err("FORBIDDEN".to_owned()));
+    let refused = "SELECT COUNT(*) AS n FROM security_events WHERE kind = 'PROVIDER_SIGN_IN_REFUSED'";
+    assert_eq!(app.scalar(refused).await, 1, "recorded on the account");
 }
 
 #[tokio::test]
