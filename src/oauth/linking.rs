@@ -20,6 +20,7 @@ use crate::db;
 use crate::entities::{identities, users};
 use crate::error::{AppError, AppResult, Field, unique_violation};
 use crate::events::{self, EventKind};
+use crate::mail::templates;
 
 impl OAuth {
     /// The account `claims` of `provider` sign in to, linking or creating it
@@ -73,6 +74,8 @@ impl OAuth {
                     }
                     let user = federated::claim_verified(&tx, user).await?;
                     events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+                    let notice = templates::identity_linked(&user.email, provider);
+                    parts.outbox.enqueue(&mut tx, notice).await?;
                     user
                 }
                 None => {

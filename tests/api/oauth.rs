@@ -123,6 +123,8 @@ async fn a_verified_address_links_to_the_confirmed_account_that_has_it() {
         app.login("bob@example.com", PASSWORD).await["data"]["login"]["auth"].is_object(),
         "the password still works"
     );
+    let notice = app.mail.wait_for_nth("bob@example.com", 2).await;
+    assert_eq!(notice.subject(), "A sign-in provider was linked");
 }
 
 #[tokio::test]
