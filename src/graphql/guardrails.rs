@@ -43,6 +43,13 @@ impl Extension for Guardrails {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
+        if doc
+            .operations
+            .iter()
+            .any(|(_, op)| depth(&op.node.selection_set.node, &doc, 0) > MAX_DEPTH)
+        {
+            return Err(too_complex(format!("nested too deep: at most {MAX_DEPTH} levels")));
+        }
         let aliases = doc
             .operations
             .iter()
@@ -54,15 +61,44 @@ impl Extension for Guardrails {
                 .map(|f| count_aliases(&f.node.selection_set.node))
                 .sum::<usize>();
         if aliases > MAX_ALIASES {
-            let mut error = ServerError::new(format!("too many aliases: at most {MAX_ALIASES}"), None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", ErrorCode::QueryTooComplex.as_str());
-            return Err(error);
+            return Err(too_complex(format!("too many aliases: at most {MAX_ALIASES}")));
         }
         Ok(doc)
     }
+}
+
+fn too_complex(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", ErrorCode::QueryTooComplex.as_str());
+    error
+}
+
+/// How deep `set` nests below `level`, following fragment spreads.
+/// Introspection's `ofType` does not count: the standard introspection
+/// query nests it seven deep to unwrap `[T!]!`-like types, and each level is
+/// one object (never a list), so it cannot multiply what a query returns.
+/// Everything else counts, introspection's lists included.
+fn depth(set: &SelectionSet, doc: &ExecutableDocument, level: usize) -> usize {
+    // Past the limit nothing more needs counting, which also ends cycles of fragments.
+    if level > MAX_DEPTH {
+        return level;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) if f.node.name.node == "ofType" => depth(&f.node.selection_set.node, doc, level),
+            Selection::Field(f) => depth(&f.node.selection_set.node, doc, level + 1),
+            Selection::InlineFragment(f) => depth(&f.node.selection_set.node, doc, level),
+            Selection::FragmentSpread(spread) => doc
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(level, |f| depth(&f.node.selection_set.node, doc, level)),
+        })
+        .max()
+        .unwrap_or(level)
 }
 
 fn count_aliases(set: &SelectionSet) -> usize {

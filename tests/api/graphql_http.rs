@@ -146,7 +146,19 @@ async fn depth_alias_and_batch_limits() {
         )
     };
     assert!(app.gql(&nest(2), json!({})).await["data"]["__schema"].is_object());
-    assert_eq!(code(&app.gql(&nest(12), json!({})).await), Some("QUERY_TOO_COMPLEX"));
+    // Unwrapping types (`ofType`) never multiplies a result; nesting lists does.
+    assert!(app.gql(&nest(12), json!({})).await["data"]["__schema"].is_object());
+    let lists = format!(
+        "{{ __schema {{ types {{ {}name{} }} }} }}",
+        "fields { type { ".repeat(6),
+        " } }".repeat(6)
+    );
+    assert_eq!(code(&app.gql(&lists, json!({})).await), Some("QUERY_TOO_COMPLEX"));
+    assert_eq!(
+        code(&app.gql(&nest(30), json!({})).await),
+        Some("QUERY_TOO_COMPLEX"),
+        "the parser's recursion limit"
+    );
 
     let aliases: String = (0..16).map(|i| format!("a{i}: __typename ")).collect();
     assert_eq!(
@@ -257,4 +269,41 @@ async fn clients_generating_code_from_introspection_see_every_error_code() {
     }
     let listed = app.gql("{ errorCodes }", json!({})).await;
     assert_eq!(listed["data"]["errorCodes"].as_array().unwrap().len(), values.len());
+}
+
+/// What graphql-js's `getIntrospectionQuery()` sends (GraphQL Code Generator,
+/// Postman, Insomnia and schemathesis send this or its like): seven `ofType` levels.
+const STANDARD_INTROSPECTION: &str = r"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}";
+
+#[tokio::test]
+async fn tools_load_the_schema_with_the_standard_introspection_query() {
+    let app = spawn_app().await;
+    let r = app.gql(STANDARD_INTROSPECTION, json!({})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let types = r["data"]["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "ErrorCode"));
+    // Any other query keeps the depth limit of 12.
+    let deep = format!("{{ me {{ {}id{} }} }}", "a { ".repeat(12), " }".repeat(12));
+    assert_eq!(code(&app.gql(&deep, json!({})).await), Some("QUERY_TOO_COMPLEX"));
 }
