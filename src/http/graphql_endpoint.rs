@@ -10,6 +10,7 @@ use tokio::io::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::graphiql;
+use super::middleware::RequestId;
 use super::responses::graphql_error;
 use crate::error::ErrorCode;
 use crate::graphql::AppSchema;
@@ -35,6 +36,7 @@ pub async fn endpoint(
     let accept = req.header(header::ACCEPT).unwrap_or("");
     let modern = accept.contains("application/graphql-response+json");
     let content_type = if modern { GRAPHQL_RESPONSE } else { JSON };
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
     let batch = match *req.method() {
         Method::GET if state.config.http.graphiql && accept.contains("text/html") && !has_query(req) => {
             return graphiql::page();
@@ -53,14 +55,17 @@ pub async fn endpoint(
     };
     let batch = match batch.and_then(check_batch) {
         Ok(batch) => batch,
-        Err(rejection) => return rejection.into_response(modern, content_type),
+        Err(rejection) => return rejection.into_response(modern, content_type, request_id.as_deref()),
     };
 
     let client = super::client_of(req, state);
     let bearer = req.header(header::AUTHORIZATION).and_then(bearer_token);
     // One RequestInfo per HTTP request, so a batch authenticates once.
     let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));
-    let response = schema.execute_batch(batch).await;
+    let mut response = schema.execute_batch(batch).await;
+    if let Some(id) = &request_id {
+        with_request_id(&mut response, id);
+    }
     let status = match &response {
         BatchResponse::Single(r) if modern && is_request_error(r) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
@@ -104,7 +109,7 @@ impl Rejection {
         }
     }
 
-    fn into_response(self, modern: bool, content_type: &str) -> Response {
+    fn into_response(self, modern: bool, content_type: &str, request_id: Option<&str>) -> Response {
         let request_error = if modern {
             StatusCode::BAD_REQUEST
         } else {
@@ -115,6 +120,7 @@ impl Rejection {
             self.code,
             &self.message,
             content_type,
+            request_id,
         );
         if let Some(allow) = self.allow {
             resp.headers_mut()
@@ -231,6 +237,23 @@ fn bearer_token(value: &str) -> Option<String> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_owned())
         .filter(|t| !t.is_empty())
+}
+
+/// Puts the request id in every error's `extensions.requestId`, so a user's
+/// bug report can be found in the logs.
+fn with_request_id(response: &mut BatchResponse, id: &str) {
+    let responses: Vec<&mut async_graphql::Response> = match response {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(rs) => rs.iter_mut().collect(),
+    };
+    for r in responses {
+        for error in &mut r.errors {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("requestId", id);
+        }
+    }
 }
 
 /// Whether the request selects a mutation, which GET must not run.

@@ -1,24 +1,55 @@
-//! Around every request: an access log line with secrets redacted, and security headers.
+//! Around every request: a request id, an access log line with secrets
+//! redacted, and security headers.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use poem::http::{HeaderValue, Uri, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use tracing::Instrument as _;
 
-/// Logs the request and adds headers every response should carry.
+/// The id of one request: from `X-Request-Id` when the caller sent a sane
+/// one, made here otherwise. It is on every log line of the request, in the
+/// response's `X-Request-Id`, and in GraphQL errors' `extensions.requestId`.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+const REQUEST_ID: &str = "x-request-id";
+
+impl RequestId {
+    /// The caller's id if it is 1 to 64 of `A-Z a-z 0-9 . _ -`, else a new one.
+    fn of(req: &Request) -> Self {
+        let given = req
+            .header(REQUEST_ID)
+            .filter(|id| (1..=64).contains(&id.len()))
+            .filter(|id| {
+                id.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            });
+        Self(given.map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned))
+    }
+}
+
+/// Gives the request its id, logs it and adds headers every response should carry.
 ///
 /// # Errors
 /// Never: errors of the inner endpoint become responses here.
-pub async fn observe<E: Endpoint>(ep: Arc<E>, req: Request) -> Result<Response> {
+pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response> {
     let start = Instant::now();
     let method = req.method().clone();
     let path = redact(req.uri());
-    let mut resp = match ep.call(req).await {
+    let id = RequestId::of(&req);
+    req.extensions_mut().insert(id.clone());
+    let span = tracing::info_span!("request", request_id = %id.0);
+    let mut resp = match ep.call(req).instrument(span.clone()).await {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),
     };
+    let _entered = span.enter();
     let headers = resp.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
+        headers.insert(REQUEST_ID, value);
+    }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // Token-bearing URLs (confirmation links) must not leak through Referer.
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

@@ -6,10 +6,18 @@ use poem::http::{StatusCode, header};
 use crate::error::ErrorCode;
 
 /// A GraphQL-shaped error body (`{"errors":[...]}`, no `data`) for failures before execution.
-pub fn graphql_error(status: StatusCode, code: ErrorCode, message: &str, content_type: &str) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
-    });
+pub fn graphql_error(
+    status: StatusCode,
+    code: ErrorCode,
+    message: &str,
+    content_type: &str,
+    request_id: Option<&str>,
+) -> Response {
+    let mut extensions = serde_json::json!({ "code": code.as_str() });
+    if let Some(id) = request_id {
+        extensions["requestId"] = serde_json::json!(id);
+    }
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": extensions }] });
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)

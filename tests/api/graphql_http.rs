@@ -307,3 +307,50 @@ async fn tools_load_the_schema_with_the_standard_introspection_query() {
     let deep = format!("{{ me {{ {}id{} }} }}", "a { ".repeat(12), " }".repeat(12));
     assert_eq!(code(&app.gql(&deep, json!({})).await), Some("QUERY_TOO_COMPLEX"));
 }
+
+#[tokio::test]
+async fn every_response_has_a_request_id_that_errors_carry_too() {
+    let app = spawn_app().await;
+    let send = |id: Option<&str>| {
+        let mut req = app
+            .http
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(r#"{"query":"{ me { id } }"}"#);
+        if let Some(id) = id {
+            req = req.header("x-request-id", id);
+        }
+        req.send()
+    };
+    let made = send(None).await.unwrap();
+    let id = made.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(id.len() >= 16, "{id}");
+    let body: Value = made.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], id.as_str(), "{body}");
+
+    let taken = send(Some("support-ticket-42")).await.unwrap();
+    assert_eq!(taken.headers()["x-request-id"], "support-ticket-42");
+    let body: Value = taken.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], "support-ticket-42");
+
+    for bad in ["x".repeat(10_000), "naïve-id".to_owned(), "two words".to_owned()] {
+        let replaced = send(Some(&bad)).await.unwrap();
+        let echoed = replaced.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(echoed, bad);
+        assert!(echoed.len() <= 64 && !echoed.is_empty());
+    }
+    // Requests rejected before execution carry it too, and other routes send it.
+    let rejected = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("x-request-id", "broken-json-1")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = rejected.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], "broken-json-1");
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert!(health.headers().contains_key("x-request-id"));
+}

@@ -95,10 +95,23 @@ async fn passwords_and_tokens_never_reach_the_logs() {
         .await
         .unwrap();
 
+    // A support ticket's request id finds the request's log lines.
+    reqwest::Client::new()
+        .get(server.url("/healthz"))
+        .header("x-request-id", "ticket-4711")
+        .send()
+        .await
+        .unwrap();
+
     let log = server.stop();
     assert!(
         log.contains("/confirm/[redacted]"),
         "the confirmation request is logged, redacted:\n{log}"
+    );
+    assert!(log.contains("ticket-4711"), "the request id is on its log lines");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes when the output is not a terminal"
     );
     for secret in &secrets {
         assert!(
