@@ -83,6 +83,16 @@ impl Db {
         self.write.get_database_backend()
     }
 
+    /// Whether every migration this build knows is applied.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn migrations_applied(&self) -> Result<bool, DbErr> {
+        Ok(migration::Migrator::get_pending_migrations(&self.read)
+            .await?
+            .is_empty())
+    }
+
     /// Checks that the database answers.
     ///
     /// # Errors

@@ -140,6 +140,14 @@ impl Limits {
         wait.map_or(Ok(()), |wait| Err(limited(limit, wait)))
     }
 
+    /// Whether the shared buckets' Redis answers; `None` without REDIS_URL.
+    pub async fn redis_answers(&self) -> Option<bool> {
+        match &self.shared {
+            Some(shared) => Some(shared.ping().await),
+            None => None,
+        }
+    }
+
     /// Drops local buckets that are full again, so memory follows recent traffic.
     pub fn forget_idle(&self) {
         self.local.forget_idle();

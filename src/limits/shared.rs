@@ -103,6 +103,15 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Whether Redis answers a PING in time.
+    pub async fn ping(&self) -> bool {
+        let mut redis = self.redis.clone();
+        let answer = tokio::time::timeout(ANSWER_WITHIN, redis::cmd("PING").query_async::<String>(&mut redis)).await;
+        matches!(answer, Ok(Ok(pong)) if pong == "PONG")
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }

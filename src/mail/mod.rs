@@ -117,6 +117,18 @@ impl Outbox {
         Ok(recent > 0)
     }
 
+    /// Whether the SMTP server answers (a connection and a NOOP); `None`
+    /// when mail goes to files.
+    pub async fn smtp_answers(&self) -> Option<bool> {
+        match &self.transport {
+            Transport::Smtp { transport, timeout } => Some(matches!(
+                tokio::time::timeout(*timeout, transport.test_connection()).await,
+                Ok(Ok(true))
+            )),
+            Transport::Files(_) => None,
+        }
+    }
+
     async fn woken(&self) {
         self.wake.notified().await;
     }

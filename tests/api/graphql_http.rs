@@ -209,7 +209,13 @@ async fn responses_carry_security_headers_and_are_not_cached() {
             .unwrap(),
         "ok"
     );
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(
+        ready,
+        json!({ "status": "ok", "checks": { "database": "ok", "migrations": "ok", "redis": "not configured", "smtp": "ok" } })
+    );
 }
 
 #[tokio::test]

@@ -43,7 +43,11 @@ async fn a_database_outage_is_service_unavailable_and_passes() {
         code(&app.login("outage@example.com", PASSWORD).await),
         Some("SERVICE_UNAVAILABLE")
     );
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 503);
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "unavailable");
+    assert_eq!(ready["checks"]["database"], "unavailable");
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "answers come, if slowly: {:?}",

@@ -109,3 +109,43 @@ async fn while_redis_is_down_each_instance_limits_on_its_own() {
     }
     panic!("the limits never went back to Redis");
 }
+
+#[tokio::test]
+async fn readiness_fails_while_redis_is_cut_and_recovers() {
+    let Some(redis) = test_redis().await else { return };
+    let target = format!("{}:{}", redis.host_str().unwrap(), redis.port().unwrap_or(6379));
+    let proxy = Proxy::start(target).await;
+    let mut through = redis.clone();
+    through.set_host(Some("127.0.0.1")).unwrap();
+    through.set_port(Some(proxy.port)).unwrap();
+    let app = app_on_redis(&through).await;
+    let ready = |app: &crate::helpers::TestApp| {
+        let url = app.url("/readyz");
+        let http = app.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = ready(&app).await;
+    assert_eq!(
+        (status, &body["checks"]["redis"]),
+        (200, &serde_json::json!("ok")),
+        "{body}"
+    );
+    proxy.cut();
+    let (status, body) = ready(&app).await;
+    assert_eq!(
+        (status, &body["checks"]["redis"]),
+        (503, &serde_json::json!("unavailable")),
+        "{body}"
+    );
+    proxy.restore();
+    for _ in 0..50 {
+        if ready(&app).await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("never ready again after Redis came back");
+}
