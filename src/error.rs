@@ -99,6 +99,8 @@ pub enum Field {
     RedirectTo,
     Provider,
     IdToken,
+    After,
+    Role,
 }
 
 /// Every failure authql reports.

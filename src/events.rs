@@ -36,6 +36,10 @@ pub enum EventKind {
     IdentityLinked,
     IdentityUnlinked,
     ProviderSignInRefused,
+    SessionsRevokedByAdmin,
+    AccountDeletedByAdmin,
+    RoleChangedByAdmin,
+    PasswordResetSentByAdmin,
 }
 
 impl EventKind {
@@ -65,6 +69,10 @@ impl EventKind {
             Self::IdentityLinked => "IDENTITY_LINKED",
             Self::IdentityUnlinked => "IDENTITY_UNLINKED",
             Self::ProviderSignInRefused => "PROVIDER_SIGN_IN_REFUSED",
+            Self::SessionsRevokedByAdmin => "SESSIONS_REVOKED_BY_ADMIN",
+            Self::AccountDeletedByAdmin => "ACCOUNT_DELETED_BY_ADMIN",
+            Self::RoleChangedByAdmin => "ROLE_CHANGED_BY_ADMIN",
+            Self::PasswordResetSentByAdmin => "PASSWORD_RESET_SENT_BY_ADMIN",
         }
     }
 }

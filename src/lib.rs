@@ -6,6 +6,7 @@
 //! what it may call; no two modules import each other.
 
 pub mod accounts;
+pub mod audit;
 pub mod client;
 pub mod commands;
 pub mod config;

@@ -21,15 +21,6 @@ const PENDING: &[&str] = &[
     "Mutation.refreshToken(refreshToken)",
     "Subscription",
     "SessionEvent",
-    // Operations: administration.
-    "Query.user",
-    "Query.auditLog",
-    "AuditPage",
-    "AuditEntry",
-    "Mutation.revokeUserSessions",
-    "Mutation.deleteUser",
-    "Mutation.setUserRole",
-    "Mutation.sendPasswordReset",
 ];
 
 /// Every member of an SDL document: `Type` -> kind, `Type.field` -> type,

@@ -8,6 +8,7 @@ mod m20261129_000002_avatars;
 mod m20261130_000003_typed_columns;
 mod m20261130_000004_token_payload;
 mod m20261130_000005_identities;
+mod m20261130_000006_audit_log;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_typed_columns::Migration),
             Box::new(m20261130_000004_token_payload::Migration),
             Box::new(m20261130_000005_identities::Migration),
+            Box::new(m20261130_000006_audit_log::Migration),
         ]
     }
 }

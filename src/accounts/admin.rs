@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::signup::new_user;
 use super::{Accounts, Email, find_by_email, validate};
+use crate::audit;
 use crate::client::ClientInfo;
 use crate::db;
 use crate::entities::users::{self, Role};
@@ -120,6 +121,7 @@ impl Accounts {
                 EventKind::AccountDeactivated
             };
             events::record(&*tx, id, kind, client).await?;
+            audit::record(&*tx, kind.as_str(), id, admin, client).await?;
         }
         self.sessions.evict_user_on_commit(&mut tx, id);
         tx.commit().await?;

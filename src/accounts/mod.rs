@@ -6,6 +6,7 @@
 //! `db`, `config`, `entities`.
 
 mod admin;
+mod admin_actions;
 mod confirmation;
 mod delete;
 mod email;

@@ -33,7 +33,7 @@ impl Accounts {
     }
 
     /// The work of [`Accounts::forgot_password`], in one transaction.
-    async fn mail_reset_link(&self, email: &Email, client: &ClientInfo) -> AppResult<()> {
+    pub(super) async fn mail_reset_link(&self, email: &Email, client: &ClientInfo) -> AppResult<()> {
         let Some(user) = find_by_email(&self.db.read, email).await? else {
             return Ok(());
         };

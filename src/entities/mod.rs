@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table. Never exposed as GraphQL types.
 
+pub mod audit_log;
 pub mod avatars;
 pub mod identities;
 pub mod mail_outbox;

@@ -55,6 +55,8 @@ pub fn field_name(field: Field) -> &'static str {
         Field::RedirectTo => "redirectTo",
         Field::Provider => "provider",
         Field::IdToken => "idToken",
+        Field::After => "after",
+        Field::Role => "role",
     }
 }
 

@@ -155,3 +155,132 @@ async fn administrators_cannot_switch_themselves_off_or_unknown_accounts() {
     }
     assert!(app.me(&root.access).await["data"]["me"]["active"] == true);
 }
+
+const ONE: &str = "query($id: ID!) { user(id: $id) { id email role active } }";
+const REVOKE_ALL: &str = "mutation($id: ID!) { revokeUserSessions(id: $id) }";
+const DELETE: &str = "mutation($id: ID!) { deleteUser(id: $id) }";
+const SET_ROLE: &str = "mutation($id: ID!, $role: Role!) { setUserRole(id: $id, role: $role) { id role } }";
+const SEND_RESET: &str = "mutation($id: ID!) { sendPasswordReset(id: $id) }";
+const AUDIT: &str = "query($first: Int, $after: String) { auditLog(first: $first, after: $after) { nodes { kind userId actorId } endCursor hasNextPage } }";
+
+#[tokio::test]
+async fn administrators_act_on_one_account_and_every_action_is_audited() {
+    let app = spawn_app().await;
+    let root = admin(&app).await;
+    let root_id = app.me(&root.access).await["data"]["me"]["id"].clone();
+    let target = app.user_with_tokens("target@example.com").await;
+    let id = app.me(&target.access).await["data"]["me"]["id"].clone();
+    let vars = json!({ "id": id });
+
+    // A user can do none of it.
+    for (query, vars) in [
+        (ONE, vars.clone()),
+        (REVOKE_ALL, vars.clone()),
+        (DELETE, vars.clone()),
+        (SET_ROLE, json!({ "id": id, "role": "ADMIN" })),
+        (SEND_RESET, vars.clone()),
+        (AUDIT, json!({})),
+    ] {
+        assert_eq!(
+            code(&app.gql_as(&target.access, query, vars).await),
+            Some("FORBIDDEN"),
+            "{query}"
+        );
+    }
+
+    let one = app.gql_as(&root.access, ONE, vars.clone()).await;
+    assert_eq!(one["data"]["user"]["email"], "target@example.com");
+    assert!(
+        app.gql_as(
+            &root.access,
+            ONE,
+            json!({ "id": "00000000-0000-0000-0000-000000000000" })
+        )
+        .await["data"]["user"]
+            .is_null()
+    );
+
+    let r = app.gql_as(&root.access, SEND_RESET, vars.clone()).await;
+    assert_eq!(r["data"]["sendPasswordReset"], true, "{r}");
+    assert_eq!(
+        app.mail.wait_for_nth("target@example.com", 2).await.subject(),
+        "Reset your password"
+    );
+
+    let r = app
+        .gql_as(&root.access, SET_ROLE, json!({ "id": id, "role": "ADMIN" }))
+        .await;
+    assert_eq!(r["data"]["setUserRole"]["role"], "ADMIN", "{r}");
+    assert_eq!(
+        app.gql_as(&target.access, AUDIT, json!({})).await["data"]["auditLog"]["nodes"]
+            .as_array()
+            .map(Vec::len)
+            .is_some(),
+        true,
+        "now an administrator"
+    );
+    let r = app
+        .gql_as(&root.access, SET_ROLE, json!({ "id": id, "role": "USER" }))
+        .await;
+    assert_eq!(r["data"]["setUserRole"]["role"], "USER");
+
+    let r = app.gql_as(&root.access, REVOKE_ALL, vars.clone()).await;
+    assert_eq!(r["data"]["revokeUserSessions"], 1, "{r}");
+    assert_eq!(code(&app.me(&target.access).await), Some("UNAUTHENTICATED"));
+
+    let r = app.gql_as(&root.access, DELETE, vars.clone()).await;
+    assert_eq!(r["data"]["deleteUser"], true, "{r}");
+    assert!(app.gql_as(&root.access, ONE, vars.clone()).await["data"]["user"].is_null());
+    assert_eq!(
+        code(&app.login("target@example.com", PASSWORD).await),
+        Some("INVALID_CREDENTIALS")
+    );
+
+    // Each action is in the log, newest first, with who did it, though the account is gone.
+    let log = app.gql_as(&root.access, AUDIT, json!({ "first": 10 })).await;
+    let nodes = log["data"]["auditLog"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{log}"))
+        .clone();
+    let kinds: Vec<&str> = nodes.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ACCOUNT_DELETED_BY_ADMIN",
+            "SESSIONS_REVOKED_BY_ADMIN",
+            "ROLE_CHANGED_BY_ADMIN",
+            "ROLE_CHANGED_BY_ADMIN",
+            "PASSWORD_RESET_SENT_BY_ADMIN"
+        ]
+    );
+    assert!(
+        nodes.iter().all(|n| n["userId"] == id && n["actorId"] == root_id),
+        "{log}"
+    );
+
+    // Pages follow on from each other.
+    let first = app.gql_as(&root.access, AUDIT, json!({ "first": 2 })).await;
+    let page = &first["data"]["auditLog"];
+    assert_eq!(page["hasNextPage"], true);
+    let next = app
+        .gql_as(&root.access, AUDIT, json!({ "first": 10, "after": page["endCursor"] }))
+        .await;
+    assert_eq!(next["data"]["auditLog"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(next["data"]["auditLog"]["hasNextPage"], false);
+    let bad = app.gql_as(&root.access, AUDIT, json!({ "after": "garbage" })).await;
+    assert_eq!(bad["errors"][0]["extensions"]["field"], "after");
+}
+
+#[tokio::test]
+async fn the_last_administrator_cannot_demote_or_delete_themselves() {
+    let app = spawn_app().await;
+    let root = admin(&app).await;
+    let root_id = app.me(&root.access).await["data"]["me"]["id"].clone();
+    let r = app
+        .gql_as(&root.access, SET_ROLE, json!({ "id": root_id, "role": "USER" }))
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "role", "{r}");
+    let r = app.gql_as(&root.access, DELETE, json!({ "id": root_id })).await;
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"));
+    assert_eq!(app.me(&root.access).await["data"]["me"]["role"], "ADMIN");
+}

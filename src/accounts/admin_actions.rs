@@ -1,0 +1,128 @@
+//! What administrators do to one account besides switching it off and on:
+//! read it, end its sessions, delete it, change its role, mail it a reset
+//! link. Each is recorded on the account (while it exists) and in the audit
+//! log with the acting administrator. Callers check that `admin` is one.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{Accounts, Email};
+use crate::audit;
+use crate::client::ClientInfo;
+use crate::db;
+use crate::entities::users::{self, Role};
+use crate::error::{AppError, AppResult, Field};
+use crate::events::{self, EventKind};
+
+impl Accounts {
+    /// Account `id`, if there is one.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn user_by_id(&self, id: Uuid) -> AppResult<Option<users::Model>> {
+        Ok(users::Entity::find_by_id(id).one(&self.db.read).await?)
+    }
+
+    /// Ends every session of account `id`; returns how many.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on `id` for an unknown account; database errors.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn revoke_user_sessions(&self, admin: Uuid, id: Uuid, client: &ClientInfo) -> AppResult<u64> {
+        self.existing(id).await?;
+        let mut tx = self.db.begin().await?;
+        let ended = self.sessions.revoke_all(&mut tx, id, None).await?;
+        events::record(&*tx, id, EventKind::SessionsRevokedByAdmin, client).await?;
+        audit::record(&*tx, EventKind::SessionsRevokedByAdmin.as_str(), id, admin, client).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Deletes account `id` with everything that belongs to it, as
+    /// `deleteAccount` does; the audit log keeps the record.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on `id` for an unknown account or the caller's own
+    /// (`deleteAccount` is for that); database errors.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn delete_user(&self, admin: Uuid, id: Uuid, client: &ClientInfo) -> AppResult<()> {
+        if id == admin {
+            return Err(AppError::bad_input(
+                Field::Id,
+                "delete your own account with deleteAccount",
+            ));
+        }
+        self.existing(id).await?;
+        let mut tx = self.db.begin().await?;
+        users::Entity::delete_by_id(id).exec(&*tx).await?;
+        audit::record(&*tx, EventKind::AccountDeletedByAdmin.as_str(), id, admin, client).await?;
+        self.sessions.evict_user_on_commit(&mut tx, id);
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives account `id` `role`. The last active administrator cannot make
+    /// themselves a user: someone must be left to administer.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on `id` for an unknown account, on `role` for the
+    /// last administrator's own demotion; database errors.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn set_role(&self, admin: Uuid, id: Uuid, role: Role, client: &ClientInfo) -> AppResult<users::Model> {
+        let user = self.existing(id).await?;
+        if user.role == role {
+            return Ok(user);
+        }
+        let mut tx = self.db.begin().await?;
+        if role == Role::User {
+            let admins = users::Entity::find()
+                .filter(users::Column::Role.eq(Role::Admin))
+                .filter(users::Column::Active.eq(true))
+                .count(&*tx)
+                .await?;
+            if admins <= 1 && id == admin {
+                return Err(AppError::bad_input(Field::Role, "you are the last administrator"));
+            }
+        }
+        users::Entity::update_many()
+            .col_expr(users::Column::Role, Expr::value(role))
+            .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+            .filter(users::Column::Id.eq(id))
+            .exec(&*tx)
+            .await?;
+        events::record(&*tx, id, EventKind::RoleChangedByAdmin, client).await?;
+        audit::record(&*tx, EventKind::RoleChangedByAdmin.as_str(), id, admin, client).await?;
+        self.sessions.evict_user_on_commit(&mut tx, id);
+        tx.commit().await?;
+        Ok(users::Model { role, ..user })
+    }
+
+    /// Mails account `id` a password reset link, as `forgotPassword` would.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on `id` for an unknown account; database errors.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn send_password_reset(&self, admin: Uuid, id: Uuid, client: &ClientInfo) -> AppResult<()> {
+        let user = self.existing(id).await?;
+        let email = Email::parse(Field::Email, &user.email)
+            .map_err(|_| AppError::internal("a stored address does not parse"))?;
+        self.mail_reset_link(&email, client).await?;
+        audit::record(
+            &self.db.write,
+            EventKind::PasswordResetSentByAdmin.as_str(),
+            id,
+            admin,
+            client,
+        )
+        .await
+    }
+
+    /// Account `id`, which must exist.
+    async fn existing(&self, id: Uuid) -> AppResult<users::Model> {
+        users::Entity::find_by_id(id)
+            .one(&self.db.write)
+            .await?
+            .ok_or_else(|| AppError::bad_input(Field::Id, "no account has this id"))
+    }
+}
