@@ -211,13 +211,10 @@ async fn administrators_act_on_one_account_and_every_action_is_audited() {
         .gql_as(&root.access, SET_ROLE, json!({ "id": id, "role": "ADMIN" }))
         .await;
     assert_eq!(r["data"]["setUserRole"]["role"], "ADMIN", "{r}");
-    assert_eq!(
-        app.gql_as(&target.access, AUDIT, json!({})).await["data"]["auditLog"]["nodes"]
-            .as_array()
-            .map(Vec::len)
-            .is_some(),
-        true,
-        "now an administrator"
+    let as_admin = app.gql_as(&target.access, AUDIT, json!({})).await;
+    assert!(
+        as_admin["data"]["auditLog"]["nodes"].is_array(),
+        "now an administrator: {as_admin}"
     );
     let r = app
         .gql_as(&root.access, SET_ROLE, json!({ "id": id, "role": "USER" }))
