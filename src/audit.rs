@@ -81,6 +81,15 @@ pub async fn page(conn: &impl ConnectionTrait, first: i64, after: Option<&str>) 
     })
 }
 
+/// Deletes entries older than `keep` (AUDIT_RETENTION), in batches; returns how many.
+///
+/// # Errors
+/// When the database fails.
+pub async fn prune(db: &db::Db, keep: std::time::Duration) -> AppResult<u64> {
+    let old = Condition::all().add(Column::At.lt(db::before(keep)));
+    Ok(db::prune::in_batches::<Entity>(&db.write, Column::Id, old).await?)
+}
+
 fn encode(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{id}", at.timestamp_micros()))
 }

@@ -8,6 +8,7 @@ use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::tokens::one_time;
+use crate::{audit, events};
 
 /// How often batched session activity is written.
 pub const ACTIVITY_FLUSH: Duration = Duration::from_secs(5);
@@ -49,14 +50,32 @@ pub async fn start(state: &AppState) -> Result<JobScheduler, JobSchedulerError> 
         },
     )
     .await?;
-    every(&sched, state, Duration::from_secs(3600), "purge", |s| async move {
-        s.sessions.purge().await?;
-        one_time::purge_expired(&s.db.write).await?;
-        s.outbox.purge().await
+    every(&sched, state, Duration::from_secs(3600), "prune", |s| async move {
+        prune(&s).await.map(|_| ())
     })
     .await?;
     sched.start().await?;
     Ok(sched)
+}
+
+/// Deletes what is past its retention, in bounded batches: security events
+/// and audit entries older than AUDIT_RETENTION, sent mail older than
+/// MAIL_RETENTION, spent and expired tokens, long-ended sessions. Returns
+/// how many rows went.
+///
+/// # Errors
+/// When the database fails.
+pub async fn prune(state: &AppState) -> AppResult<u64> {
+    let retention = &state.config.retention;
+    state.sessions.purge().await?;
+    let pruned = events::prune(&state.db, retention.audit).await?
+        + audit::prune(&state.db, retention.audit).await?
+        + state.outbox.purge(retention.mail).await?
+        + one_time::purge_expired(&state.db).await?;
+    if pruned > 0 {
+        tracing::info!(pruned, "pruned rows past their retention");
+    }
+    Ok(pruned)
 }
 
 async fn every<F, Fut>(

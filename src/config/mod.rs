@@ -33,6 +33,15 @@ pub struct TokenConfig {
     pub audience: String,
 }
 
+/// How long records are kept.
+#[derive(Clone, Debug)]
+pub struct RetentionConfig {
+    /// Security events and the audit log (AUDIT_RETENTION).
+    pub audit: Duration,
+    /// Sent and abandoned mail (MAIL_RETENTION).
+    pub mail: Duration,
+}
+
 /// How multi-factor authentication behaves.
 #[derive(Clone, Debug)]
 pub struct MfaConfig {
@@ -93,6 +102,7 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub mfa: MfaConfig,
     pub oauth: oauth::OAuthConfig,
+    pub retention: RetentionConfig,
     pub password: PasswordConfig,
     pub mail: MailConfig,
     pub http: HttpConfig,
@@ -198,6 +208,10 @@ impl Settings {
                 audience: self.jwt_audience,
             },
             oauth: oauth::from_env()?,
+            retention: RetentionConfig {
+                audit: self.audit_retention,
+                mail: self.mail_retention,
+            },
             mfa: MfaConfig {
                 issuer: self.mfa_issuer,
                 login_email_otp: self.login_email_otp,

@@ -141,6 +141,12 @@ pub struct Settings {
     /// The issuer authenticator apps show beside the account.
     #[arg(long, env = "MFA_ISSUER", value_name = "MFA_ISSUER", default_value = "authql")]
     pub mfa_issuer: String,
+    /// Security events and audit entries older than this are deleted.
+    #[arg(long, env = "AUDIT_RETENTION", value_name = "AUDIT_RETENTION", value_parser = values::duration, default_value = "90d")]
+    pub audit_retention: Duration,
+    /// Sent (or abandoned) mail older than this is deleted.
+    #[arg(long, env = "MAIL_RETENTION", value_name = "MAIL_RETENTION", value_parser = values::duration, default_value = "7d")]
+    pub mail_retention: Duration,
     /// `aud` claim of access tokens.
     #[arg(long, env = "JWT_AUDIENCE", value_name = "JWT_AUDIENCE", default_value = "authql")]
     pub jwt_audience: String,

@@ -7,6 +7,7 @@
 //! turn in-process instead. WAL lets readers run beside it.
 
 mod lock;
+pub mod prune;
 mod unit;
 
 pub use lock::StartupLock;

@@ -142,17 +142,16 @@ impl Outbox {
             .map_err(|e| format!("building the message: {e}"))
     }
 
-    /// Deletes sent or abandoned mail older than a week.
+    /// Deletes sent or abandoned mail older than `keep` (MAIL_RETENTION), in
+    /// batches; returns how many. Mail still being tried stays.
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn purge(&self) -> AppResult<()> {
-        Entity::delete_many()
-            .filter(Column::NextAttemptAt.is_null())
-            .filter(Column::CreatedAt.lt(db::before(Duration::from_secs(7 * 24 * 3600))))
-            .exec(&self.db.write)
-            .await?;
-        Ok(())
+    pub async fn purge(&self, keep: Duration) -> AppResult<u64> {
+        let old = Condition::all()
+            .add(Column::NextAttemptAt.is_null())
+            .add(Column::CreatedAt.lt(db::before(keep)));
+        Ok(db::prune::in_batches::<Entity>(&self.db.write, Column::Id, old).await?)
     }
 }
 

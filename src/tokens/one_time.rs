@@ -249,20 +249,15 @@ pub async fn count_live(conn: &impl ConnectionTrait, user_id: Uuid, purpose: Pur
         .await?)
 }
 
-/// Deletes tokens that expired, or were spent, over a day ago: a spent
-/// recovery code is not kept for the ten years it could have lived.
+/// Deletes tokens that expired, or were spent, over a day ago, in batches:
+/// a spent recovery code is not kept for the ten years it could have lived.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn purge_expired(conn: &impl ConnectionTrait) -> AppResult<()> {
+pub async fn purge_expired(db: &db::Db) -> AppResult<u64> {
     let horizon = db::before(Duration::from_secs(24 * 3600));
-    Entity::delete_many()
-        .filter(
-            sea_orm::Condition::any()
-                .add(Column::ExpiresAt.lt(horizon))
-                .add(Column::UsedAt.lt(horizon)),
-        )
-        .exec(conn)
-        .await?;
-    Ok(())
+    let old = sea_orm::Condition::any()
+        .add(Column::ExpiresAt.lt(horizon))
+        .add(Column::UsedAt.lt(horizon));
+    Ok(db::prune::in_batches::<Entity>(&db.write, Column::Id, old).await?)
 }

@@ -442,7 +442,7 @@ async fn spent_recovery_codes_are_purged_after_a_day() {
         .exec(&app.state.db.write)
         .await
         .unwrap();
-    one_time::purge_expired(&app.state.db.write).await.unwrap();
+    one_time::purge_expired(&app.state.db).await.unwrap();
     assert_eq!(
         app.scalar(recovery).await,
         9,

@@ -24,6 +24,7 @@ mod outage;
 mod profile;
 mod proxy;
 mod recovery;
+mod retention;
 mod sessions;
 mod shared_limits;
 mod smtp;
