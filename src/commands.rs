@@ -119,6 +119,42 @@ async fn services_for(config: &Config, email: &str) -> anyhow::Result<(Services,
     Ok((services, email, account))
 }
 
+/// `authql check-config [--connect]`: what `serve` checks before it binds
+/// (every setting parsed, SMTP_URL, REDIS_URL, the password cost and the
+/// sign-in providers usable), and with `connect` the database (and its
+/// migrations), Redis and SMTP answering. Prints the effective
+/// configuration with every secret masked.
+///
+/// # Errors
+/// The first thing at fault, named.
+pub async fn check_config(config: &Config, connect: bool) -> anyhow::Result<()> {
+    println!("{config:#?}");
+    crate::accounts::password::PasswordHasher::new(&config.password).context("PASSWORD_HASH_*")?;
+    let redis = config
+        .redis_url
+        .as_ref()
+        .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
+    let limits = crate::limits::Limits::new(config.http.rate_limits, redis).context("REDIS_URL")?;
+    if !connect {
+        println!("configuration is valid (add --connect to reach the database, Redis and SMTP)");
+        return Ok(());
+    }
+    let db = startup::connect(config, 1).await.context("DATABASE_URL")?;
+    if !db.migrations_applied().await.context("DATABASE_URL")? {
+        println!("DATABASE_URL: migrations are pending (serve and migrate apply them)");
+    }
+    let crypto = std::sync::Arc::new(Crypto::new(config.secret_key.expose()));
+    let outbox = crate::mail::Outbox::new(&config.mail, &config.data_dir, db, crypto, false).context("SMTP_URL")?;
+    if limits.redis_answers().await == Some(false) {
+        anyhow::bail!("REDIS_URL: Redis does not answer");
+    }
+    if outbox.smtp_answers().await == Some(false) {
+        anyhow::bail!("SMTP_URL: the SMTP server does not answer");
+    }
+    println!("configuration is valid; the database, Redis and SMTP answer");
+    Ok(())
+}
+
 /// The first line of standard input, which must not be a terminal (it would echo the password).
 fn read_password() -> anyhow::Result<String> {
     use std::io::{BufRead, IsTerminal};

@@ -46,6 +46,13 @@ enum Command {
         /// The administrator's email address.
         email: String,
     },
+    /// Check the configuration as `serve` would, print it with secrets
+    /// masked, and exit non-zero naming the first thing at fault.
+    CheckConfig {
+        /// Also connect to the database, Redis and SMTP.
+        #[arg(long)]
+        connect: bool,
+    },
     /// Turn two-step verification off for EMAIL, whose owner lost both the
     /// authenticator and the recovery codes (check who they are first).
     ResetMfa {
@@ -126,6 +133,7 @@ fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             }) => authql::commands::rotate_key(&config, now, revoke_previous).await,
             Some(Command::CreateAdmin { email }) => authql::commands::create_admin(&config, &email).await,
             Some(Command::ResetMfa { email }) => authql::commands::reset_mfa(&config, &email).await,
+            Some(Command::CheckConfig { connect }) => authql::commands::check_config(&config, connect).await,
             _ => Application::build(config).await?.run_until(shutdown_signal()).await,
         }
     });

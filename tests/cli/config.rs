@@ -76,3 +76,44 @@ fn production_refuses_plain_http_and_guessable_keys() {
     let out = allowed.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn check_config_prints_the_configuration_without_secrets_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authql(dir.path())
+        .args(["check-config", "--connect"])
+        .env("SECRET_KEY", SECRET_KEY)
+        .env("SMTP_URL", "smtp://mailer:smtp-password-9@127.0.0.1:1")
+        .env("OIDC_PROVIDERS", "corp")
+        .env("OIDC_CORP_ISSUER", "https://id.example.com")
+        .env("OIDC_CORP_CLIENT_ID", "authql")
+        .env("OIDC_CORP_CLIENT_SECRET", "corp-client-secret-5")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in [SECRET_KEY, "smtp-password-9", "corp-client-secret-5"] {
+        assert!(!said.contains(secret), "a secret was printed: {said}");
+    }
+    assert!(said.contains("access_ttl") && said.contains("[redacted]"), "{said}");
+    // Nothing answers SMTP there: named, and a failure.
+    assert!(!out.status.success());
+    assert!(said.contains("SMTP_URL"), "{said}");
+
+    let ok = authql(dir.path()).args(["check-config", "--connect"]).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration is valid"));
+
+    let err = refuses(authql(dir.path()).args(["check-config"]).env("OIDC_PROVIDERS", "corp"));
+    assert!(err.contains("OIDC_CORP_ISSUER"), "{err}");
+    let out = authql(dir.path())
+        .args(["check-config", "--connect"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
+}
