@@ -123,6 +123,7 @@ check "Uploads: PyPI gql sends an avatar by the multipart spec; Pillow reads the
 check "TOTP: PyPI pyotp reads the otpauth URI; its codes enable MFA and finish a login once" py_check totp_check.py
 check "GraphQL client: graphql-request signup → confirm → login → me → refresh → logout" node_check client_flow.mjs
 check "GraphiQL in headless Chromium, outside requests blocked" node_check graphiql.mjs
+check "Metrics: PyPI prometheus-client parses /metrics; logins and mail counted, client names never labels" py_check metrics_check.py
 check "OpenID Connect: Chromium signs in at npm oidc-provider (login, consent) into an authql session" node_check oidc_signin.mjs
 
 [ "$failures" -eq 0 ] || { echo "$failures interop check(s) failed; logs in $RUN"; exit 1; }

@@ -26,4 +26,5 @@ pub mod profile;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 pub mod tokens;

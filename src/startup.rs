@@ -39,6 +39,7 @@ impl Application {
     /// When the database cannot be reached or migrated, the keys cannot be
     /// opened with SECRET_KEY, or the address cannot be bound.
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        crate::telemetry::recorder().map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
         let db = connect(&config, config.database_max_connections).await?;
         let crypto = Crypto::new(config.secret_key.expose());
         // Instances starting together take turns: one migrates and creates the first key.
@@ -84,6 +85,19 @@ impl Application {
         tokio::spawn(state.outbox.clone().run(shutdown.clone()));
         let mut scheduler = jobs::start(&state).await.context("cannot start the scheduled jobs")?;
         let app = http::app(state.clone(), graphql::schema(state.clone())).boxed();
+        if let Some(addr) = state.config.metrics_addr {
+            let listener = poem::listener::TcpListener::bind(addr);
+            let metrics = http::metrics_app(state.clone());
+            let stopped = shutdown.clone();
+            tokio::spawn(async move {
+                let served = Server::new(listener)
+                    .run_with_graceful_shutdown(metrics, stopped.cancelled_owned(), None)
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         tracing::info!(port, public_url = %state.config.public_url, "authql is serving");
         let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(app, stop, Some(Duration::from_secs(10)))

@@ -118,11 +118,13 @@ impl PasswordHasher {
         alg: Algorithm,
         version: Version,
     ) -> AppResult<Vec<u8>> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| AppError::internal("hasher closed"))?;
+        let waiting = ::metrics::gauge!("authql_password_hash_waiting");
+        waiting.increment(1.0);
+        let queued = std::time::Instant::now();
+        let permit = self.permits.acquire().await;
+        waiting.decrement(1.0);
+        ::metrics::histogram!("authql_password_hash_wait_seconds").record(queued.elapsed().as_secs_f64());
+        let _permit = permit.map_err(|_| AppError::internal("hasher closed"))?;
         let mut memory = self.buffers.lock().ok().and_then(|mut b| b.pop()).unwrap_or_default();
         let password = password.as_bytes().to_vec();
         let (memory, result) = tokio::task::spawn_blocking(move || {

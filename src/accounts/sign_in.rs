@@ -59,6 +59,21 @@ impl Accounts {
     /// `EMAIL_NOT_CONFIRMED` for an unconfirmed address.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, name: LoginName, password: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
+        let outcome = self.check_login(name, password, client).await;
+        let label = match &outcome {
+            Ok(LoginOutcome::SignedIn(_)) => "success",
+            Ok(LoginOutcome::MfaRequired(_)) => "mfa_required",
+            Err(AppError::InvalidCredentials) => "wrong_password",
+            Err(AppError::RateLimited { .. }) => "rate_limited",
+            Err(AppError::Forbidden(_)) => "disabled",
+            Err(AppError::EmailNotConfirmed) => "not_confirmed",
+            Err(_) => "error",
+        };
+        ::metrics::counter!("authql_logins_total", "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn check_login(&self, name: LoginName, password: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
         let user = match &name {
             LoginName::Email(email) => {
                 self.limits

@@ -86,6 +86,8 @@ pub struct HttpConfig {
 pub struct Config {
     pub env: AppEnv,
     pub listen_addr: SocketAddr,
+    /// Where /metrics is served when not on the main listener.
+    pub metrics_addr: Option<SocketAddr>,
     pub public_url: Url,
     pub frontend_url: Option<Url>,
     pub data_dir: PathBuf,
@@ -186,6 +188,7 @@ impl Settings {
         Ok(Config {
             env: self.app_env,
             listen_addr: self.listen_addr,
+            metrics_addr: self.metrics_addr,
             public_url,
             frontend_url: self.frontend_url,
             data_dir: self.data_dir,

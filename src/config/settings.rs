@@ -13,6 +13,9 @@ use super::values::{self, AppEnv, LogFormat, Secret, SqliteSync};
 /// Raw settings as given by flags and environment variables.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
+    /// Serve /metrics on this (internal) address instead of the main listener.
+    #[arg(long, env = "METRICS_ADDR", value_name = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Address to listen on.
     #[arg(
         long,

@@ -94,6 +94,20 @@ impl Db {
             .is_empty())
     }
 
+    /// Connections of the pools: (in use, idle). PostgreSQL and MySQL have
+    /// one pool for reads and writes; SQLite a read pool and the one writer.
+    pub fn pool_connections(&self) -> (u32, u32) {
+        let pools = if self.backend() == DbBackend::Sqlite {
+            vec![&self.read, &self.write]
+        } else {
+            vec![&self.write]
+        };
+        pools
+            .into_iter()
+            .map(pool_stats)
+            .fold((0, 0), |(used, idle), (u, i)| (used + u, idle + i))
+    }
+
     /// Checks that the database answers.
     ///
     /// # Errors
@@ -101,6 +115,26 @@ impl Db {
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.read.ping().await
     }
+}
+
+/// (in use, idle) connections of one pool.
+fn pool_stats(conn: &DatabaseConnection) -> (u32, u32) {
+    let (size, idle) = match conn.get_database_backend() {
+        DbBackend::Sqlite => {
+            let pool = conn.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DbBackend::Postgres => {
+            let pool = conn.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => {
+            let pool = conn.get_mysql_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+    };
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    (size.saturating_sub(idle), idle)
 }
 
 /// Connects to SQLite, waiting while another process holds the database

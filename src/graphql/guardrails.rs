@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve, ResolveInfo,
+};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Response, ServerError, ServerResult, Variables};
+use async_graphql::{Response, ServerError, ServerResult, Value, Variables};
 
 use super::errors::ensure_codes;
 use crate::error::ErrorCode;
@@ -29,6 +31,28 @@ impl ExtensionFactory for Guardrails {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for Guardrails {
+    /// Counts and times each root field by its schema name: aliases and
+    /// operation names, which clients choose, never become labels.
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_some() {
+            return next.run(ctx, info).await;
+        }
+        let field = info.name.to_owned();
+        let started = std::time::Instant::now();
+        let result = next.run(ctx, info).await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        ::metrics::counter!("authql_graphql_operations_total", "field" => field.clone(), "outcome" => outcome)
+            .increment(1);
+        ::metrics::histogram!("authql_graphql_operation_duration_seconds", "field" => field)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         ensure_codes(&mut response.errors);

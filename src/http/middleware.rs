@@ -38,6 +38,7 @@ pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respon
     let start = Instant::now();
     let method = req.method().clone();
     let path = redact(req.uri());
+    let raw_path = req.uri().path().to_owned();
     let id = RequestId::of(&req);
     req.extensions_mut().insert(id.clone());
     let span = tracing::info_span!("request", request_id = %id.0);
@@ -54,6 +55,7 @@ pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respon
     // Token-bearing URLs (confirmation links) must not leak through Referer.
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    crate::telemetry::http_request(&raw_path, resp.status().as_u16(), start.elapsed());
     tracing::info!(
         target: "authql::access",
         %method,

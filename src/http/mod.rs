@@ -8,6 +8,7 @@ mod confirm_link;
 mod graphiql;
 mod graphql_endpoint;
 mod meta;
+mod metrics_route;
 pub mod middleware;
 mod oauth_routes;
 mod responses;
@@ -40,9 +41,15 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .at("/oauth/callback", get(oauth_routes::outcome))
         .at("/.well-known/jwks.json", get(meta::jwks))
         .at("/healthz", get(meta::healthz))
-        .at("/readyz", get(meta::readyz))
-        .data(state)
-        .data(schema);
+        .at("/readyz", get(meta::readyz));
+    // With METRICS_ADDR, metrics live on that internal listener only.
+    let routes = if state.config.metrics_addr.is_none() {
+        routes.at("/metrics", get(metrics_route::metrics))
+    } else {
+        routes
+    }
+    .data(state)
+    .data(schema);
     let cors = Cors::new()
         .allow_origins(origins.iter().map(String::as_str))
         .allow_methods([Method::GET, Method::POST])
@@ -53,6 +60,14 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .with_if(https, hsts)
         .with(CatchPanic::new())
         .around(middleware::observe)
+}
+
+/// The metrics listener of METRICS_ADDR: `/metrics` alone.
+pub fn metrics_app(state: AppState) -> impl Endpoint {
+    Route::new()
+        .at("/metrics", get(metrics_route::metrics))
+        .data(state)
+        .with(CatchPanic::new())
 }
 
 /// Where a request comes from: its client IP (honouring TRUSTED_PROXIES) and user agent.

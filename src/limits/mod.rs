@@ -79,6 +79,7 @@ fn account_key(account: &str) -> String {
 
 fn limited(limit: Limit, wait: Duration) -> AppError {
     tracing::info!(?limit, "rate limited");
+    ::metrics::counter!("authql_rate_limited_total", "class" => format!("{limit:?}").to_lowercase()).increment(1);
     AppError::RateLimited {
         retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
     }

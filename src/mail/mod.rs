@@ -92,7 +92,11 @@ impl Outbox {
         .insert(&**tx)
         .await?;
         let wake = self.wake.clone();
-        tx.after_commit(move || wake.notify_one());
+        let kind = format!("{:?}", mail.kind).to_lowercase();
+        tx.after_commit(move || {
+            ::metrics::counter!("authql_mails_queued_total", "kind" => kind).increment(1);
+            wake.notify_one();
+        });
         // Never in production, where tokens must not reach logs.
         if self.log_links
             && let Some(link) = &mail.link
@@ -127,6 +131,26 @@ impl Outbox {
             )),
             Transport::Files(_) => None,
         }
+    }
+
+    /// Mail waiting to be sent, and how long the longest-due has waited.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn backlog(&self) -> AppResult<(u64, Option<Duration>)> {
+        use sea_orm::{QueryOrder, QuerySelect};
+        let waiting = mail_outbox::Entity::find().filter(mail_outbox::Column::NextAttemptAt.is_not_null());
+        let depth = waiting.clone().count(&self.db.read).await?;
+        let oldest: Option<chrono::DateTime<chrono::Utc>> = waiting
+            .filter(mail_outbox::Column::NextAttemptAt.lte(db::now()))
+            .select_only()
+            .column(mail_outbox::Column::NextAttemptAt)
+            .order_by_asc(mail_outbox::Column::NextAttemptAt)
+            .into_tuple::<Option<chrono::DateTime<chrono::Utc>>>()
+            .one(&self.db.read)
+            .await?
+            .flatten();
+        Ok((depth, oldest.and_then(|due| (db::now() - due).to_std().ok())))
     }
 
     async fn woken(&self) {

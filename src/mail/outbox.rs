@@ -95,6 +95,7 @@ impl Outbox {
         let update = match outcome {
             Ok(()) => {
                 tracing::info!(mail_id = %mail.id, subject = %mail.subject, "mail sent");
+                ::metrics::counter!("authql_mails_sent_total").increment(1);
                 // The bodies may hold live tokens: keep nothing of them once delivered.
                 update
                     .col_expr(Column::SentAt, Expr::value(db::now()))
@@ -109,6 +110,7 @@ impl Outbox {
                 let attempts = mail.attempts + 1;
                 let next = (attempts < MAX_ATTEMPTS).then(|| db::after(backoff(self.config.retry_base, attempts)));
                 tracing::warn!(mail_id = %mail.id, attempts, %error, gave_up = next.is_none(), "mail not sent");
+                ::metrics::counter!("authql_mails_failed_total").increment(1);
                 let error: String = error.chars().take(500).collect();
                 update
                     .col_expr(Column::Attempts, Expr::value(attempts))

@@ -160,6 +160,18 @@ impl Sessions {
         Ok(rows.into_iter().filter(|s| self.is_alive(s, user)).collect())
     }
 
+    /// Sessions not ended, of every account (for the metrics).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn count_active(&self) -> AppResult<u64> {
+        Ok(sessions::Entity::find()
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(db::now()))
+            .count(&self.db.read)
+            .await?)
+    }
+
     /// Ends session `sid` of `user_id` and records `kind`; false when there
     /// was no such live session.
     ///

@@ -17,6 +17,7 @@ mod jwks;
 mod limits;
 mod mail;
 mod mail_tls;
+mod metrics;
 mod mfa;
 mod oauth;
 mod oidc_provider;

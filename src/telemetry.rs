@@ -1,0 +1,59 @@
+//! Metrics in the Prometheus text format: the recorder every module's
+//! `metrics::` calls feed, and what is measured at scrape time.
+//!
+//! Labels are bounded: routes are a fixed list, GraphQL operations are the
+//! schema's root fields (never client-chosen operation names or aliases),
+//! outcomes and classes are enums.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Seconds, for every latency histogram.
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// The process's recorder, installed once (several servers in one test process share it).
+///
+/// # Errors
+/// When another recorder was installed first.
+pub fn recorder() -> Result<&'static PrometheusHandle, String> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+                .map_err(|e| e.to_string())?
+                .install_recorder()
+                .map_err(|e| e.to_string())?;
+            ::metrics::gauge!("authql_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            Ok(handle)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The route label of a request path: one of a fixed few.
+pub fn route_of(path: &str) -> &'static str {
+    match path {
+        "/graphql" => "/graphql",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/.well-known/jwks.json" => "/.well-known/jwks.json",
+        "/oauth/callback" => "/oauth/callback",
+        p if p.starts_with("/auth/") && p.ends_with("/callback") => "/auth/{provider}/callback",
+        p if p.starts_with("/auth/") => "/auth/{provider}",
+        p if p.starts_with("/confirm/") => "/confirm/{token}",
+        p if p.starts_with("/avatars/") => "/avatars/{key}",
+        p if p.starts_with("/graphiql/") => "/graphiql/{asset}",
+        _ => "other",
+    }
+}
+
+/// Records one HTTP request.
+pub fn http_request(path: &str, status: u16, took: Duration) {
+    let route = route_of(path);
+    ::metrics::counter!("authql_http_requests_total", "route" => route, "status" => status.to_string()).increment(1);
+    ::metrics::histogram!("authql_http_request_duration_seconds", "route" => route).record(took.as_secs_f64());
+}
