@@ -75,7 +75,7 @@ start_authql() {
 export MAILDIR=$RUN/mail MAILDIR_TLS=$RUN/mail-tls
 start_sink mail || exit 1
 start_authql authql SMTP_URL="smtp://127.0.0.1:$PORT" || exit 1
-export AUTHQL_URL=$URL
+export AUTHQL_URL=$URL AUTHQL_LOG=$RUN/authql.log
 start_sink mail-tls --starttls || exit 1
 start_authql authql-tls SMTP_URL="smtp://mailer:interop-sink-password@127.0.0.1:$PORT" \
   SMTP_CA_FILE="$MAILDIR_TLS/ca.pem" || exit 1
@@ -123,6 +123,7 @@ check "Uploads: PyPI gql sends an avatar by the multipart spec; Pillow reads the
 check "TOTP: PyPI pyotp reads the otpauth URI; its codes enable MFA and finish a login once" py_check totp_check.py
 check "GraphQL client: graphql-request signup → confirm → login → me → refresh → logout" node_check client_flow.mjs
 check "GraphiQL in headless Chromium, outside requests blocked" node_check graphiql.mjs
+check "Fuzzing: PyPI schemathesis loads the schema by introspection and fuzzes every operation" py_check fuzz_check.py
 check "Metrics: PyPI prometheus-client parses /metrics; logins and mail counted, client names never labels" py_check metrics_check.py
 check "OpenID Connect: Chromium signs in at npm oidc-provider (login, consent) into an authql session" node_check oidc_signin.mjs
 
