@@ -57,6 +57,7 @@ pub async fn endpoint(
         Ok(batch) => batch,
         Err(rejection) => return rejection.into_response(modern, content_type, request_id.as_deref()),
     };
+    tracing::Span::current().record("operation", operation_names(&batch).as_str());
 
     let client = super::client_of(req, state);
     let bearer = req.header(header::AUTHORIZATION).and_then(bearer_token);
@@ -237,6 +238,28 @@ fn bearer_token(value: &str) -> Option<String> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_owned())
         .filter(|t| !t.is_empty())
+}
+
+/// The operation names a request gives, for its log lines: letters, digits
+/// and `_` only, 64 at most each (names are the client's to choose).
+fn operation_names(batch: &BatchRequest) -> String {
+    let requests: Vec<&GqlRequest> = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs.iter().collect(),
+    };
+    requests
+        .iter()
+        .map(|r| {
+            r.operation_name
+                .as_deref()
+                .unwrap_or("anonymous")
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Puts the request id in every error's `extensions.requestId`, so a user's

@@ -41,7 +41,8 @@ pub async fn observe<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Respon
     let raw_path = req.uri().path().to_owned();
     let id = RequestId::of(&req);
     req.extensions_mut().insert(id.clone());
-    let span = tracing::info_span!("request", request_id = %id.0);
+    // `operation` is filled in by the GraphQL endpoint.
+    let span = tracing::info_span!("request", request_id = %id.0, operation = tracing::field::Empty);
     let mut resp = match ep.call(req).instrument(span.clone()).await {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),

@@ -110,6 +110,10 @@ async fn passwords_and_tokens_never_reach_the_logs() {
     );
     assert!(log.contains("ticket-4711"), "the request id is on its log lines");
     assert!(
+        log.contains("operation"),
+        "the GraphQL operation is on the access log line:\n{log}"
+    );
+    assert!(
         !log.contains('\u{1b}'),
         "no colour codes when the output is not a terminal"
     );
