@@ -67,15 +67,22 @@ async fn password_guesses_count_on_every_instance() {
     assert!(r["data"]["login"]["auth"].is_object(), "{r}");
 }
 
-#[tokio::test]
-async fn while_redis_is_down_each_instance_limits_on_its_own() {
-    let Some(redis) = test_redis().await else { return };
+/// An app whose Redis connections go through a proxy the test can cut; `None` without a test Redis.
+async fn app_behind_redis_proxy() -> Option<(crate::helpers::TestApp, Proxy)> {
+    let redis = test_redis().await?;
     let target = format!("{}:{}", redis.host_str().unwrap(), redis.port().unwrap_or(6379));
     let proxy = Proxy::start(target).await;
     let mut through = redis.clone();
     through.set_host(Some("127.0.0.1")).unwrap();
     through.set_port(Some(proxy.port)).unwrap();
-    let app = app_on_redis(&through).await;
+    Some((app_on_redis(&through).await, proxy))
+}
+
+#[tokio::test]
+async fn while_redis_is_down_each_instance_limits_on_its_own() {
+    let Some((app, proxy)) = app_behind_redis_proxy().await else {
+        return;
+    };
     app.confirmed_user("down@example.com").await;
     for _ in 0..5 {
         assert_eq!(
@@ -112,13 +119,9 @@ async fn while_redis_is_down_each_instance_limits_on_its_own() {
 
 #[tokio::test]
 async fn readiness_fails_while_redis_is_cut_and_recovers() {
-    let Some(redis) = test_redis().await else { return };
-    let target = format!("{}:{}", redis.host_str().unwrap(), redis.port().unwrap_or(6379));
-    let proxy = Proxy::start(target).await;
-    let mut through = redis.clone();
-    through.set_host(Some("127.0.0.1")).unwrap();
-    through.set_port(Some(proxy.port)).unwrap();
-    let app = app_on_redis(&through).await;
+    let Some((app, proxy)) = app_behind_redis_proxy().await else {
+        return;
+    };
     let ready = |app: &crate::helpers::TestApp| {
         let url = app.url("/readyz");
         let http = app.http.clone();
