@@ -4,8 +4,10 @@
 //! the same name); [`Settings::resolve`] turns it into a [`Config`] with every
 //! default filled in, or one line that says what is wrong.
 
+mod links;
 pub mod oauth;
 mod secrets;
+pub use links::Links;
 mod settings;
 pub use secrets::generate as generate_secret;
 pub mod values;
@@ -248,38 +250,10 @@ impl Settings {
     }
 }
 
-/// Absolute links into authql (PUBLIC_URL) and into the web app (FRONTEND_URL).
-#[derive(Clone, Debug)]
-pub struct Links {
-    public: Url,
-    frontend: Option<Url>,
-}
-
-impl Links {
-    /// An absolute link to `path` (which starts with `/`) under PUBLIC_URL.
-    pub fn public(&self, path: &str) -> String {
-        format!("{}{path}", self.public.as_str().trim_end_matches('/'))
-    }
-
-    /// An absolute link under FRONTEND_URL, or under PUBLIC_URL without one.
-    pub fn frontend(&self, path: &str) -> String {
-        let base = self.frontend.as_ref().unwrap_or(&self.public);
-        format!("{}{path}", base.as_str().trim_end_matches('/'))
-    }
-
-    /// Whether a web app is configured (FRONTEND_URL).
-    pub fn has_frontend(&self) -> bool {
-        self.frontend.is_some()
-    }
-}
-
 impl Config {
     /// The links of this configuration.
     pub fn links(&self) -> Links {
-        Links {
-            public: self.public_url.clone(),
-            frontend: self.frontend_url.clone(),
-        }
+        Links::new(self.public_url.clone(), self.frontend_url.clone())
     }
 
     /// An absolute link to `path` (which starts with `/`) under PUBLIC_URL.
