@@ -101,6 +101,14 @@ impl Accounts {
         client: &ClientInfo,
     ) -> AppResult<()> {
         let old_email = link.payload.ok_or(AppError::InvalidToken)?;
+        // Whoever signed up with the freed address since, without confirming
+        // it, has no claim to it: that would otherwise block the undo.
+        users::Entity::delete_many()
+            .filter(users::Column::Email.eq(old_email.as_str()))
+            .filter(users::Column::EmailVerifiedAt.is_null())
+            .filter(users::Column::Id.ne(link.user_id))
+            .exec(&**tx)
+            .await?;
         move_to(tx, link.user_id, &old_email).await?;
         self.sessions.revoke_all(tx, link.user_id, None).await?;
         one_time::invalidate_proofs(&**tx, link.user_id).await?;

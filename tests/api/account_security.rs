@@ -605,3 +605,22 @@ async fn an_operator_resets_mfa_for_an_owner_who_lost_both_factors() {
         "nothing to reset twice"
     );
 }
+
+/// Whoever changed the address signs up with the freed old one, hoping to block the undo.
+#[tokio::test]
+async fn a_sign_up_with_the_freed_address_cannot_block_the_undo() {
+    let app = spawn_app().await;
+    let (old, new) = ("blocked@example.com", "thief@example.com");
+    let me = app.user_with_tokens(old).await;
+    let r = app.gql_as(&me.access, CHANGE_EMAIL, json!({ "e": new })).await;
+    assert_eq!(r["data"]["changeEmail"], true, "{r}");
+    app.press_confirm(&app.mail.wait_for(new).await.link()).await;
+    let undo = app.mail.wait_for_nth(old, 2).await.link();
+    app.signup(old, "Squatter-Chosen-Passphrase-31").await;
+    app.press_confirm(&undo).await;
+    assert!(app.login(old, PASSWORD).await["data"]["login"]["auth"].is_object());
+    assert_eq!(
+        code(&app.login(old, "Squatter-Chosen-Passphrase-31").await),
+        Some("INVALID_CREDENTIALS")
+    );
+}
