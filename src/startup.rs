@@ -147,7 +147,8 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         .redis_url
         .as_ref()
         .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
-    let limits = Arc::new(Limits::new(config.http.rate_limits, redis).context("cannot use REDIS_URL")?);
+    let limits =
+        Arc::new(Limits::new(config.http.rate_limits, config.http.ipv6_prefix, redis).context("cannot use REDIS_URL")?);
     let sessions = Sessions::new(SessionParts {
         db: db.clone(),
         keys: keys.clone(),

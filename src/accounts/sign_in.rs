@@ -82,8 +82,7 @@ impl Accounts {
                 find_by_email(&self.db.read, email).await?
             }
             LoginName::Username(name) => {
-                self.limits.check(Limit::Password, client.ip, Some(name)).await?;
-                match validate::username(name) {
+                let user = match validate::username(name) {
                     Ok(name) => {
                         users::Entity::find()
                             .filter(users::Column::Username.eq(name))
@@ -91,7 +90,12 @@ impl Accounts {
                             .await?
                     }
                     Err(_) => None,
-                }
+                };
+                // A known account's guesses count in one bucket, however it is named;
+                // an unknown name counts in its own, exactly as often.
+                let key = user.as_ref().map_or(name.as_str(), |u| u.email.as_str());
+                self.limits.check(Limit::Password, client.ip, Some(key)).await?;
+                user
             }
         };
         if password.len() > MAX_PASSWORD_BYTES {

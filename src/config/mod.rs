@@ -81,6 +81,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub rate_limits: bool,
+    /// IPV6_PREFIX: how much of an IPv6 address is one client.
+    pub ipv6_prefix: u8,
 }
 
 /// The resolved configuration every part of authql reads.
@@ -244,6 +246,7 @@ impl Settings {
                 cors_origins,
                 max_body_bytes: self.max_body_bytes.max(1024),
                 rate_limits: self.rate_limits,
+                ipv6_prefix: self.ipv6_prefix,
             },
             log_format: self.log_format,
         })

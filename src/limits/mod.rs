@@ -69,6 +69,19 @@ impl Limit {
     }
 }
 
+/// The address a client is counted by: IPv4 as it is, IPv6 cut to its
+/// first `prefix` bits (one host gets a /64, 2^64 addresses).
+fn client_key(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let mask = u128::MAX.checked_shl(u32::from(128 - prefix)).unwrap_or(0);
+            IpAddr::V6((bits & mask).into())
+        }
+    }
+}
+
 /// Longest account key kept (emails are at most 254 characters, usernames 32).
 const MAX_ACCOUNT_KEY: usize = 254;
 
@@ -88,6 +101,8 @@ fn limited(limit: Limit, wait: Duration) -> AppError {
 /// The rate limiter of this instance.
 pub struct Limits {
     enabled: bool,
+    /// IPv6 clients are keyed by this prefix (a host usually holds a /64).
+    ipv6_prefix: u8,
     local: Local,
     shared: Option<Shared>,
     /// Whether the last Redis call failed, so the log says so once per outage.
@@ -100,13 +115,14 @@ impl Limits {
     ///
     /// # Errors
     /// When REDIS_URL is not a Redis URL.
-    pub fn new(enabled: bool, redis: Option<(&str, &str)>) -> AppResult<Self> {
+    pub fn new(enabled: bool, ipv6_prefix: u8, redis: Option<(&str, &str)>) -> AppResult<Self> {
         let shared = redis
             .map(|(url, prefix)| Shared::new(url, prefix))
             .transpose()
             .map_err(|_| AppError::internal("REDIS_URL is not a Redis URL"))?;
         Ok(Self {
             enabled,
+            ipv6_prefix: ipv6_prefix.min(128),
             local: Local::new(),
             shared,
             degraded: AtomicBool::new(false),
@@ -121,6 +137,7 @@ impl Limits {
         if !self.enabled {
             return Ok(());
         }
+        let ip = ip.map(|ip| client_key(ip, self.ipv6_prefix));
         let wait = match &self.shared {
             None => self.local.check(limit, ip, account),
             Some(shared) => match shared.check(limit, ip, account).await {
@@ -159,9 +176,18 @@ impl Limits {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ipv6_clients_are_their_prefix() {
+        let key = |ip: &str, prefix| client_key(ip.parse().unwrap(), prefix).to_string();
+        assert_eq!(key("2001:db8:1:2:3:4:5:6", 64), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6", 48), "2001:db8:1::");
+        assert_eq!(key("2001:db8::1", 128), "2001:db8::1");
+        assert_eq!(key("203.0.113.9", 64), "203.0.113.9");
+    }
+
     #[tokio::test]
     async fn accounts_are_limited_across_addresses_and_addresses_across_accounts() {
-        let limits = Limits::new(true, None).unwrap();
+        let limits = Limits::new(true, 64, None).unwrap();
         let ip = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
         for n in 0..10 {
             limits
@@ -186,7 +212,7 @@ mod tests {
         }
         assert!(limits.check(Limit::Signup, ip(1), None).await.is_err());
         assert!(limits.check(Limit::Signup, ip(2), None).await.is_ok());
-        let off = Limits::new(false, None).unwrap();
+        let off = Limits::new(false, 64, None).unwrap();
         assert!(off.check(Limit::Signup, ip(1), None).await.is_ok());
     }
 }

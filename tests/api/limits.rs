@@ -126,3 +126,53 @@ async fn limits_can_be_switched_off() {
         assert_eq!(code(&r), Some("INVALID_CREDENTIALS"));
     }
 }
+
+/// Guessing by email and by username of one account counts once, not twice.
+#[tokio::test]
+async fn email_and_username_guesses_share_one_account_bucket() {
+    let app = spawn_app().await;
+    let r = app
+        .gql(
+            SIGNUP,
+            json!({ "input": { "email": "both@example.com", "password": PASSWORD, "username": "both_names" } }),
+        )
+        .await;
+    assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
+    let link = app.mail.wait_for("both@example.com").await.link();
+    app.press_confirm(&link).await;
+    let by_username = |password: &str| json!({ "query": LOGIN, "variables": { "input": { "username": "both_names", "password": password } } });
+    for i in 0..10 {
+        let r = if i % 2 == 0 {
+            post_from(&app, &format!("192.0.2.{i}"), by_username(WRONG)).await
+        } else {
+            app.login("both@example.com", WRONG).await
+        };
+        assert_eq!(code(&r), Some("INVALID_CREDENTIALS"), "{i}: {r}");
+    }
+    assert_eq!(
+        code(&app.login("both@example.com", PASSWORD).await),
+        Some("RATE_LIMITED")
+    );
+    assert_eq!(
+        code(&post_from(&app, "192.0.2.99", by_username(PASSWORD)).await),
+        Some("RATE_LIMITED")
+    );
+}
+
+/// One IPv6 host holds a whole /64: it is one client.
+#[tokio::test]
+async fn an_ipv6_64_is_one_client() {
+    let app = spawn_app_with(|c| c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let signup = |i: usize| json!({ "query": SIGNUP, "variables": { "input": { "email": format!("v6-{i}@example.com"), "password": PASSWORD } } });
+    for i in 0..20 {
+        let r = post_from(&app, &format!("2001:db8:1:2::{i:x}"), signup(i)).await;
+        assert!(r.get("errors").is_none(), "{r}");
+    }
+    let same_64 = post_from(&app, "2001:db8:1:2:ffff:ffff:ffff:ffff", signup(20)).await;
+    assert_eq!(code(&same_64), Some("RATE_LIMITED"));
+    let next_64 = post_from(&app, "2001:db8:1:3::1", signup(21)).await;
+    assert!(
+        next_64.get("errors").is_none(),
+        "another /64 is another client: {next_64}"
+    );
+}
