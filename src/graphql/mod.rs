@@ -70,7 +70,8 @@ pub fn schema(state: AppState) -> AppSchema {
     if introspection {
         builder.finish()
     } else {
-        builder.disable_introspection().finish()
+        // Suggestions ("did you mean ...") would leak the schema introspection hides.
+        builder.disable_introspection().disable_suggestions().finish()
     }
 }
 

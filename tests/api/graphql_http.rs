@@ -360,3 +360,21 @@ async fn every_response_has_a_request_id_that_errors_carry_too() {
     let health = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert!(health.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn with_introspection_off_errors_suggest_no_field_names() {
+    let off = spawn_app_with(|c| c.http.introspection = false).await;
+    let r = off.gql("{ sesions { id } }", json!({})).await;
+    let message = r["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("sesions"), "{r}");
+    assert!(
+        !message.contains("Did you mean"),
+        "the schema must not leak through suggestions: {message}"
+    );
+    let on = spawn_app().await;
+    let r = on.gql("{ sesions { id } }", json!({})).await;
+    assert!(
+        r["errors"][0]["message"].as_str().unwrap().contains("Did you mean"),
+        "{r}"
+    );
+}
