@@ -17,7 +17,10 @@ photo = io.BytesIO()
 Image.new("RGB", (640, 480), (30, 120, 200)).save(photo, "JPEG")
 photo.seek(0)
 
-transport = RequestsHTTPTransport(url=URL + "/graphql", headers={"Authorization": "Bearer " + token})
+transport = RequestsHTTPTransport(
+    url=URL + "/graphql",
+    headers={"Authorization": "Bearer " + token, "Apollo-Require-Preflight": "true"},
+)
 client = Client(transport=transport)
 result = client.execute(
     gql("mutation($file: Upload!) { uploadAvatar(file: $file) { avatarUrl } }"),

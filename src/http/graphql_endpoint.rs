@@ -20,6 +20,12 @@ use crate::state::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
+/// Headers a browser sends only after a CORS preflight: one must come with a multipart request.
+const PREFLIGHTED: [&str; 3] = [
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "x-requested-with",
+];
 /// What a GraphQL multipart request may hold besides its file (the operations and map parts).
 const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
@@ -189,6 +195,16 @@ async fn read_post(req: &Request, body: Body, limit: usize, max_avatar: usize) -
             })
         }
         (mime::MULTIPART, "form-data") => {
+            // A form post is a "simple" request any site can make a browser
+            // send: only one carrying a header a form cannot set (so the
+            // browser asked first, through CORS) is taken, as Apollo does.
+            if !PREFLIGHTED.iter().any(|h| req.header(*h).is_some()) {
+                return Err(Rejection::new(
+                    Some(StatusCode::BAD_REQUEST),
+                    ErrorCode::BadUserInput,
+                    "a multipart request needs the header Apollo-Require-Preflight (or X-Requested-With)",
+                ));
+            }
             // The one file is an avatar; it must declare its length.
             let max = max_avatar + MULTIPART_OVERHEAD;
             if declared.is_none_or(|len| len > max) {
@@ -196,7 +212,7 @@ async fn read_post(req: &Request, body: Body, limit: usize, max_avatar: usize) -
             }
             let opts = MultipartOptions::default().max_num_files(1).max_file_size(max_avatar);
             let reader = body.into_async_read().take(max as u64).compat();
-            async_graphql::http::receive_batch_body(Some(content_type), reader, opts)
+            let batch = async_graphql::http::receive_batch_body(Some(content_type), reader, opts)
                 .await
                 .map_err(|e| match e {
                     ParseRequestError::PayloadTooLarge => too_large(max),
@@ -205,7 +221,20 @@ async fn read_post(req: &Request, body: Body, limit: usize, max_avatar: usize) -
                         ErrorCode::BadUserInput,
                         "malformed GraphQL multipart request",
                     ),
-                })
+                })?;
+            // Multipart exists for uploads; anything else comes as JSON, under its cap.
+            let carries_file = match &batch {
+                BatchRequest::Single(r) => !r.uploads.is_empty(),
+                BatchRequest::Batch(rs) => rs.iter().any(|r| !r.uploads.is_empty()),
+            };
+            if !carries_file {
+                return Err(Rejection::new(
+                    Some(StatusCode::BAD_REQUEST),
+                    ErrorCode::BadUserInput,
+                    "multipart is for uploads: send other operations as JSON",
+                ));
+            }
+            Ok(batch)
         }
         _ => Err(unsupported("Content-Type must be application/json")),
     }

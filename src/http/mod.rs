@@ -53,7 +53,13 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
     let cors = Cors::new()
         .allow_origins(origins.iter().map(String::as_str))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers(["authorization", "content-type"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "apollo-require-preflight",
+            "x-requested-with",
+            "x-request-id",
+        ])
         .max_age(600);
     routes
         .with_if(!origins.is_empty(), cors)

@@ -28,7 +28,11 @@ async fn upload(app: &TestApp, token: Option<&str>, bytes: Vec<u8>) -> Value {
         .text("operations", operations.to_string())
         .text("map", r#"{ "0": ["variables.file"] }"#)
         .part("0", reqwest::multipart::Part::bytes(bytes).file_name("avatar.bin"));
-    let mut req = app.http.post(app.url("/graphql")).multipart(form);
+    let mut req = app
+        .http
+        .post(app.url("/graphql"))
+        .header("apollo-require-preflight", "true")
+        .multipart(form);
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }

@@ -62,13 +62,75 @@ async fn posts_need_a_json_or_multipart_body() {
     assert_eq!(code(&resp.json().await.unwrap()), Some("BAD_USER_INPUT"));
     let resp = app.http.put(app.url("/graphql")).send().await.unwrap();
     assert_eq!(resp.status(), 405);
-    // GraphQL multipart without files is still a request.
-    let form = reqwest::multipart::Form::new()
-        .text("operations", r#"{"query":"{ __typename }"}"#)
-        .text("map", "{}");
-    let resp = app.http.post(app.url("/graphql")).multipart(form).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap()["data"]["__typename"], "Query");
+}
+
+/// A `multipart/form-data` POST is a "simple" request: a page on another site
+/// can make the browser send one, with the user's cookies, and no preflight.
+#[tokio::test]
+async fn multipart_needs_a_preflighted_header_and_a_file() {
+    let app = spawn_app().await;
+    let png = {
+        let mut out = Vec::new();
+        image::RgbImage::new(2, 2)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let form = |with_file: bool| {
+        let form = reqwest::multipart::Form::new();
+        if with_file {
+            form.text(
+                "operations",
+                r#"{"query":"mutation($f: Upload!) { uploadAvatar(file: $f) { id } }","variables":{"f":null}}"#,
+            )
+            .text("map", r#"{ "0": ["variables.f"] }"#)
+            .part("0", reqwest::multipart::Part::bytes(png.clone()).file_name("a.png"))
+        } else {
+            form.text("operations", r#"{"query":"{ __typename }"}"#)
+                .text("map", "{}")
+        }
+    };
+    let cross_site = app
+        .http
+        .post(app.url("/graphql"))
+        .multipart(form(true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 400);
+    let body: Value = cross_site.json().await.unwrap();
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Apollo-Require-Preflight"),
+        "{body}"
+    );
+
+    let no_file = app
+        .http
+        .post(app.url("/graphql"))
+        .header("apollo-require-preflight", "true")
+        .multipart(form(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_file.status(), 400, "multipart only carries uploads");
+
+    let preflighted = app
+        .http
+        .post(app.url("/graphql"))
+        .header("apollo-require-preflight", "true")
+        .multipart(form(true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(&preflighted.json().await.unwrap()),
+        Some("UNAUTHENTICATED"),
+        "it reaches the resolver"
+    );
 }
 
 #[tokio::test]
