@@ -42,7 +42,10 @@ impl ProfileMutation {
             last_name: change(input.last_name),
             phone_number: change(input.phone_number),
         };
-        let user = state(ctx)?.profile.update(caller.user().id, changes).await?;
+        let user = state(ctx)?
+            .profile
+            .update(caller.user().id, changes, client(ctx)?)
+            .await?;
         Ok(User::from(&user))
     }
 

@@ -12,10 +12,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::accounts::{self, validate};
+use crate::client::ClientInfo;
 use crate::db::{self, Db};
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppResult, Field, unique_violation};
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
 use crate::sessions::Sessions;
 
 /// The profile service. Cheap to clone.
@@ -70,8 +71,12 @@ impl Profile {
     /// # Errors
     /// `BAD_USER_INPUT` on the field at fault: an invalid value, or a username or
     /// phone number another account has; database errors. Nothing changes then.
-    #[tracing::instrument(skip(self, changes))]
-    pub async fn update(&self, user_id: Uuid, changes: ProfileUpdate) -> AppResult<users::Model> {
+    #[tracing::instrument(skip(self, changes, client))]
+    pub async fn update(&self, user_id: Uuid, changes: ProfileUpdate, client: &ClientInfo) -> AppResult<users::Model> {
+        // Saying a handle is taken tells whether some account has it: limited like signing up.
+        if changes.username.is_some() || changes.phone_number.is_some() {
+            self.limits.check(Limit::Signup, client.ip, None).await?;
+        }
         let username = handle(changes.username, validate::username)?;
         let phone = handle(changes.phone_number, validate::phone)?;
         let name =

@@ -91,3 +91,37 @@ async fn taken_or_invalid_handles_are_refused_and_nothing_changes() {
         Some("UNAUTHENTICATED")
     );
 }
+
+/// Aliases let one request probe 15 phone numbers; requests add up. Probing
+/// which handles are taken is limited like signing up.
+#[tokio::test]
+async fn probing_which_handles_are_taken_is_rate_limited() {
+    let app = spawn_app().await;
+    let me = app.user_with_tokens("prober@example.com").await;
+    let probes: String = (0..10)
+        .map(|i| {
+            format!(
+                "p{i}: updateProfile(input: {{ phoneNumber: \"+1 415 555 {:04}\" }}) {{ id }} ",
+                1000 + i
+            )
+        })
+        .collect();
+    let mut limited = false;
+    for _ in 0..3 {
+        let r = app
+            .gql_as(&me.access, &format!("mutation {{ {probes} }}"), json!({}))
+            .await;
+        limited |= r["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["extensions"]["code"] == "RATE_LIMITED"));
+    }
+    assert!(limited, "30 handle probes in a moment must meet the sign-up limit (20)");
+    // Names that reveal nothing about other accounts are not limited.
+    let names: String = (0..10)
+        .map(|i| format!("n{i}: updateProfile(input: {{ displayName: \"Name {i}\" }}) {{ id }} "))
+        .collect();
+    let r = app
+        .gql_as(&me.access, &format!("mutation {{ {names} }}"), json!({}))
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+}
