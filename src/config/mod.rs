@@ -83,6 +83,8 @@ pub struct HttpConfig {
     pub rate_limits: bool,
     /// IPV6_PREFIX: how much of an IPv6 address is one client.
     pub ipv6_prefix: u8,
+    /// FORCE_HTTPS.
+    pub force_https: bool,
 }
 
 /// The resolved configuration every part of authql reads.
@@ -247,6 +249,7 @@ impl Settings {
                 max_body_bytes: self.max_body_bytes.max(1024),
                 rate_limits: self.rate_limits,
                 ipv6_prefix: self.ipv6_prefix,
+                force_https: self.force_https,
             },
             log_format: self.log_format,
         })

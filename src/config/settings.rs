@@ -13,6 +13,9 @@ use super::values::{self, AppEnv, LogFormat, Secret, SqliteSync};
 /// Raw settings as given by flags and environment variables.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
+    /// Redirect plain HTTP to https (308) and send HSTS; the scheme comes from X-Forwarded-Proto of TRUSTED_PROXIES.
+    #[arg(long, env = "FORCE_HTTPS", value_name = "FORCE_HTTPS", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub force_https: bool,
     /// IPv6 clients are rate-limited by this prefix of their address (a host usually holds a /64).
     #[arg(long, env = "IPV6_PREFIX", value_name = "IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
     pub ipv6_prefix: u8,

@@ -5,6 +5,7 @@
 mod avatar_images;
 mod client_ip;
 mod confirm_link;
+mod force_https;
 mod graphiql;
 mod graphql_endpoint;
 mod meta;
@@ -21,6 +22,7 @@ use poem::{Endpoint, EndpointExt, Request, Route, get};
 use crate::client::ClientInfo;
 use crate::graphql::AppSchema;
 use crate::state::AppState;
+use force_https::ForceHttps;
 
 /// Every route of authql, with its middleware.
 pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
@@ -42,6 +44,11 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .at("/.well-known/jwks.json", get(meta::jwks))
         .at("/healthz", get(meta::healthz))
         .at("/readyz", get(meta::readyz));
+    let force_https = state
+        .config
+        .http
+        .force_https
+        .then(|| ForceHttps::new(&state.config.public_url, &state.config.http.trusted_proxies));
     // With METRICS_ADDR, metrics live on that internal listener only.
     let routes = if state.config.metrics_addr.is_none() {
         routes.at("/metrics", get(metrics_route::metrics))
@@ -63,7 +70,16 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .max_age(600);
     routes
         .with_if(!origins.is_empty(), cors)
-        .with_if(https, hsts)
+        .with_if(https || force_https.is_some(), hsts)
+        .around(move |ep, req| {
+            let force = force_https.clone();
+            async move {
+                match force.as_ref().and_then(|f| f.redirect_for(&req)) {
+                    Some(redirect) => Ok(redirect),
+                    None => ep.call(req).await.map(poem::IntoResponse::into_response),
+                }
+            }
+        })
         .with(CatchPanic::new())
         .around(middleware::observe)
 }

@@ -440,3 +440,50 @@ async fn with_introspection_off_errors_suggest_no_field_names() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn force_https_redirects_plain_http_and_believes_only_trusted_proxies() {
+    let behind = spawn_app_with(|c| {
+        c.http.force_https = true;
+        c.public_url = "https://auth.example.com".parse().unwrap();
+        c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let plain = behind
+        .http
+        .get(behind.url("/graphql?query=%7B__typename%7D"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 308);
+    assert_eq!(
+        plain.headers()["location"],
+        "https://auth.example.com/graphql?query=%7B__typename%7D"
+    );
+    let probe = behind.http.get(behind.url("/healthz")).send().await.unwrap();
+    assert_eq!(probe.status(), 200, "load balancers probe over plain HTTP");
+    let tls = behind
+        .http
+        .get(behind.url("/graphql?query=%7B__typename%7D"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tls.status(), 200, "the trusted proxy says it was https");
+    assert!(tls.headers().contains_key("strict-transport-security"));
+
+    // From an untrusted peer the header is the client's word, not a proxy's.
+    let direct = spawn_app_with(|c| {
+        c.http.force_https = true;
+        c.public_url = "https://auth.example.com".parse().unwrap();
+    })
+    .await;
+    let forged = direct
+        .http
+        .get(direct.url("/graphql?query=%7B__typename%7D"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 308);
+}
