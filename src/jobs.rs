@@ -10,6 +10,9 @@ use crate::state::AppState;
 use crate::tokens::one_time;
 use crate::{audit, events};
 
+/// How often buffered histogram samples are folded into buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 /// How often batched session activity is written.
 pub const ACTIVITY_FLUSH: Duration = Duration::from_secs(5);
 
@@ -21,6 +24,15 @@ pub async fn start(state: &AppState) -> Result<JobScheduler, JobSchedulerError> 
     let sched = JobScheduler::new().await?;
     every(&sched, state, ACTIVITY_FLUSH, "flush activity", |s| async move {
         s.sessions.flush_activity().await
+    })
+    .await?;
+    // The exporter buffers histogram samples until upkeep folds them into
+    // buckets: without it memory grows with every request between scrapes.
+    every(&sched, state, METRICS_UPKEEP, "metrics upkeep", |_| async move {
+        if let Ok(recorder) = crate::telemetry::recorder() {
+            recorder.run_upkeep();
+        }
+        Ok(())
     })
     .await?;
     every(
