@@ -102,7 +102,8 @@ impl OAuth {
     /// # Errors
     /// `FORBIDDEN` for an unknown provider; `BAD_USER_INPUT` for a target not
     /// allowed; `SERVICE_UNAVAILABLE` when the provider cannot be reached.
-    #[tracing::instrument(skip(self, link))]
+    // Nothing of the request is a span field: the provider name and target are the client's words.
+    #[tracing::instrument(skip_all)]
     pub async fn start(&self, provider: &str, redirect_to: Option<&str>, link: Option<&str>) -> AppResult<Started> {
         self.ensure_known(provider)?;
         let target = self.allowed_target(redirect_to)?;
@@ -159,7 +160,9 @@ impl OAuth {
     /// cookie, trades the code, verifies the ID token, applies the linking
     /// rules and makes a one-time login code. Never fails as such: a failure
     /// is an outcome the browser is sent to.
-    #[tracing::instrument(skip_all, fields(provider))]
+    // `provider` comes from the URL path: it is checked before it may reach
+    // a span or a log line.
+    #[tracing::instrument(skip_all)]
     pub async fn finish(
         &self,
         provider: &str,
@@ -167,6 +170,12 @@ impl OAuth {
         cookie: Option<&str>,
         client: &ClientInfo,
     ) -> Finished {
+        if self.ensure_known(provider).is_err() {
+            return Finished {
+                target: self.default_target(),
+                outcome: Err(AppError::Forbidden("no such sign-in provider")),
+            };
+        }
         let flow = cookie
             .and_then(|sealed| self.parts().crypto.open(sealed, SEAL_PURPOSE).ok())
             .and_then(|json| serde_json::from_slice::<FlowState>(&json).ok())

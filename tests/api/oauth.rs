@@ -532,3 +532,17 @@ async fn an_address_given_only_by_userinfo_is_used() {
         "still only when verified"
     );
 }
+
+#[tokio::test]
+async fn an_unknown_provider_is_refused_without_a_500() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    for path in [
+        "/auth/nobody",
+        "/auth/nobody/callback?code=x&state=y",
+        "/auth/%0Aforged%20line/callback",
+    ] {
+        let end = browser().get(app.url(path)).send().await.unwrap();
+        assert_eq!(outcome(&end), Err("FORBIDDEN".to_owned()), "{path}");
+    }
+}
