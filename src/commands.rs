@@ -134,8 +134,13 @@ pub async fn check_config(config: &Config, connect: bool) -> anyhow::Result<()> 
         .redis_url
         .as_ref()
         .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
-    let limits =
-        crate::limits::Limits::new(config.http.rate_limits, config.http.ipv6_prefix, redis).context("REDIS_URL")?;
+    let limits = crate::limits::Limits::new(
+        config.limits.enabled,
+        config.limits.ipv6_prefix,
+        &config.limits.quotas,
+        redis,
+    )
+    .context("REDIS_URL")?;
     if !connect {
         println!("configuration is valid (add --connect to reach the database, Redis and SMTP)");
         return Ok(());

@@ -40,6 +40,9 @@ pub enum EventKind {
     AccountDeletedByAdmin,
     RoleChangedByAdmin,
     PasswordResetSentByAdmin,
+    LoginLimited,
+    DeviceRevoked,
+    DeviceForgotten,
 }
 
 impl EventKind {
@@ -73,6 +76,9 @@ impl EventKind {
             Self::AccountDeletedByAdmin => "ACCOUNT_DELETED_BY_ADMIN",
             Self::RoleChangedByAdmin => "ROLE_CHANGED_BY_ADMIN",
             Self::PasswordResetSentByAdmin => "PASSWORD_RESET_SENT_BY_ADMIN",
+            Self::LoginLimited => "LOGIN_LIMITED",
+            Self::DeviceRevoked => "DEVICE_REVOKED",
+            Self::DeviceForgotten => "DEVICE_FORGOTTEN",
         }
     }
 }

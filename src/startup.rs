@@ -147,8 +147,15 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         .redis_url
         .as_ref()
         .map(|url| (url.expose(), config.redis_key_prefix.as_str()));
-    let limits =
-        Arc::new(Limits::new(config.http.rate_limits, config.http.ipv6_prefix, redis).context("cannot use REDIS_URL")?);
+    let limits = Arc::new(
+        Limits::new(
+            config.limits.enabled,
+            config.limits.ipv6_prefix,
+            &config.limits.quotas,
+            redis,
+        )
+        .context("cannot use REDIS_URL")?,
+    );
     let sessions = Sessions::new(SessionParts {
         db: db.clone(),
         keys: keys.clone(),
@@ -158,6 +165,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         policy: config.tokens.clone(),
         issuer: config.issuer(),
         new_device_notices: config.new_device_notices,
+        device_max_failures: config.limits.device_max_failures,
     });
     let mfa = Mfa::new(
         db.clone(),

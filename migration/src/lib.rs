@@ -9,6 +9,7 @@ mod m20261130_000003_typed_columns;
 mod m20261130_000004_token_payload;
 mod m20261130_000005_identities;
 mod m20261130_000006_audit_log;
+mod m20261201_000007_devices;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_token_payload::Migration),
             Box::new(m20261130_000005_identities::Migration),
             Box::new(m20261130_000006_audit_log::Migration),
+            Box::new(m20261201_000007_devices::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use crate::db;
 use crate::entities::users;
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::tokens::one_time::{self, Purpose};
 
@@ -54,7 +54,9 @@ impl Accounts {
     /// `RATE_LIMITED`.
     #[tracing::instrument(skip_all)]
     pub async fn resend_confirmation(&self, email: Email, client: &ClientInfo) -> AppResult<()> {
-        self.limits.check(Limit::Mail, client.ip, Some(email.as_str())).await?;
+        self.limits
+            .check(Limit::Mail, client.ip, Some(Key::Account(email.as_str())))
+            .await?;
         let accounts = self.clone();
         in_background(move || {
             let (accounts, email) = (accounts.clone(), email.clone());

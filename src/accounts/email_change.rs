@@ -11,7 +11,7 @@ use crate::entities::one_time_tokens;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult, Field, unique_violation};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
@@ -40,7 +40,7 @@ impl Accounts {
             None => self.sessions.require_recent_proof(caller)?,
         }
         self.limits
-            .check(Limit::Mail, client.ip, Some(new_email.as_str()))
+            .check(Limit::Mail, client.ip, Some(Key::Account(new_email.as_str())))
             .await?;
         let user = reread_from_writer(&self.db, caller.user().id).await?;
         if user.email == new_email.as_str() {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use admin::{MAX_PAGE, MadeAdmin};
 pub use email::Email;
-pub use sign_in::{LoginName, LoginOutcome};
+pub use sign_in::{LoginAttempt, LoginName, LoginOutcome};
 pub use signup::{NewAccount, SignupOutcome};
 pub(crate) use signup::{ensure_free, taken_field};
 
@@ -34,7 +34,7 @@ use crate::db::Db;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
-use crate::limits::{Limit, Limits};
+use crate::limits::{Key, Limit, Limits};
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::sessions::{Principal, Sessions};
@@ -79,7 +79,7 @@ impl Accounts {
     /// `INVALID_CREDENTIALS` for a wrong password; `RATE_LIMITED`; database errors.
     async fn reauthenticate(&self, caller: &Principal, password: &str, client: &ClientInfo) -> AppResult<users::Model> {
         self.limits
-            .check(Limit::Password, client.ip, Some(&caller.user().id.to_string()))
+            .check(Limit::Password, client.ip, Some(Key::Owner(caller.user().id)))
             .await?;
         let user = reread_from_writer(&self.db, caller.user().id).await?;
         if !self.passwords.verify(password, user.password_hash.as_deref()).await? {

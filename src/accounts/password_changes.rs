@@ -10,7 +10,7 @@ use crate::db;
 use crate::entities::users;
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
@@ -23,7 +23,9 @@ impl Accounts {
     /// `RATE_LIMITED`.
     #[tracing::instrument(skip_all)]
     pub async fn forgot_password(&self, email: Email, client: &ClientInfo) -> AppResult<()> {
-        self.limits.check(Limit::Mail, client.ip, Some(email.as_str())).await?;
+        self.limits
+            .check(Limit::Mail, client.ip, Some(Key::Account(email.as_str())))
+            .await?;
         let (accounts, client) = (self.clone(), client.clone());
         in_background(move || {
             let (accounts, email, client) = (accounts.clone(), email.clone(), client.clone());
@@ -73,6 +75,8 @@ impl Accounts {
         one_time::consume(&*tx, token, Purpose::ResetPassword).await?;
         set_password(&*tx, user.id, hash, true).await?;
         self.sessions.revoke_all(&mut tx, user.id, None).await?;
+        // Whoever reset the password may not be who had the devices.
+        self.sessions.forget_devices(&tx, user.id).await?;
         // Links and codes mailed before the reset, and logins half-way through, are over.
         one_time::invalidate_proofs(&*tx, user.id).await?;
         events::record(&*tx, user.id, EventKind::PasswordReset, client).await?;

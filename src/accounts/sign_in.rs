@@ -9,7 +9,8 @@ use crate::db;
 use crate::entities::users;
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
+use crate::mail::templates;
 use crate::mfa::challenge::Challenge;
 use crate::sessions::{AuthBundle, SignInMethod};
 
@@ -39,6 +40,14 @@ impl LoginName {
     }
 }
 
+/// What a login gives: the account's name, the password, and the device
+/// credential an earlier login gave this client, if it has one.
+pub struct LoginAttempt<'a> {
+    pub name: LoginName,
+    pub password: &'a str,
+    pub device: Option<&'a str>,
+}
+
 /// What a right password leads to.
 pub enum LoginOutcome {
     /// A session: the account has no second factor.
@@ -51,15 +60,17 @@ impl Accounts {
     /// Checks the password and opens a session, or the second step of the login.
     ///
     /// An unknown account costs one password verification like a known one, and
-    /// the error is the same for both.
+    /// the error is the same for both. Attempts count in the account's bucket,
+    /// or in the device's when the attempt presents a credential of a device
+    /// known to that account; when the account's runs out, its owner is told.
     ///
     /// # Errors
     /// `INVALID_CREDENTIALS` for a wrong email, username or password; after a
     /// correct password, `FORBIDDEN` for a disabled account and
     /// `EMAIL_NOT_CONFIRMED` for an unconfirmed address.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, name: LoginName, password: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
-        let outcome = self.check_login(name, password, client).await;
+    pub async fn login(&self, attempt: LoginAttempt<'_>, client: &ClientInfo) -> AppResult<LoginOutcome> {
+        let outcome = self.check_login(attempt, client).await;
         let label = match &outcome {
             Ok(LoginOutcome::SignedIn(_)) => "success",
             Ok(LoginOutcome::MfaRequired(_)) => "mfa_required",
@@ -73,31 +84,46 @@ impl Accounts {
         outcome
     }
 
-    async fn check_login(&self, name: LoginName, password: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
-        let user = match &name {
-            LoginName::Email(email) => {
-                self.limits
-                    .check(Limit::Password, client.ip, Some(email.as_str()))
-                    .await?;
-                find_by_email(&self.db.read, email).await?
-            }
-            LoginName::Username(name) => {
-                let user = match validate::username(name) {
-                    Ok(name) => {
-                        users::Entity::find()
-                            .filter(users::Column::Username.eq(name))
-                            .one(&self.db.read)
-                            .await?
-                    }
-                    Err(_) => None,
-                };
-                // A known account's guesses count in one bucket, however it is named;
-                // an unknown name counts in its own, exactly as often.
-                let key = user.as_ref().map_or(name.as_str(), |u| u.email.as_str());
-                self.limits.check(Limit::Password, client.ip, Some(key)).await?;
-                user
-            }
+    async fn check_login(&self, attempt: LoginAttempt<'_>, client: &ClientInfo) -> AppResult<LoginOutcome> {
+        let LoginAttempt { name, password, device } = attempt;
+        let device = match device {
+            Some(credential) => self.sessions.device(credential).await?,
+            None => None,
         };
+        let user = match &name {
+            LoginName::Email(email) => find_by_email(&self.db.read, email).await?,
+            LoginName::Username(name) => match validate::username(name) {
+                Ok(name) => {
+                    users::Entity::find()
+                        .filter(users::Column::Username.eq(name))
+                        .one(&self.db.read)
+                        .await?
+                }
+                Err(_) => None,
+            },
+        };
+        // A device credential spares only the account it was given for.
+        let device = device.filter(|d| user.as_ref().is_some_and(|u| u.id == d.user_id));
+        // A known account's guesses count in one bucket, however it is named;
+        // an unknown name counts in its own, exactly as often.
+        let named = match &name {
+            LoginName::Email(email) => email.as_str(),
+            LoginName::Username(name) => name.as_str(),
+        };
+        let key = match (&device, &user) {
+            (Some(d), _) => Key::Device(d.id),
+            (None, Some(u)) => Key::Account(u.email.as_str()),
+            (None, None) => Key::Account(named),
+        };
+        if let Err(refused) = self.limits.check(Limit::Password, client.ip, Some(key)).await {
+            if refused.by_key
+                && device.is_none()
+                && let Some(user) = &user
+            {
+                self.tell_of_lockout(user, client);
+            }
+            return Err(refused.into());
+        }
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(AppError::InvalidCredentials);
         }
@@ -106,12 +132,19 @@ impl Accounts {
         let Some(user) = user else {
             return Err(AppError::InvalidCredentials);
         };
+        let device = device.map(|d| d.id);
         if !matches {
             // Recorded after the answer, so a known account fails as fast as an unknown one.
-            let (db, client, user_id) = (self.db.clone(), client.clone(), user.id);
+            let (sessions, db, client, user_id) = (self.sessions.clone(), self.db.clone(), client.clone(), user.id);
             in_background(move || {
-                let (db, client) = (db.clone(), client.clone());
-                async move { events::record(&db.write, user_id, EventKind::LoginFailed, &client).await }
+                let (sessions, db, client) = (sessions.clone(), db.clone(), client.clone());
+                async move {
+                    events::record(&db.write, user_id, EventKind::LoginFailed, &client).await?;
+                    match device {
+                        Some(device) => sessions.device_failed(device, user_id, &client).await,
+                        None => Ok(()),
+                    }
+                }
             });
             return Err(AppError::InvalidCredentials);
         }
@@ -124,11 +157,44 @@ impl Accounts {
         if stored.is_some_and(|h| self.passwords.needs_rehash(&h)) {
             self.upgrade_hash(&user, password).await?;
         }
-        if let Some(challenge) = self.mfa.second_step(&user, client).await? {
+        if let Some(challenge) = self.mfa.second_step(&user, device, client).await? {
             return Ok(LoginOutcome::MfaRequired(challenge));
         }
-        let bundle = self.sessions.start(user, client, SignInMethod::Password).await?;
+        let bundle = self
+            .sessions
+            .start_on_device(user, client, SignInMethod::Password, device)
+            .await?;
         Ok(LoginOutcome::SignedIn(Box::new(bundle)))
+    }
+
+    /// Tells `user` (once per RATE_LIMIT_LOCKOUT_NOTICE window, across
+    /// instances that share Redis) that their account's password bucket ran
+    /// out, and records it; after the answer, like every mail a login causes.
+    fn tell_of_lockout(&self, user: &users::Model, client: &ClientInfo) {
+        let (accounts, user, client) = (self.clone(), user.clone(), client.clone());
+        tokio::spawn(async move {
+            if accounts
+                .limits
+                .check(Limit::LockoutNotice, None, Some(Key::Owner(user.id)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let told = async {
+                let mut tx = accounts.db.begin().await?;
+                events::record(&*tx, user.id, EventKind::LoginLimited, &client).await?;
+                accounts
+                    .outbox
+                    .enqueue(&mut tx, templates::login_limited(&user.email))
+                    .await?;
+                tx.commit().await?;
+                AppResult::Ok(())
+            };
+            if let Err(error) = told.await {
+                tracing::warn!(%error, "could not tell an owner that their account's logins are limited");
+            }
+        });
     }
 
     /// Re-hashes with the current cost after the cost was raised.

@@ -19,6 +19,8 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use url::Url;
 
+use crate::limits::Quotas;
+
 pub use settings::Settings;
 pub use values::{AppEnv, LogFormat, LoginEmailOtp, Secret, SqliteSync};
 
@@ -80,11 +82,21 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
-    pub rate_limits: bool,
-    /// IPV6_PREFIX: how much of an IPv6 address is one client.
-    pub ipv6_prefix: u8,
     /// FORCE_HTTPS.
     pub force_https: bool,
+}
+
+/// Rate limits and known devices.
+#[derive(Clone, Debug)]
+pub struct LimitsConfig {
+    /// RATE_LIMITS: off only for benchmarks.
+    pub enabled: bool,
+    /// IPV6_PREFIX: how much of an IPv6 address is one client.
+    pub ipv6_prefix: u8,
+    /// RATE_LIMIT_<CLASS>, over the defaults.
+    pub quotas: Quotas,
+    /// DEVICE_MAX_FAILURES: wrong passwords after which a device credential is revoked.
+    pub device_max_failures: u32,
 }
 
 /// The resolved configuration every part of authql reads.
@@ -114,6 +126,7 @@ pub struct Config {
     pub password: PasswordConfig,
     pub mail: MailConfig,
     pub http: HttpConfig,
+    pub limits: LimitsConfig,
     pub log_format: LogFormat,
 }
 
@@ -247,9 +260,13 @@ impl Settings {
                 trusted_proxies: self.trusted_proxies,
                 cors_origins,
                 max_body_bytes: self.max_body_bytes.max(1024),
-                rate_limits: self.rate_limits,
-                ipv6_prefix: self.ipv6_prefix,
                 force_https: self.force_https,
+            },
+            limits: LimitsConfig {
+                enabled: self.rate_limits,
+                ipv6_prefix: self.ipv6_prefix,
+                quotas: Quotas::from_vars(|name| std::env::var(name).ok()).map_err(ConfigError)?,
+                device_max_failures: self.device_max_failures.max(1),
             },
             log_format: self.log_format,
         })

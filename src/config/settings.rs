@@ -19,6 +19,14 @@ pub struct Settings {
     /// IPv6 clients are rate-limited by this prefix of their address (a host usually holds a /64).
     #[arg(long, env = "IPV6_PREFIX", value_name = "IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
     pub ipv6_prefix: u8,
+    /// Wrong passwords given with one known-device credential before it is revoked.
+    #[arg(
+        long,
+        env = "DEVICE_MAX_FAILURES",
+        value_name = "DEVICE_MAX_FAILURES",
+        default_value_t = 5
+    )]
+    pub device_max_failures: u32,
     /// Serve /metrics on this (internal) address instead of the main listener.
     #[arg(long, env = "METRICS_ADDR", value_name = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,

@@ -2,6 +2,7 @@
 
 pub mod audit_log;
 pub mod avatars;
+pub mod devices;
 pub mod identities;
 pub mod mail_outbox;
 pub mod one_time_tokens;

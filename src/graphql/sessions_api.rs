@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::context::{client, principal, state};
 use super::errors::GqlResult;
-use super::types::{AuthPayload, LoginPayload, SecurityEvent, Session};
-use crate::accounts::LoginName;
+use super::types::{AuthPayload, Device, LoginPayload, SecurityEvent, Session};
+use crate::accounts::{LoginAttempt, LoginName};
 use crate::error::{AppError, Field};
 use crate::events::{self, EventKind};
 
@@ -15,6 +15,8 @@ pub struct LoginInput {
     pub email: Option<String>,
     pub username: Option<String>,
     pub password: String,
+    /// The credential an earlier login on this device returned in `AuthPayload.deviceToken`.
+    pub device_token: Option<String>,
 }
 
 #[derive(Default)]
@@ -31,6 +33,13 @@ impl SessionsQuery {
             .iter()
             .map(|s| Session::new(s, s.id == caller.session().id, sessions.last_active(s)))
             .collect())
+    }
+
+    /// The caller's known devices, most recently used first.
+    async fn devices(&self, ctx: &Context<'_>) -> GqlResult<Vec<Device>> {
+        let caller = principal(ctx).await?;
+        let rows = state(ctx)?.sessions.devices(caller.user().id).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// The caller's newest security events.
@@ -54,8 +63,12 @@ pub struct SessionsMutation;
 impl SessionsMutation {
     /// Signs in with an email or a username and a password.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<LoginPayload> {
-        let name = LoginName::parse(input.email.as_deref(), input.username.as_deref())?;
-        let outcome = state(ctx)?.accounts.login(name, &input.password, client(ctx)?).await?;
+        let attempt = LoginAttempt {
+            name: LoginName::parse(input.email.as_deref(), input.username.as_deref())?,
+            password: &input.password,
+            device: input.device_token.as_deref(),
+        };
+        let outcome = state(ctx)?.accounts.login(attempt, client(ctx)?).await?;
         Ok(outcome.into())
     }
 
@@ -84,6 +97,18 @@ impl SessionsMutation {
         let caller = principal(ctx).await?;
         let ended = state(ctx)?.sessions.logout_all(caller.user().id, client(ctx)?).await?;
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
+    }
+
+    /// Revokes one of the caller's device credentials; false if there is no such device.
+    async fn forget_device(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+        let caller = principal(ctx).await?;
+        let Ok(device) = Uuid::parse_str(&id) else {
+            return Ok(false);
+        };
+        Ok(state(ctx)?
+            .sessions
+            .forget_device(caller.user().id, device, client(ctx)?)
+            .await?)
     }
 
     /// Ends one of the caller's sessions; false if there is no such live session.

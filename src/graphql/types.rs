@@ -4,7 +4,7 @@ use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::accounts::LoginOutcome;
-use crate::entities::{security_events, sessions, users};
+use crate::entities::{devices, security_events, sessions, users};
 use crate::sessions::AuthBundle;
 use crate::state::AppState;
 
@@ -130,6 +130,10 @@ pub struct UserConnection {
 pub struct AuthPayload {
     pub access_token: String,
     pub refresh_token: String,
+    /// After a password login: the known-device credential to present with
+    /// the next login on this device (it spares that login from lockouts
+    /// others cause). Keep it like the refresh token; every login renews it.
+    pub device_token: Option<String>,
     pub token_type: String,
     pub expires_in: i32,
     pub user: User,
@@ -140,6 +144,7 @@ impl From<AuthBundle> for AuthPayload {
         Self {
             access_token: b.access_token,
             refresh_token: b.refresh_token,
+            device_token: b.device_token,
             token_type: "Bearer".to_owned(),
             expires_in: i32::try_from(b.expires_in).unwrap_or(i32::MAX),
             user: User::from(&b.user),
@@ -219,6 +224,26 @@ impl Session {
             ip: s.ip.clone(),
             user_agent: s.user_agent.clone(),
             current,
+        }
+    }
+}
+
+/// A device the caller signed in from with a password; its credential spares it from lockouts.
+#[derive(SimpleObject)]
+pub struct Device {
+    pub id: ID,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub user_agent: Option<String>,
+}
+
+impl From<devices::Model> for Device {
+    fn from(d: devices::Model) -> Self {
+        Self {
+            id: ID(d.id.to_string()),
+            created_at: d.created_at,
+            last_used_at: d.last_used_at,
+            user_agent: d.user_agent,
         }
     }
 }

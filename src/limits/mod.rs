@@ -11,60 +11,48 @@
 //! call: `error`. Every domain may call it.
 
 mod local;
+mod quotas;
 mod shared;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::error::{AppError, AppResult};
+use uuid::Uuid;
+
+use crate::error::AppError;
 use local::Local;
+pub use quotas::{ALL, ClassQuota, Limit, Quota, Quotas};
 use shared::Shared;
 
-/// The limited operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Limit {
-    /// Password checks: login, and the password confirmations of changePassword and deleteAccount.
-    Password,
-    /// Creating accounts.
-    Signup,
-    /// Requests that send mail to an address: resendConfirmation, forgotPassword.
-    Mail,
-    /// Spending mailed tokens: confirmEmail, resetPassword, the confirmation link.
-    MailedToken,
-    /// Refreshing tokens.
-    Refresh,
-    /// Uploading an avatar (decoding images is CPU work).
-    Upload,
-    /// Second-factor codes: TOTP, mailed codes, recovery codes.
-    Code,
+/// What an operation is counted against besides the client's address.
+#[derive(Clone, Copy, Debug)]
+pub enum Key<'a> {
+    /// An account as the caller named it (an email, or a name that matches
+    /// none): anyone can spend this bucket.
+    Account(&'a str),
+    /// A known device's credential, presented with a login: only its holder
+    /// spends this bucket.
+    Device(Uuid),
+    /// An account whose owner proved who they are (a session, or a password
+    /// for a second step): anonymous callers cannot spend this bucket.
+    Owner(Uuid),
 }
 
-const ALL: [Limit; 7] = [
-    Limit::Code,
-    Limit::Password,
-    Limit::Signup,
-    Limit::Mail,
-    Limit::MailedToken,
-    Limit::Refresh,
-    Limit::Upload,
-];
+/// Longest account name kept (emails are at most 254 characters, usernames 32).
+const MAX_ACCOUNT_KEY: usize = 254;
 
-impl Limit {
-    /// (burst, one more every) per IP, and per account where the operation names one.
-    fn quotas(self) -> ((u32, Duration), Option<(u32, Duration)>) {
-        let s = Duration::from_secs;
+impl Key<'_> {
+    /// The bucket's name: bounded, since the caller chooses account names,
+    /// case-folded, and in its own namespace per kind.
+    fn bucket(&self) -> String {
         match self {
-            // ~70 guesses an hour per account, from however many addresses.
-            Self::Password => ((30, s(2)), Some((10, s(60)))),
-            Self::Signup => ((20, s(30)), None),
-            // Also keeps anyone from flooding one mailbox.
-            Self::Mail => ((10, s(60)), Some((3, s(600)))),
-            Self::MailedToken => ((20, s(3)), None),
-            Self::Refresh => ((120, Duration::from_millis(50)), None),
-            Self::Upload => ((20, s(6)), Some((10, s(60)))),
-            // A six-digit code has a million values: ~70 guesses an hour per account.
-            Self::Code => ((30, s(2)), Some((10, s(60)))),
+            Self::Account(name) => {
+                let name: String = name.chars().take(MAX_ACCOUNT_KEY).collect();
+                format!("a:{}", name.to_lowercase())
+            }
+            Self::Device(id) => format!("d:{id}"),
+            Self::Owner(id) => format!("u:{id}"),
         }
     }
 }
@@ -82,19 +70,22 @@ fn client_key(ip: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
-/// Longest account key kept (emails are at most 254 characters, usernames 32).
-const MAX_ACCOUNT_KEY: usize = 254;
-
-/// The bucket key of an account name: bounded, since the caller chooses it, and case-folded.
-fn account_key(account: &str) -> String {
-    account.chars().take(MAX_ACCOUNT_KEY).collect::<String>().to_lowercase()
+/// An empty bucket: how long to wait, and whether it was the key's bucket
+/// (rather than the address's).
+#[derive(Debug)]
+pub struct Exhausted {
+    pub limit: Limit,
+    pub wait: Duration,
+    pub by_key: bool,
 }
 
-fn limited(limit: Limit, wait: Duration) -> AppError {
-    tracing::info!(?limit, "rate limited");
-    ::metrics::counter!("authql_rate_limited_total", "class" => format!("{limit:?}").to_lowercase()).increment(1);
-    AppError::RateLimited {
-        retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+impl From<Exhausted> for AppError {
+    fn from(e: Exhausted) -> Self {
+        tracing::info!(limit = e.limit.name(), by_key = e.by_key, "rate limited");
+        ::metrics::counter!("authql_rate_limited_total", "class" => e.limit.name()).increment(1);
+        Self::RateLimited {
+            retry_after: e.wait.as_secs() + u64::from(e.wait.subsec_nanos() > 0),
+        }
     }
 }
 
@@ -110,52 +101,55 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Limits as configured; `enabled = false` lets everything through (benchmarks).
-    /// `redis` is REDIS_URL and the key prefix.
+    /// Limits with `quotas`; `enabled = false` lets everything through
+    /// (benchmarks). `redis` is REDIS_URL and the key prefix.
     ///
     /// # Errors
     /// When REDIS_URL is not a Redis URL.
-    pub fn new(enabled: bool, ipv6_prefix: u8, redis: Option<(&str, &str)>) -> AppResult<Self> {
+    pub fn new(enabled: bool, ipv6_prefix: u8, quotas: &Quotas, redis: Option<(&str, &str)>) -> Result<Self, AppError> {
         let shared = redis
-            .map(|(url, prefix)| Shared::new(url, prefix))
+            .map(|(url, prefix)| Shared::new(url, prefix, quotas.clone()))
             .transpose()
             .map_err(|_| AppError::internal("REDIS_URL is not a Redis URL"))?;
         Ok(Self {
             enabled,
             ipv6_prefix: ipv6_prefix.min(128),
-            local: Local::new(),
+            local: Local::new(quotas),
             shared,
             degraded: AtomicBool::new(false),
         })
     }
 
-    /// Takes one attempt at `limit` for `ip` and (if given) `account`.
+    /// Takes one attempt at `limit` for `ip` and (if given) `key`.
     ///
     /// # Errors
-    /// `RATE_LIMITED` with the seconds to wait when either bucket is empty.
-    pub async fn check(&self, limit: Limit, ip: Option<IpAddr>, account: Option<&str>) -> AppResult<()> {
+    /// [`Exhausted`] (which is `RATE_LIMITED` with the seconds to wait) when
+    /// either bucket is empty.
+    pub async fn check(&self, limit: Limit, ip: Option<IpAddr>, key: Option<Key<'_>>) -> Result<(), Exhausted> {
         if !self.enabled {
             return Ok(());
         }
         let ip = ip.map(|ip| client_key(ip, self.ipv6_prefix));
-        let wait = match &self.shared {
-            None => self.local.check(limit, ip, account),
-            Some(shared) => match shared.check(limit, ip, account).await {
-                Ok(wait) => {
+        let bucket = key.map(|k| k.bucket());
+        let bucket = bucket.as_deref();
+        let refused = match &self.shared {
+            None => self.local.check(limit, ip, bucket),
+            Some(shared) => match shared.check(limit, ip, bucket).await {
+                Ok(refused) => {
                     if self.degraded.swap(false, Ordering::Relaxed) {
                         tracing::info!("Redis answers again: rate limits are shared again");
                     }
-                    wait
+                    refused
                 }
                 Err(error) => {
                     if !self.degraded.swap(true, Ordering::Relaxed) {
                         tracing::warn!(%error, "Redis cannot be reached: rate limits are per instance until it is back");
                     }
-                    self.local.check(limit, ip, account)
+                    self.local.check(limit, ip, bucket)
                 }
             },
         };
-        wait.map_or(Ok(()), |wait| Err(limited(limit, wait)))
+        refused.map_or(Ok(()), |(wait, by_key)| Err(Exhausted { limit, wait, by_key }))
     }
 
     /// Whether the shared buckets' Redis answers; `None` without REDIS_URL.
@@ -187,32 +181,74 @@ mod tests {
 
     #[tokio::test]
     async fn accounts_are_limited_across_addresses_and_addresses_across_accounts() {
-        let limits = Limits::new(true, 64, None).unwrap();
+        let limits = Limits::new(true, 64, &Quotas::default(), None).unwrap();
         let ip = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
+        let ann = |name| Some(Key::Account(name));
         for n in 0..10 {
             limits
-                .check(Limit::Password, ip(n), Some("ann@example.com"))
+                .check(Limit::Password, ip(n), ann("ann@example.com"))
                 .await
                 .unwrap();
         }
-        let Err(AppError::RateLimited { retry_after }) =
-            limits.check(Limit::Password, ip(11), Some("ANN@example.com")).await
-        else {
-            panic!("the 11th guess at one account is limited, whatever the address");
-        };
-        assert!((1..=60).contains(&retry_after));
+        let refused = limits
+            .check(Limit::Password, ip(11), ann("ANN@example.com"))
+            .await
+            .expect_err("the 11th guess at one account is limited, whatever the address");
+        assert!(refused.by_key);
+        assert!((1..=60).contains(&refused.wait.as_secs()));
         assert!(
             limits
-                .check(Limit::Password, ip(11), Some("bob@example.com"))
+                .check(Limit::Password, ip(11), ann("bob@example.com"))
                 .await
                 .is_ok()
         );
         for _ in 0..20 {
             let _ = limits.check(Limit::Signup, ip(1), None).await;
         }
-        assert!(limits.check(Limit::Signup, ip(1), None).await.is_err());
+        assert!(!limits.check(Limit::Signup, ip(1), None).await.unwrap_err().by_key);
         assert!(limits.check(Limit::Signup, ip(2), None).await.is_ok());
-        let off = Limits::new(false, 64, None).unwrap();
+        let off = Limits::new(false, 64, &Quotas::default(), None).unwrap();
         assert!(off.check(Limit::Signup, ip(1), None).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn devices_and_owners_have_buckets_of_their_own() {
+        let limits = Limits::new(true, 64, &Quotas::default(), None).unwrap();
+        let id = Uuid::new_v4();
+        let name = id.to_string();
+        for _ in 0..10 {
+            limits
+                .check(Limit::Password, None, Some(Key::Account(&name)))
+                .await
+                .unwrap();
+        }
+        assert!(
+            limits
+                .check(Limit::Password, None, Some(Key::Account(&name)))
+                .await
+                .is_err()
+        );
+        // Naming an account after a device or an owner reaches neither's bucket.
+        assert!(limits.check(Limit::Password, None, Some(Key::Device(id))).await.is_ok());
+        assert!(limits.check(Limit::Password, None, Some(Key::Owner(id))).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_class_switched_off_lets_everything_through() {
+        let mut quotas = Quotas::default();
+        quotas.set(
+            Limit::Signup,
+            ClassQuota {
+                ip: None,
+                account: None,
+            },
+        );
+        let limits = Limits::new(true, 64, &quotas, None).unwrap();
+        for _ in 0..100 {
+            limits
+                .check(Limit::Signup, Some(IpAddr::from([10, 0, 0, 1])), None)
+                .await
+                .unwrap();
+        }
     }
 }

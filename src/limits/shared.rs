@@ -10,11 +10,12 @@ use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
 
-use super::{Limit, account_key};
+use super::{Limit, Quotas};
 
 /// Takes a cell from each key in turn (KEYS[i] with period ARGV[2i-1] ms and
 /// burst ARGV[2i]); stops at the first empty bucket and returns its wait in
-/// ms, or 0. Redis's clock is the one clock every instance shares.
+/// ms and its position, or {0, 0}. Redis's clock is the one clock every
+/// instance shares.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -25,10 +26,10 @@ for i, key in ipairs(KEYS) do
   if tat < now then tat = now end
   local next_tat = tat + period
   local wait = next_tat - burst * period - now
-  if wait > 0 then return wait end
+  if wait > 0 then return {wait, i} end
   redis.call('SET', key, next_tat, 'PX', next_tat - now)
 end
-return 0
+return {0, 0}
 ";
 
 /// A Redis answer slower than this counts as Redis being down.
@@ -39,6 +40,7 @@ pub struct Shared {
     redis: ConnectionManager,
     script: Script,
     prefix: String,
+    quotas: Quotas,
 }
 
 impl Shared {
@@ -46,7 +48,7 @@ impl Shared {
     ///
     /// # Errors
     /// When `url` is not a Redis URL.
-    pub fn new(url: &str, prefix: &str) -> redis::RedisResult<Self> {
+    pub fn new(url: &str, prefix: &str, quotas: Quotas) -> redis::RedisResult<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(ANSWER_WITHIN))
@@ -57,10 +59,12 @@ impl Shared {
             redis: ConnectionManager::new_lazy_with_config(client, config)?,
             script: Script::new(GCRA),
             prefix: prefix.to_owned(),
+            quotas,
         })
     }
 
-    /// Takes a cell for `ip`, then for `account`; `Ok(Some(wait))` when either is empty.
+    /// Takes a cell for `ip`, then for `key`; `Ok(Some((wait, by_key)))` when
+    /// either is empty.
     ///
     /// # Errors
     /// When Redis does not answer in time.
@@ -68,38 +72,42 @@ impl Shared {
         &self,
         limit: Limit,
         ip: Option<IpAddr>,
-        account: Option<&str>,
-    ) -> Result<Option<Duration>, String> {
-        if ip.is_none() && account.is_none() {
-            return Ok(None);
-        }
-        let (ip_quota, account_quota) = limit.quotas();
-        let name = format!("{limit:?}").to_lowercase();
+        key: Option<&str>,
+    ) -> Result<Option<(Duration, bool)>, String> {
+        let quota = self.quotas.of(limit);
+        let name = limit.name();
         let mut invocation = self.script.prepare_invoke();
-        if let Some(ip) = ip {
+        let mut keys = 0;
+        if let (Some(q), Some(ip)) = (quota.ip, ip) {
             invocation
                 .key(format!("{}rl:{name}:ip:{ip}", self.prefix))
-                .arg(millis(ip_quota.1))
-                .arg(ip_quota.0);
+                .arg(millis(q.every))
+                .arg(q.burst);
+            keys += 1;
         }
-        if let (Some((burst, every)), Some(account)) = (account_quota, account) {
+        let key_position = keys + 1;
+        if let (Some(q), Some(key)) = (quota.account, key) {
             // Hashed: Redis need not hold the addresses people log in with.
-            let digest = Sha256::digest(account_key(account).as_bytes());
+            let digest = Sha256::digest(key.as_bytes());
             invocation
                 .key(format!(
-                    "{}rl:{name}:acct:{}",
+                    "{}rl:{name}:key:{}",
                     self.prefix,
                     URL_SAFE_NO_PAD.encode(digest)
                 ))
-                .arg(millis(every))
-                .arg(burst);
+                .arg(millis(q.every))
+                .arg(q.burst);
+            keys += 1;
+        }
+        if keys == 0 {
+            return Ok(None);
         }
         let mut redis = self.redis.clone();
-        let wait: u64 = tokio::time::timeout(ANSWER_WITHIN, invocation.invoke_async(&mut redis))
+        let (wait, position): (u64, usize) = tokio::time::timeout(ANSWER_WITHIN, invocation.invoke_async(&mut redis))
             .await
             .map_err(|_| "Redis did not answer in time".to_owned())?
             .map_err(|e| e.to_string())?;
-        Ok((wait > 0).then(|| Duration::from_millis(wait)))
+        Ok((wait > 0).then(|| (Duration::from_millis(wait), position == key_position)))
     }
 }
 

@@ -179,6 +179,22 @@ pub fn new_sign_in(to: &str, user_agent: Option<&str>, ip: Option<&str>) -> Mail
     )
 }
 
+/// The account's shared password limit ran out: someone is guessing.
+pub fn login_limited(to: &str) -> Mail {
+    compose(
+        MailKind::Notice,
+        to,
+        "Someone is trying to sign in to your account",
+        &[
+            "Several wrong passwords were just given for your account, so signing in with a password is paused \
+             for a while. You can still sign in from devices you used before.",
+            "The password was not accepted, so nothing else is needed. If your password is weak or used \
+             elsewhere, change it.",
+        ],
+        None,
+    )
+}
+
 /// Two-step verification was turned on.
 pub fn mfa_enabled(to: &str) -> Mail {
     notice(

@@ -1,12 +1,14 @@
 //! The second step of a login: the password opened an MFA token, a second
 //! factor turns it into a session.
 
+use uuid::Uuid;
+
 use super::{MAX_ATTEMPTS, Method, Mfa, recovery_codes};
 use crate::client::ClientInfo;
 use crate::entities::{one_time_tokens, users};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::{AuthBundle, SignInMethod};
 use crate::tokens::codes;
@@ -14,6 +16,9 @@ use crate::tokens::one_time::{self, Purpose};
 
 /// What an MFA token of a provider sign-in carries before the provider's name.
 const PROVIDER_PREFIX: &str = "provider:";
+/// What an MFA token of a password login carries before the id of the known
+/// device it presented, so the device keeps its id when its credential is renewed.
+const DEVICE_PREFIX: &str = "device:";
 
 /// A login waiting for its second factor.
 pub struct Challenge {
@@ -23,18 +28,24 @@ pub struct Challenge {
 }
 
 impl Mfa {
-    /// Opens the second step for `user`, whose password was right, or `None`
-    /// when the account has no second factor. When a mailed code is the only
-    /// method, it is mailed at once.
+    /// Opens the second step for `user`, whose password was right (given
+    /// from the known device `device`, if any), or `None` when the account has
+    /// no second factor. When a mailed code is the only method, it is mailed at once.
     ///
     /// # Errors
     /// `RATE_LIMITED` for the mailed code; database errors.
-    pub async fn second_step(&self, user: &users::Model, client: &ClientInfo) -> AppResult<Option<Challenge>> {
+    pub async fn second_step(
+        &self,
+        user: &users::Model,
+        device: Option<Uuid>,
+        client: &ClientInfo,
+    ) -> AppResult<Option<Challenge>> {
         let methods = self.methods_for(user);
         if methods.is_empty() {
             return Ok(None);
         }
-        let token = one_time::create(&self.db.write, user.id, Purpose::MfaLogin).await?;
+        let payload = device.map(|d| format!("{DEVICE_PREFIX}{d}"));
+        let token = one_time::create_carrying(&self.db.write, user.id, Purpose::MfaLogin, payload).await?;
         if methods == [Method::EmailOtp] {
             self.mail_code(user, Purpose::LoginOtp, templates::login_code, client)
                 .await?;
@@ -116,7 +127,7 @@ impl Mfa {
     ) -> AppResult<AuthBundle> {
         self.limits.check(Limit::Code, client.ip, None).await?;
         let (row, user) = self.pending(mfa_token).await?;
-        self.limits.check(Limit::Code, None, Some(&user.id.to_string())).await?;
+        self.limits.check(Limit::Code, None, Some(Key::Owner(user.id))).await?;
         let db = &self.db.write;
         // A method the account does not offer is a wrong code, counted as one.
         let right = self.methods_for(&user).contains(&method)
@@ -149,6 +160,14 @@ impl Mfa {
                 }
             }
         };
-        self.sessions.start(user, client, signed_in_by).await
+        if by_provider {
+            return self.sessions.start(user, client, signed_in_by).await;
+        }
+        let device = row
+            .payload
+            .as_deref()
+            .and_then(|p| p.strip_prefix(DEVICE_PREFIX))
+            .and_then(|d| Uuid::parse_str(d).ok());
+        self.sessions.start_on_device(user, client, signed_in_by, device).await
     }
 }

@@ -11,7 +11,7 @@ use crate::db::Tx;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::tokens::one_time::{self, Purpose};
 
@@ -27,7 +27,7 @@ impl Mfa {
             return Err(AppError::MfaNotEnabled);
         }
         self.limits
-            .check(Limit::Code, client.ip, Some(&user_id.to_string()))
+            .check(Limit::Code, client.ip, Some(Key::Owner(user_id)))
             .await?;
         if self.check_totp(&user, code).await? {
             return Ok(());

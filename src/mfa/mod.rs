@@ -19,7 +19,7 @@ use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::entities::users;
 use crate::error::AppResult;
-use crate::limits::{Limit, Limits};
+use crate::limits::{Key, Limit, Limits};
 use crate::mail::{Mail, Outbox};
 use crate::sessions::Sessions;
 use crate::tokens::codes;
@@ -103,7 +103,9 @@ impl Mfa {
         compose: fn(&str, &str) -> Mail,
         client: &ClientInfo,
     ) -> AppResult<()> {
-        self.limits.check(Limit::Mail, client.ip, Some(&user.email)).await?;
+        self.limits
+            .check(Limit::Mail, client.ip, Some(Key::Owner(user.id)))
+            .await?;
         let code = codes::six_digits();
         let mut tx = self.db.begin().await?;
         one_time::invalidate_all(&*tx, user.id, purpose).await?;

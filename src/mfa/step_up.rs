@@ -6,7 +6,7 @@
 use super::Mfa;
 use crate::client::ClientInfo;
 use crate::error::{AppError, AppResult};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
 use crate::tokens::codes;
@@ -38,7 +38,7 @@ impl Mfa {
     pub async fn verify_step_up_code(&self, caller: &Principal, code: &str, client: &ClientInfo) -> AppResult<()> {
         let user_id = caller.user().id;
         self.limits
-            .check(Limit::Code, client.ip, Some(&user_id.to_string()))
+            .check(Limit::Code, client.ip, Some(Key::Owner(user_id)))
             .await?;
         let mut tx = self.db.begin().await?;
         if caller.user().totp_enabled_at.is_some()

@@ -14,7 +14,7 @@ use crate::db;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
 
@@ -127,7 +127,7 @@ impl Mfa {
             return Err(AppError::bad_input(Field::Code, "start with setupMfa"));
         }
         self.limits
-            .check(Limit::Code, client.ip, Some(&user_id.to_string()))
+            .check(Limit::Code, client.ip, Some(Key::Owner(user_id)))
             .await?;
         if !self.check_totp(&user, code).await? {
             return Err(AppError::InvalidCode);

@@ -18,7 +18,7 @@ use crate::db;
 use crate::entities::avatars;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 
 /// Width and height of every stored avatar.
 pub const SIZE: u32 = 256;
@@ -75,7 +75,7 @@ impl Profile {
     #[tracing::instrument(skip(self, upload, client), fields(bytes = upload.len()))]
     pub async fn upload_avatar(&self, user_id: Uuid, upload: Vec<u8>, client: &ClientInfo) -> AppResult<users::Model> {
         self.limits
-            .check(Limit::Upload, client.ip, Some(&user_id.to_string()))
+            .check(Limit::Upload, client.ip, Some(Key::Owner(user_id)))
             .await?;
         let max = self.avatar_max_bytes;
         if upload.len() > max {

@@ -7,11 +7,13 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use super::Sessions;
 use crate::db;
-use crate::entities::{refresh_tokens, sessions};
+use crate::entities::{devices, refresh_tokens, sessions};
 use crate::error::AppResult;
 
 /// Ended sessions are kept this long for the record, then deleted.
 const KEEP_ENDED: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A device credential unused this long is forgotten.
+const DEVICE_UNUSED: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Other instances flush activity every few seconds; do not end a session they just saw.
 const FLUSH_SLACK: Duration = Duration::from_secs(30);
 
@@ -36,8 +38,9 @@ impl Sessions {
         Ok(ended)
     }
 
-    /// Deletes sessions that ended long ago (their refresh tokens go with them)
-    /// and refresh tokens a day past their expiry (no longer useful even to detect reuse).
+    /// Deletes sessions that ended long ago (their refresh tokens go with them),
+    /// refresh tokens a day past their expiry (no longer useful even to detect
+    /// reuse), and device credentials unused for a year.
     ///
     /// # Errors
     /// When the database fails.
@@ -53,6 +56,10 @@ impl Sessions {
             .await?;
         refresh_tokens::Entity::delete_many()
             .filter(refresh_tokens::Column::ExpiresAt.lt(db::before(Duration::from_secs(24 * 3600))))
+            .exec(&self.db.write)
+            .await?;
+        devices::Entity::delete_many()
+            .filter(devices::Column::LastUsedAt.lt(db::before(DEVICE_UNUSED)))
             .exec(&self.db.write)
             .await?;
         Ok(())

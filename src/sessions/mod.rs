@@ -1,13 +1,14 @@
 //! Sessions: opening them, the liveness check of every authenticated request,
-//! refresh rotation, revocation, activity and idleness.
+//! refresh rotation, revocation, activity and idleness, and known devices.
 //!
-//! Owns `sessions` and `refresh_tokens`, and the in-process session cache.
+//! Owns `sessions`, `refresh_tokens` and `devices`, and the in-process session cache.
 //! May call: `tokens`, `events`, `mail` (new-device notices), `limits`, `db`,
 //! `crypto`, `config`, `entities`.
 
 pub mod activity;
 pub mod auth;
 pub mod cache;
+pub mod devices;
 pub mod expiry;
 pub mod recent_proof;
 pub mod refresh;
@@ -44,6 +45,8 @@ pub struct SessionParts {
     pub issuer: String,
     /// NEW_DEVICE_NOTICES.
     pub new_device_notices: bool,
+    /// DEVICE_MAX_FAILURES.
+    pub device_max_failures: u32,
 }
 
 /// The sessions service: everything a session's life touches. Cheap to clone.
@@ -62,6 +65,8 @@ pub struct Sessions {
     /// Tells owners of sign-ins from new devices.
     outbox: Arc<Outbox>,
     new_device_notices: bool,
+    /// Wrong passwords after which a device credential is revoked.
+    device_max_failures: u32,
 }
 
 impl Sessions {
@@ -76,6 +81,7 @@ impl Sessions {
             policy,
             issuer,
             new_device_notices,
+            device_max_failures,
         } = parts;
         Self {
             verifier: Arc::new(Verifier::new(&issuer, &policy.audience)),
@@ -89,6 +95,7 @@ impl Sessions {
             issuer: issuer.into(),
             outbox,
             new_device_notices,
+            device_max_failures,
         }
     }
 

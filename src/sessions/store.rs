@@ -23,6 +23,8 @@ pub struct AuthBundle {
     pub refresh_token: String,
     pub expires_in: i64,
     pub user: users::Model,
+    /// The known-device credential, after a password login.
+    pub device_token: Option<String>,
 }
 
 impl Sessions {
@@ -127,6 +129,7 @@ impl Sessions {
             refresh_token,
             expires_in: jwt::lifetime_secs(&self.policy),
             user,
+            device_token: None,
         })
     }
 

@@ -115,7 +115,7 @@ async fn addresses_come_from_trusted_proxies_only() {
 
 #[tokio::test]
 async fn limits_can_be_switched_off() {
-    let app = spawn_app_with(|c| c.http.rate_limits = false).await;
+    let app = spawn_app_with(|c| c.limits.enabled = false).await;
     for _ in 0..15 {
         let r = app
             .gql(

@@ -7,6 +7,7 @@ mod avatar;
 mod bad_input;
 mod concurrency;
 mod db;
+mod devices;
 mod enumeration;
 mod flow;
 mod github_double;

@@ -1,0 +1,173 @@
+//! Known devices (OWASP's "device cookies"): a successful login gives the
+//! client a long-lived credential; a later login that presents it is counted
+//! in the device's own rate-limit bucket, so strangers guessing at the
+//! account cannot lock its owner out. Wrong passwords given with one revoke
+//! it after DEVICE_MAX_FAILURES.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+use super::{AuthBundle, Sessions, SignInMethod};
+use crate::client::ClientInfo;
+use crate::crypto::{random_token, token_hash};
+use crate::db::{self, Tx};
+use crate::entities::{devices, users};
+use crate::error::AppResult;
+use crate::events::{self, EventKind};
+
+/// Longer than any credential authql issues (43 characters); not worth hashing.
+const MAX_CREDENTIAL_LEN: usize = 128;
+
+impl Sessions {
+    /// The known device whose credential is `credential`, if it is live.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn device(&self, credential: &str) -> AppResult<Option<devices::Model>> {
+        if credential.is_empty() || credential.len() > MAX_CREDENTIAL_LEN {
+            return Ok(None);
+        }
+        Ok(devices::Entity::find()
+            .filter(devices::Column::TokenHash.eq(token_hash(credential)))
+            .one(&self.db.write)
+            .await?)
+    }
+
+    /// Opens a session like [`Sessions::start`] after a password login (and
+    /// its second factor), and in the same transaction gives the client its
+    /// device credential: `known` (the device the login presented) gets a new
+    /// one, so a copy taken earlier stops working; otherwise a new device.
+    ///
+    /// # Errors
+    /// When the database fails.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn start_on_device(
+        &self,
+        user: users::Model,
+        client: &ClientInfo,
+        method: SignInMethod,
+        known: Option<Uuid>,
+    ) -> AppResult<AuthBundle> {
+        let mut tx = self.db.begin().await?;
+        let (session, refresh_token) = self.open(&mut tx, &user, client, method).await?;
+        let credential = remember(&*tx, user.id, known, client).await?;
+        tx.commit().await?;
+        let mut bundle = self.bundle(user, &session, refresh_token)?;
+        bundle.device_token = Some(credential);
+        Ok(bundle)
+    }
+
+    /// Counts a wrong password given with `device`'s credential and revokes
+    /// the credential once it has failed DEVICE_MAX_FAILURES times in a row.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn device_failed(&self, device: Uuid, user_id: Uuid, client: &ClientInfo) -> AppResult<()> {
+        let tx = self.db.begin().await?;
+        devices::Entity::update_many()
+            .col_expr(devices::Column::Failures, Expr::col(devices::Column::Failures).add(1))
+            .filter(devices::Column::Id.eq(device))
+            .exec(&*tx)
+            .await?;
+        let max = i32::try_from(self.device_max_failures).unwrap_or(i32::MAX);
+        let revoked = devices::Entity::delete_many()
+            .filter(devices::Column::Id.eq(device))
+            .filter(devices::Column::Failures.gte(max))
+            .exec(&*tx)
+            .await?
+            .rows_affected;
+        if revoked > 0 {
+            tracing::info!(%device, "device credential revoked after repeated wrong passwords");
+            events::record(&*tx, user_id, EventKind::DeviceRevoked, client).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `user_id`'s known devices, most recently used first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn devices(&self, user_id: Uuid) -> AppResult<Vec<devices::Model>> {
+        Ok(devices::Entity::find()
+            .filter(devices::Column::UserId.eq(user_id))
+            .order_by_desc(devices::Column::LastUsedAt)
+            .order_by_desc(devices::Column::CreatedAt)
+            .all(&self.db.write)
+            .await?)
+    }
+
+    /// Revokes one of `user_id`'s device credentials; false if there is no such device.
+    ///
+    /// # Errors
+    /// When the database fails.
+    #[tracing::instrument(skip(self, client))]
+    pub async fn forget_device(&self, user_id: Uuid, device: Uuid, client: &ClientInfo) -> AppResult<bool> {
+        let tx = self.db.begin().await?;
+        let forgotten = devices::Entity::delete_many()
+            .filter(devices::Column::Id.eq(device))
+            .filter(devices::Column::UserId.eq(user_id))
+            .exec(&*tx)
+            .await?
+            .rows_affected
+            > 0;
+        if forgotten {
+            events::record(&*tx, user_id, EventKind::DeviceForgotten, client).await?;
+        }
+        tx.commit().await?;
+        Ok(forgotten)
+    }
+
+    /// Revokes every device credential of `user_id` in `tx` (a password
+    /// reset: whoever reset it may not be the one who had the devices).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn forget_devices(&self, tx: &Tx, user_id: Uuid) -> AppResult<()> {
+        devices::Entity::delete_many()
+            .filter(devices::Column::UserId.eq(user_id))
+            .exec(&**tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Gives `known` (if it is `user_id`'s) a new credential, or makes a new
+/// device; returns the credential.
+async fn remember(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    known: Option<Uuid>,
+    client: &ClientInfo,
+) -> AppResult<String> {
+    let credential = random_token();
+    let now = db::now();
+    if let Some(id) = known {
+        let renewed = devices::Entity::update_many()
+            .col_expr(devices::Column::TokenHash, Expr::value(token_hash(&credential)))
+            .col_expr(devices::Column::LastUsedAt, Expr::value(now))
+            .col_expr(devices::Column::UserAgent, Expr::value(client.user_agent_trimmed()))
+            .col_expr(devices::Column::Failures, Expr::value(0))
+            .filter(devices::Column::Id.eq(id))
+            .filter(devices::Column::UserId.eq(user_id))
+            .exec(conn)
+            .await?
+            .rows_affected;
+        if renewed > 0 {
+            return Ok(credential);
+        }
+    }
+    devices::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(user_id),
+        token_hash: Set(token_hash(&credential)),
+        created_at: Set(now),
+        last_used_at: Set(Some(now)),
+        user_agent: Set(client.user_agent_trimmed()),
+        failures: Set(0),
+    }
+    .insert(conn)
+    .await?;
+    Ok(credential)
+}
