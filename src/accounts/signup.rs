@@ -12,7 +12,7 @@ use crate::db::{self, Db};
 use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field, unique_violation, violates};
 use crate::events::{self, EventKind};
-use crate::limits::Limit;
+use crate::limits::{Key, Limit};
 use crate::mail::{MailKind, templates};
 use crate::sessions::{AuthBundle, SignInMethod};
 use crate::tokens::one_time::{self, Purpose};
@@ -79,6 +79,12 @@ impl Accounts {
         let last_name = validate::name(Field::LastName, input.last_name.as_deref())?;
         validate::password(Field::Password, &input.password, email.as_str(), username.as_deref())?;
         ensure_free(&self.db, username.as_deref(), phone.as_deref(), None).await?;
+        // Every sign-up mails the address (a link, or "this address is
+        // registered"), so it counts in the address's mail limit, alike
+        // whether or not the address is registered.
+        self.limits
+            .check(Limit::Mail, None, Some(Key::Account(email.as_str())))
+            .await?;
         let password_hash = self.passwords.hash(&input.password).await?;
 
         let pending = Pending {

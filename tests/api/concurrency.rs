@@ -6,11 +6,11 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, SIGNUP, Tokens, code, spawn_app_with};
+use crate::helpers::{PASSWORD, SIGNUP, Tokens, code, spawn_app_with, unlimited_mail_per_address};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_signups_of_one_email_create_one_account() {
-    let app = spawn_app_with(|_| {}).await;
+    let app = spawn_app_with(unlimited_mail_per_address).await;
     let vars = json!({ "input": { "email": "race@example.com", "password": PASSWORD } });
     let answers = join_all((0..20).map(|_| app.gql(SIGNUP, vars.clone()))).await;
     for a in &answers {

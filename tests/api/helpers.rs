@@ -139,6 +139,15 @@ pub async fn spawn_app_beside(first: &TestApp, tweak: impl FnOnce(&mut Config)) 
     start(config, mail, data_dir, None).await
 }
 
+/// Lifts the per-address mail limit (three mails per ten minutes) for tests
+/// that send more mail to one address than that for other reasons.
+pub fn unlimited_mail_per_address(config: &mut Config) {
+    use authql::limits::Limit;
+    let mut mail = config.limits.quotas.of(Limit::Mail);
+    mail.account = None;
+    config.limits.quotas.set(Limit::Mail, mail);
+}
+
 /// The `extensions.code` of the first error, if any.
 pub fn code(v: &Value) -> Option<&str> {
     v["errors"][0]["extensions"]["code"].as_str()

@@ -176,3 +176,47 @@ async fn an_ipv6_64_is_one_client() {
         "another /64 is another client: {next_64}"
     );
 }
+
+/// Sign-ups mail the address (a confirmation link, or "this address is
+/// registered"): they count in its mail limit like forgotPassword, and alike
+/// whether or not the address is registered.
+#[tokio::test]
+async fn sign_ups_count_in_the_addresses_mail_limit() {
+    let app = spawn_app_with(|c| c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    app.confirmed_user("taken@example.com").await;
+    let signup =
+        |email: &str| json!({ "query": SIGNUP, "variables": { "input": { "email": email, "password": PASSWORD } } });
+    // The taken address's own sign-up spent one of its three.
+    for (email, allowed) in [("taken@example.com", 2), ("free@example.com", 3)] {
+        for n in 0..allowed {
+            let r = post_from(&app, &format!("203.0.113.{n}"), signup(email)).await;
+            assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
+        }
+        let r = post_from(&app, "203.0.113.50", signup(email)).await;
+        assert_eq!(code(&r), Some("RATE_LIMITED"), "{email}: {r}");
+    }
+    let forgot = "mutation($e: String!) { forgotPassword(email: $e) }";
+    assert_eq!(
+        code(&app.gql(forgot, json!({ "e": "free@example.com" })).await),
+        Some("RATE_LIMITED")
+    );
+}
+
+/// Anonymous callers can empty an address's mail bucket with forgotPassword;
+/// the signed-in owner's step-up code comes from a bucket only they spend.
+#[tokio::test]
+async fn the_owner_gets_codes_whatever_strangers_did_to_the_address() {
+    let app = spawn_app().await;
+    let owner = app.user_with_tokens("owner@example.com").await;
+    let forgot = "mutation($e: String!) { forgotPassword(email: $e) }";
+    let mut limited = false;
+    for _ in 0..5 {
+        limited |= code(&app.gql(forgot, json!({ "e": "owner@example.com" })).await) == Some("RATE_LIMITED");
+    }
+    assert!(limited, "the address's bucket is empty");
+    let before = app.mail.to("owner@example.com").len();
+    let sent = app.gql_as(&owner.access, "mutation { sendOtp }", json!({})).await;
+    assert_eq!(sent["data"]["sendOtp"], true, "{sent}");
+    let code_mail = app.mail.wait_for_nth("owner@example.com", before + 1).await;
+    assert!(code_mail.text().chars().filter(char::is_ascii_digit).count() >= 6);
+}
