@@ -73,6 +73,8 @@ class Server:
             "SESSION_IDLE_TIMEOUT": "1d",
             "GRAPHIQL": "false",
             "RATE_LIMITS": "false",
+            # Sign-ups would ask the public range API (no internet here; it is off the hot path anyway).
+            "PWNED_PASSWORDS_URL": "off",
         }
         if database_url:
             env["DATABASE_URL"] = database_url

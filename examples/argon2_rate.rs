@@ -23,6 +23,9 @@ fn main() {
         iterations: 2,
         parallelism: 1,
         concurrency: threads,
+        breach_check_url: None,
+        breach_check_timeout: std::time::Duration::from_secs(1),
+        blocklist: Vec::new(),
     };
 
     // The argon2 crate alone, one thread, allocating per call as its API does.

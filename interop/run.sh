@@ -60,7 +60,7 @@ start_sink() {
 start_authql() {
   local name=$1 port=; shift
   env -i PATH="$PATH" HOME="${HOME:-/root}" \
-    LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$RUN/$name" LOG_FORMAT=json RUST_LOG=info MAIL_POLL_INTERVAL=200ms "$@" \
+    LISTEN_ADDR=127.0.0.1:0 DATA_DIR="$RUN/$name" LOG_FORMAT=json RUST_LOG=info MAIL_POLL_INTERVAL=200ms PWNED_PASSWORDS_URL=off "$@" \
     "$BIN" >"$RUN/$name.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 200); do

@@ -11,7 +11,7 @@ use poem::{EndpointExt, Server};
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::password::PasswordHasher;
-use crate::accounts::{AccountParts, Accounts};
+use crate::accounts::{AccountParts, Accounts, PasswordScreen};
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
@@ -134,6 +134,14 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         .context("cannot load signing keys (was SECRET_KEY changed?)")?;
     let keys = Arc::new(keys);
     let passwords = Arc::new(PasswordHasher::new(&config.password).context("PASSWORD_HASH_*")?);
+    let screen = Arc::new(
+        PasswordScreen::new(
+            config.password.breach_check_url.clone(),
+            config.password.breach_check_timeout,
+            config.password.blocklist.clone(),
+        )
+        .context("PWNED_PASSWORDS_URL")?,
+    );
     let outbox = Outbox::new(
         &config.mail,
         &config.data_dir,
@@ -178,6 +186,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
     let accounts = Accounts::new(AccountParts {
         db: db.clone(),
         passwords,
+        screen,
         outbox: outbox.clone(),
         limits: limits.clone(),
         sessions: sessions.clone(),

@@ -151,6 +151,7 @@ impl Accounts {
         let password =
             password.ok_or_else(|| AppError::bad_input(Field::Password, "a new account needs a password"))?;
         validate::password(Field::Password, password, email.as_str(), None)?;
+        self.screen.check(Field::Password, password).await?;
         let hash = self.passwords.hash(password).await?;
         users::ActiveModel {
             role: Set(Role::Admin),

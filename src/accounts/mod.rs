@@ -14,6 +14,7 @@ mod email_change;
 pub mod federated;
 pub mod password;
 mod password_changes;
+mod screening;
 mod sign_in;
 mod signup;
 pub mod validate;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 pub use admin::{MAX_PAGE, MadeAdmin};
 pub use email::Email;
+pub use screening::PasswordScreen;
 pub use sign_in::{LoginAttempt, LoginName, LoginOutcome};
 pub use signup::{NewAccount, SignupOutcome};
 pub(crate) use signup::{ensure_free, taken_field};
@@ -48,6 +50,8 @@ pub struct Accounts(Arc<AccountParts>);
 pub struct AccountParts {
     pub db: Db,
     pub passwords: Arc<PasswordHasher>,
+    /// Refuses breached and blocklisted new passwords.
+    pub screen: Arc<PasswordScreen>,
     pub outbox: Arc<Outbox>,
     pub limits: Arc<Limits>,
     pub sessions: Sessions,

@@ -168,6 +168,9 @@ mod tests {
             iterations: 1,
             parallelism: 1,
             concurrency: 2,
+            breach_check_url: None,
+            breach_check_timeout: std::time::Duration::from_secs(1),
+            blocklist: Vec::new(),
         })
         .unwrap()
     }

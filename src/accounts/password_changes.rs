@@ -70,6 +70,7 @@ impl Accounts {
             .await?
             .ok_or(AppError::InvalidToken)?;
         validate::password(Field::NewPassword, new_password, &user.email, user.username.as_deref())?;
+        self.screen.check(Field::NewPassword, new_password).await?;
         let hash = self.passwords.hash(new_password).await?;
         let mut tx = self.db.begin().await?;
         one_time::consume(&*tx, token, Purpose::ResetPassword).await?;
@@ -102,6 +103,7 @@ impl Accounts {
     ) -> AppResult<()> {
         let user = self.reauthenticate(caller, current, client).await?;
         validate::password(Field::NewPassword, new_password, &user.email, user.username.as_deref())?;
+        self.screen.check(Field::NewPassword, new_password).await?;
         let hash = self.passwords.hash(new_password).await?;
         let mut tx = self.db.begin().await?;
         set_password(&*tx, user.id, hash, false).await?;

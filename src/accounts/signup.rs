@@ -78,6 +78,7 @@ impl Accounts {
         let first_name = validate::name(Field::FirstName, input.first_name.as_deref())?;
         let last_name = validate::name(Field::LastName, input.last_name.as_deref())?;
         validate::password(Field::Password, &input.password, email.as_str(), username.as_deref())?;
+        self.screen.check(Field::Password, &input.password).await?;
         ensure_free(&self.db, username.as_deref(), phone.as_deref(), None).await?;
         // Every sign-up mails the address (a link, or "this address is
         // registered"), so it counts in the address's mail limit, alike

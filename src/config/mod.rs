@@ -61,6 +61,11 @@ pub struct PasswordConfig {
     pub iterations: u32,
     pub parallelism: u32,
     pub concurrency: usize,
+    /// PWNED_PASSWORDS_URL: the breach check's range API; none when off.
+    pub breach_check_url: Option<Url>,
+    pub breach_check_timeout: Duration,
+    /// The words of PASSWORD_BLOCKLIST_FILE, lower-cased.
+    pub blocklist: Vec<String>,
 }
 
 /// Where mail goes and how failed sends are retried.
@@ -245,6 +250,15 @@ impl Settings {
                 concurrency: self
                     .password_hash_concurrency
                     .map_or((cores / 2).max(1), |n| n as usize),
+                breach_check_url: values::range_url_or_off(&self.pwned_passwords_url)
+                    .map_err(|e| ConfigError(format!("PWNED_PASSWORDS_URL: {e}")))?,
+                breach_check_timeout: self.pwned_passwords_timeout,
+                blocklist: match &self.password_blocklist_file {
+                    Some(path) => values::load_blocklist(path).map_err(|e| {
+                        ConfigError(format!("PASSWORD_BLOCKLIST_FILE: cannot read {}: {e}", path.display()))
+                    })?,
+                    None => Vec::new(),
+                },
             },
             mail: MailConfig {
                 smtp_url: self.smtp_url,

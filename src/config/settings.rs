@@ -176,6 +176,20 @@ pub struct Settings {
     /// argon2id lanes.
     #[arg(long, env = "PASSWORD_HASH_PARALLELISM", value_name = "PASSWORD_HASH_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub password_hash_parallelism: u32,
+    /// Range API that new passwords are checked against for breaches (k-anonymity), or `off`.
+    #[arg(
+        long,
+        env = "PWNED_PASSWORDS_URL",
+        value_name = "PWNED_PASSWORDS_URL",
+        default_value = "https://api.pwnedpasswords.com/range/"
+    )]
+    pub pwned_passwords_url: String,
+    /// Longest the breach check may take before it is skipped.
+    #[arg(long, env = "PWNED_PASSWORDS_TIMEOUT", value_name = "PWNED_PASSWORDS_TIMEOUT", value_parser = values::duration, default_value = "2s")]
+    pub pwned_passwords_timeout: Duration,
+    /// A file of words (one per line, `#` comments) no new password may contain.
+    #[arg(long, env = "PASSWORD_BLOCKLIST_FILE", value_name = "PASSWORD_BLOCKLIST_FILE")]
+    pub password_blocklist_file: Option<PathBuf>,
     /// Password hashes computed at once; default half the cores, at least one.
     #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", value_name = "PASSWORD_HASH_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub password_hash_concurrency: Option<u32>,

@@ -101,6 +101,36 @@ pub fn http_url(value: &str) -> Result<url::Url, String> {
 ///
 /// # Errors
 /// A message when the value is neither.
+/// The words of a blocklist file (one per line, `#` comments), lower-cased.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn load_blocklist(path: &std::path::Path) -> std::io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_lowercase)
+        .collect())
+}
+
+/// A range API's base URL (its path ending in `/`, so a prefix can be
+/// appended), or `off` (none).
+///
+/// # Errors
+/// When the value is neither.
+pub fn range_url_or_off(value: &str) -> Result<Option<url::Url>, String> {
+    if value.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let mut url = http_url(value)?;
+    if !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
+    }
+    Ok(Some(url))
+}
+
 pub fn ip_net(value: &str) -> Result<ipnet::IpNet, String> {
     let value = value.trim();
     value

@@ -54,6 +54,8 @@ pub async fn test_config(db: &TestDb, data_dir: &std::path::Path, smtp_url: Opti
     config.password.memory_kib = 256;
     config.password.iterations = 1;
     config.password.concurrency = 4;
+    // Tests talk to loopback only; the breach check's tests start their own range server.
+    config.password.breach_check_url = None;
     config.mail.poll_interval = Duration::from_millis(100);
     config.mail.retry_base = Duration::from_millis(200);
     config.database_max_connections = 5;

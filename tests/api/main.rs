@@ -5,6 +5,7 @@ mod account_security;
 mod admin;
 mod avatar;
 mod bad_input;
+mod breached;
 mod concurrency;
 mod db;
 mod devices;

@@ -20,6 +20,13 @@ fn a_bad_value_stops_the_start_with_one_line_naming_the_variable() {
     assert!(err.contains("APP_ENV") && err.contains("production"), "{err}");
     let err = refuses(authql(dir.path()).env("SMTP_URL", "http://mail.example.com"));
     assert!(err.contains("SMTP_URL") && err.lines().count() == 1, "{err}");
+    let err = refuses(authql(dir.path()).env("PWNED_PASSWORDS_URL", "ftp://range.example.com/"));
+    assert!(err.contains("PWNED_PASSWORDS_URL") && err.lines().count() == 1, "{err}");
+    let err = refuses(authql(dir.path()).env("PASSWORD_BLOCKLIST_FILE", dir.path().join("missing.txt")));
+    assert!(
+        err.contains("PASSWORD_BLOCKLIST_FILE") && err.contains("missing.txt"),
+        "{err}"
+    );
     let err = refuses(authql(dir.path()).env("RATE_LIMIT_PASSWORD", "ip:30/2s,account:ten/1m"));
     assert!(
         err.contains("RATE_LIMIT_PASSWORD") && err.contains("positive whole number") && err.lines().count() == 1,
