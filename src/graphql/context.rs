@@ -14,17 +14,47 @@ pub struct RequestInfo {
     pub client: ClientInfo,
     bearer: Option<String>,
     principal: OnceCell<Principal>,
+    /// The known-device credential of the request's cookie.
+    device_cookie: Option<String>,
+    /// A device credential a login issued, for the HTTP layer to set as a cookie.
+    issued_device: std::sync::Mutex<Option<String>>,
 }
 
 impl RequestInfo {
-    /// A request from `client`, with the token of its `Authorization: Bearer` header.
-    pub fn new(client: ClientInfo, bearer: Option<String>) -> Self {
+    /// A request from `client`, with the token of its `Authorization: Bearer`
+    /// header and the device credential of its cookie.
+    pub fn new(client: ClientInfo, bearer: Option<String>, device_cookie: Option<String>) -> Self {
         Self {
             client,
             bearer,
             principal: OnceCell::new(),
+            device_cookie,
+            issued_device: std::sync::Mutex::new(None),
         }
     }
+
+    /// The device credential a login of this request issued, if any.
+    pub fn issued_device(&self) -> Option<String> {
+        self.issued_device.lock().ok().and_then(|mut d| d.take())
+    }
+}
+
+/// The device credential a login presents: the one in its input, or else its cookie's.
+pub fn presented_device<'a>(ctx: &Context<'a>, given: Option<&'a str>) -> GqlResult<Option<&'a str>> {
+    let info = ctx.data::<std::sync::Arc<RequestInfo>>()?;
+    Ok(given.or(info.device_cookie.as_deref()))
+}
+
+/// Hands a newly issued device credential to the HTTP layer, which sets it
+/// as a cookie for browsers.
+pub fn hand_over_device(ctx: &Context<'_>, device_token: Option<&str>) -> GqlResult<()> {
+    if let Some(token) = device_token {
+        let info = ctx.data::<std::sync::Arc<RequestInfo>>()?;
+        if let Ok(mut issued) = info.issued_device.lock() {
+            *issued = Some(token.to_owned());
+        }
+    }
+    Ok(())
 }
 
 /// The shared state.

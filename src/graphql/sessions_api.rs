@@ -3,10 +3,10 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use uuid::Uuid;
 
-use super::context::{client, principal, state};
+use super::context::{client, hand_over_device, presented_device, principal, state};
 use super::errors::GqlResult;
 use super::types::{AuthPayload, Device, LoginPayload, SecurityEvent, Session};
-use crate::accounts::{LoginAttempt, LoginName};
+use crate::accounts::{LoginAttempt, LoginName, LoginOutcome};
 use crate::error::{AppError, Field};
 use crate::events::{self, EventKind};
 
@@ -66,9 +66,12 @@ impl SessionsMutation {
         let attempt = LoginAttempt {
             name: LoginName::parse(input.email.as_deref(), input.username.as_deref())?,
             password: &input.password,
-            device: input.device_token.as_deref(),
+            device: presented_device(ctx, input.device_token.as_deref())?,
         };
         let outcome = state(ctx)?.accounts.login(attempt, client(ctx)?).await?;
+        if let LoginOutcome::SignedIn(bundle) = &outcome {
+            hand_over_device(ctx, bundle.device_token.as_deref())?;
+        }
         Ok(outcome.into())
     }
 

@@ -9,9 +9,9 @@ use poem::{Body, Request, Response, handler};
 use tokio::io::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-use super::graphiql;
 use super::middleware::RequestId;
 use super::responses::graphql_error;
+use super::{cookies, graphiql};
 use crate::error::ErrorCode;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestInfo;
@@ -68,7 +68,10 @@ pub async fn endpoint(
     let client = super::client_of(req, state);
     let bearer = req.header(header::AUTHORIZATION).and_then(bearer_token);
     // One RequestInfo per HTTP request, so a batch authenticates once.
-    let batch = batch.data(std::sync::Arc::new(RequestInfo::new(client, bearer)));
+    let https = state.config.public_url.scheme() == "https";
+    let device_cookie = cookies::read(req, cookies::device_name(https));
+    let info = std::sync::Arc::new(RequestInfo::new(client, bearer, device_cookie));
+    let batch = batch.data(info.clone());
     let mut response = schema.execute_batch(batch).await;
     if let Some(id) = &request_id {
         with_request_id(&mut response, id);
@@ -83,12 +86,28 @@ pub async fn endpoint(
             r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()
         }),
     };
-    Response::builder()
+    let mut resp = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(body)
+        .header(header::CACHE_CONTROL, "no-store");
+    if let Some(device) = info.issued_device() {
+        // Browsers keep the credential where script cannot read it; a later
+        // login from this browser presents it without the app's help.
+        let cookie = cookies::set(
+            cookies::device_name(https),
+            &device,
+            "/graphql",
+            cookies::SameSite::Strict,
+            DEVICE_COOKIE_LIFETIME,
+            https,
+        );
+        resp = resp.header(header::SET_COOKIE, cookie);
+    }
+    resp.body(body)
 }
+
+/// How long a browser keeps the device cookie (unused credentials are deleted after a year too).
+const DEVICE_COOKIE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
 /// Why a request cannot run.
 struct Rejection {

@@ -5,6 +5,7 @@
 mod avatar_images;
 mod client_ip;
 mod confirm_link;
+mod cookies;
 mod force_https;
 mod graphiql;
 mod graphql_endpoint;

@@ -8,6 +8,7 @@ use poem::web::{Data, Path, Query};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 
+use super::cookies;
 use super::responses::html_page;
 use crate::error::ErrorCode;
 use crate::oauth::{Callback, FLOW_SECONDS, FlowEnd};
@@ -125,23 +126,13 @@ pub fn outcome(Query(params): Query<OutcomeParams>) -> Response {
 
 /// The flow cookie the browser sent, if any.
 fn flow_cookie(req: &Request) -> Option<String> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+    cookies::read(req, COOKIE)
 }
 
 fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
-    let secure = if state.config.public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!("{COOKIE}={value}; Path=/auth; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    let https = state.config.public_url.scheme() == "https";
+    let max_age = std::time::Duration::from_secs(u64::try_from(max_age).unwrap_or(0));
+    cookies::set(COOKIE, value, "/auth", cookies::SameSite::Lax, max_age, https)
 }
 
 fn redirect(location: &str) -> Response {

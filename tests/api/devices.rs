@@ -220,3 +220,44 @@ async fn devices_are_listed_forgotten_and_all_forgotten_by_a_password_reset() {
     assert_eq!(answer["data"]["resetPassword"], true, "{answer}");
     assert_eq!(app.count("devices").await, 1, "only the other account's device is left");
 }
+
+/// Browsers get the credential as an HttpOnly, SameSite=Strict cookie on
+/// /graphql too, and present it without the app's help.
+#[tokio::test]
+async fn a_browser_keeps_its_device_credential_in_a_cookie() {
+    let app = behind_proxy(|_| {}).await;
+    let owner = "owner@example.com";
+    app.confirmed_user(owner).await;
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let login = |password: &'static str| {
+        let body = json!({ "query": LOGIN, "variables": { "input": { "email": owner, "password": password } } });
+        browser
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", "198.51.100.7")
+            .body(body.to_string())
+            .send()
+    };
+    let first = login(PASSWORD).await.unwrap();
+    let set_cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let answer: Value = first.json().await.unwrap();
+    let token = device_token(&answer);
+    assert_eq!(
+        set_cookie,
+        format!("authql_device={token}; HttpOnly; SameSite=Strict; Path=/graphql; Max-Age=31536000"),
+        "no Secure over plain HTTP"
+    );
+
+    for n in 0..9 {
+        login_from(&app, &format!("203.0.113.{n}"), owner, WRONG, None).await;
+    }
+    assert_eq!(
+        code(&login_from(&app, "203.0.113.77", owner, PASSWORD, None).await),
+        Some("RATE_LIMITED")
+    );
+    let spared: Value = login(PASSWORD).await.unwrap().json().await.unwrap();
+    assert!(
+        spared["data"]["login"]["auth"].is_object(),
+        "the cookie spared it: {spared}"
+    );
+}
