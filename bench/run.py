@@ -9,7 +9,8 @@ to target/bench/<time>.json (and target/bench/latest.json) for comparison.
 
 Settings (environment): BENCH_DURATION (seconds, 10), BENCH_CONNECTIONS (64),
 BENCH_LOGIN_CONNECTIONS (16, the login storm of scenario 6),
-BENCH_THREADS (wrk threads, 2), BENCH_USERS (2 x connections), BENCH_DATABASE_URL.
+BENCH_THREADS (wrk threads, 2), BENCH_USERS (2 x connections), BENCH_DATABASE_URL,
+BENCH_REDIS_URL (adds a run with the rate limits shared through Redis).
 """
 
 import atexit
@@ -61,7 +62,7 @@ def rss_kib(pid):
 class Server:
     """A release authql on a fresh database, listening on a free port."""
 
-    def __init__(self, database_url):
+    def __init__(self, database_url, extra_env=None):
         self.dir = tempfile.TemporaryDirectory(prefix="authql-bench-")
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -78,6 +79,7 @@ class Server:
         }
         if database_url:
             env["DATABASE_URL"] = database_url
+        env.update(extra_env or {})
         self.log = open(os.path.join(self.dir.name, "server.log"), "w+")
         self.proc = subprocess.Popen([str(BIN)], env=env, cwd=self.dir.name, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = None
@@ -225,6 +227,53 @@ def run_database(label, database_url):
         server.stop()
 
 
+# Limits on, every class at its default but two: seeding signs up USERS
+# accounts from one address, and the refresh scenario rotates ~30 000 tokens
+# from one address; their buckets are made big enough never to refuse, so
+# every request still pays for its check.
+LIMITED = {
+    "RATE_LIMITS": "true",
+    "RATE_LIMIT_SIGNUP": "off",
+    "RATE_LIMIT_REFRESH": "ip:1000000/1ms",
+}
+
+
+def run_limits(label, extra_env):
+    """me and refresh with the rate limiter on (in process, or in Redis)."""
+    print(f"== {label}", file=sys.stderr)
+    server = Server(None, dict(LIMITED, **extra_env))
+    try:
+        time.sleep(1)
+        files = seed(server, server.dir.name)
+        url = server.url
+        return {
+            "database": label,
+            "scenarios": {
+                "me": measure(server, "me", lambda: wrk(url, "me", CONNECTIONS, files["access"])),
+                "refresh": measure(server, "refresh", lambda: wrk(url, "refresh", CONNECTIONS, files["refresh"])),
+            },
+        }
+    finally:
+        server.stop()
+
+
+def limits_table(base, limited):
+    lines = [
+        "### Rate limits on (SQLite)",
+        "",
+        "| run | me req/s | me p99 ms | me CPU µs/req | refresh req/s | refresh CPU µs/req | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in [dict(base, database="RATE_LIMITS=false")] + limited:
+        me, refresh = run["scenarios"]["me"], run["scenarios"]["refresh"]
+        lines.append(f"| {run['database']} | {me['rps']:.0f} | {me['p99_ms']:.1f} | {me['server_cpu_us_per_request']:.0f} "
+                     f"| {refresh['rps']:.0f} | {refresh['server_cpu_us_per_request']:.0f} | {me['errors'] + refresh['errors']} |")
+    base_me = base["scenarios"]["me"]["rps"]
+    for run in limited:
+        lines.append(f"- {run['database']}: me at {run['scenarios']['me']['rps'] / base_me:.1%} of RATE_LIMITS=false")
+    return "\n".join(lines)
+
+
 def argon2_limit():
     threads = int(os.environ.get("PASSWORD_HASH_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2)))
     out = subprocess.run([str(ARGON), "5", str(threads)], capture_output=True, text=True, check=True).stdout
@@ -271,6 +320,10 @@ def main():
     argon = argon2_limit()
     print(f"raw argon2id: {argon['raw_verifies_per_sec_1_thread']:.1f} verifies/s on one thread", file=sys.stderr)
     runs = [run_database("SQLite", None)]
+    limited = [run_limits("limits on, in process", {})]
+    if os.environ.get("BENCH_REDIS_URL"):
+        limited.append(run_limits("limits on, in Redis", {"REDIS_URL": os.environ["BENCH_REDIS_URL"],
+                                                           "REDIS_KEY_PREFIX": f"authql-bench-{uuid.uuid4().hex[:8]}:"}))
     bench_db = os.environ.get("BENCH_DATABASE_URL")
     if bench_db:
         runs.append(run_database("PostgreSQL", fresh_postgres(bench_db)))
@@ -281,6 +334,7 @@ def main():
                      "wrk_threads": THREADS, "users": USERS, "cpus": os.cpu_count()},
         "argon2": argon,
         "runs": runs,
+        "limits": limited,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -291,6 +345,7 @@ def main():
           f"({argon['authql_verifies_per_sec']:.1f}/s through authql's hasher with {argon['hashing_threads']} thread(s)).\n")
     for run in runs:
         print(table(run, argon) + "\n")
+    print(limits_table(runs[0], limited) + "\n")
     print(f"JSON: target/bench/{stamp}.json")
 
 

@@ -454,17 +454,7 @@ async fn spent_recovery_codes_are_purged_after_a_day() {
 async fn login_from(app: &TestApp, email: &str, user_agent: &str) -> Value {
     let body =
         json!({ "query": crate::helpers::LOGIN, "variables": { "input": { "email": email, "password": PASSWORD } } });
-    app.http
-        .post(app.url("/graphql"))
-        .header("content-type", "application/json")
-        .header("user-agent", user_agent)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.post_with(&[("user-agent", user_agent)], &body).await
 }
 
 #[tokio::test]

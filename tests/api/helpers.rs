@@ -213,6 +213,19 @@ impl TestApp {
         )
     }
 
+    /// POSTs a JSON `body` with extra `headers` (a client address through a
+    /// trusted proxy, a user agent); returns the parsed answer.
+    pub async fn post_with(&self, headers: &[(&str, &str)], body: &Value) -> Value {
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.body(body.to_string()).send().await.unwrap().json().await.unwrap()
+    }
+
     /// Runs an operation anonymously.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.post_raw(json!({ "query": query, "variables": variables }).to_string(), None)
@@ -269,6 +282,19 @@ impl TestApp {
 
     pub async fn refresh(&self, refresh_token: &str) -> Value {
         self.gql(REFRESH, json!({ "t": refresh_token })).await
+    }
+
+    /// The kinds of the caller's newest 50 security events, newest first.
+    pub async fn event_kinds(&self, access: &str) -> Vec<String> {
+        let events = self
+            .gql_as(access, "{ securityEvents(first: 50) { kind } }", json!({}))
+            .await;
+        events["data"]["securityEvents"]
+            .as_array()
+            .unwrap_or_else(|| panic!("security events: {events}"))
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     pub async fn me(&self, access: &str) -> Value {

@@ -16,16 +16,7 @@ fn codes(answer: &Value) -> Vec<String> {
 }
 
 async fn post_from(app: &TestApp, forwarded_for: &str, body: Value) -> Value {
-    let resp = app
-        .http
-        .post(app.url("/graphql"))
-        .header("content-type", "application/json")
-        .header("x-forwarded-for", forwarded_for)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    resp.json().await.unwrap()
+    app.post_with(&[("x-forwarded-for", forwarded_for)], &body).await
 }
 
 #[tokio::test]
