@@ -101,6 +101,7 @@ pub enum Field {
     IdToken,
     After,
     Role,
+    RefreshToken,
 }
 
 /// Every failure authql reports.

@@ -22,7 +22,7 @@ use url::Url;
 use crate::limits::Quotas;
 
 pub use settings::Settings;
-pub use values::{AppEnv, LogFormat, LoginEmailOtp, Secret, SqliteSync};
+pub use values::{AppEnv, LogFormat, LoginEmailOtp, Secret, SqliteSync, TokenTransport};
 
 /// Token and session lifetimes.
 #[derive(Clone, Debug)]
@@ -89,6 +89,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// FORCE_HTTPS.
     pub force_https: bool,
+    /// REFRESH_TOKEN_TRANSPORT.
+    pub token_transport: TokenTransport,
 }
 
 /// Rate limits and known devices.
@@ -275,6 +277,7 @@ impl Settings {
                 cors_origins,
                 max_body_bytes: self.max_body_bytes.max(1024),
                 force_https: self.force_https,
+                token_transport: self.refresh_token_transport,
             },
             limits: LimitsConfig {
                 enabled: self.rate_limits,

@@ -19,6 +19,15 @@ pub struct Settings {
     /// IPv6 clients are rate-limited by this prefix of their address (a host usually holds a /64).
     #[arg(long, env = "IPV6_PREFIX", value_name = "IPV6_PREFIX", default_value_t = 64, value_parser = clap::value_parser!(u8).range(32..=128))]
     pub ipv6_prefix: u8,
+    /// How refresh tokens travel: body, cookie, or both (cookies when a request asks with X-Authql-Token-Transport: cookie).
+    #[arg(
+        long,
+        env = "REFRESH_TOKEN_TRANSPORT",
+        value_name = "REFRESH_TOKEN_TRANSPORT",
+        value_enum,
+        default_value = "both"
+    )]
+    pub refresh_token_transport: values::TokenTransport,
     /// Wrong passwords given with one known-device credential before it is revoked.
     #[arg(
         long,

@@ -40,6 +40,18 @@ pub enum LoginEmailOtp {
     Always,
 }
 
+/// How refresh tokens (and device credentials) travel to and from clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenTransport {
+    /// In the JSON answer and the `refreshToken` argument (mobile apps).
+    Body,
+    /// Only as HttpOnly cookies (browser apps).
+    Cookie,
+    /// The JSON answer, unless the request asks for cookies with
+    /// `X-Authql-Token-Transport: cookie`.
+    Both,
+}
+
 /// A value that must never be printed: Debug and Display show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object};
 
 use super::context::{client, principal, state};
+use super::delivery::deliver;
 use super::errors::GqlResult;
 use super::types::{SignupPayload, User};
 use crate::accounts::{Email, NewAccount};
@@ -61,7 +62,7 @@ impl AccountsMutation {
         let outcome = state(ctx)?.accounts.signup(account, client(ctx)?).await?;
         Ok(SignupPayload {
             confirmation_required: outcome.confirmation_required,
-            auth: outcome.auth.map(Into::into),
+            auth: outcome.auth.map(|bundle| deliver(ctx, bundle)).transpose()?,
         })
     }
 

@@ -1,8 +1,13 @@
-//! Per-request context: who is calling from where, authenticated on first need.
+//! Per-request context: who is calling from where, authenticated on first need,
+//! and the cookies of the request and its answer.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
 use async_graphql::Context;
 use tokio::sync::OnceCell;
 
+use super::delivery::{IncomingCookies, OutgoingCookies};
 use super::errors::GqlResult;
 use crate::client::ClientInfo;
 use crate::error::AppError;
@@ -14,47 +19,48 @@ pub struct RequestInfo {
     pub client: ClientInfo,
     bearer: Option<String>,
     principal: OnceCell<Principal>,
-    /// The known-device credential of the request's cookie.
-    device_cookie: Option<String>,
-    /// A device credential a login issued, for the HTTP layer to set as a cookie.
-    issued_device: std::sync::Mutex<Option<String>>,
+    /// The request's cookies and how they may be used.
+    pub(super) cookies: IncomingCookies,
+    /// Whether a resolver spent the refresh cookie (its successor then goes to the cookie too).
+    pub(super) used_refresh_cookie: AtomicBool,
+    /// Cookies for the HTTP layer to set on the answer.
+    pub(super) outgoing: Mutex<OutgoingCookies>,
 }
 
 impl RequestInfo {
     /// A request from `client`, with the token of its `Authorization: Bearer`
-    /// header and the device credential of its cookie.
-    pub fn new(client: ClientInfo, bearer: Option<String>, device_cookie: Option<String>) -> Self {
+    /// header and what the HTTP layer made of its cookies.
+    pub fn new(client: ClientInfo, bearer: Option<String>, cookies: IncomingCookies) -> Self {
         Self {
             client,
             bearer,
             principal: OnceCell::new(),
-            device_cookie,
-            issued_device: std::sync::Mutex::new(None),
+            cookies,
+            used_refresh_cookie: AtomicBool::new(false),
+            outgoing: Mutex::new(OutgoingCookies::default()),
         }
     }
 
-    /// The device credential a login of this request issued, if any.
-    pub fn issued_device(&self) -> Option<String> {
-        self.issued_device.lock().ok().and_then(|mut d| d.take())
+    /// A WebSocket connection's context: `principal` authenticated it at
+    /// connection init; it carries no cookies.
+    pub fn authenticated(client: ClientInfo, principal: Principal) -> Self {
+        let info = Self::new(client, None, IncomingCookies::default());
+        let _ = info.principal.set(principal);
+        info
+    }
+
+    /// The cookies the request's resolvers want set.
+    pub fn take_outgoing(&self) -> OutgoingCookies {
+        self.outgoing
+            .lock()
+            .map(|mut o| std::mem::take(&mut *o))
+            .unwrap_or_default()
     }
 }
 
-/// The device credential a login presents: the one in its input, or else its cookie's.
-pub fn presented_device<'a>(ctx: &Context<'a>, given: Option<&'a str>) -> GqlResult<Option<&'a str>> {
-    let info = ctx.data::<std::sync::Arc<RequestInfo>>()?;
-    Ok(given.or(info.device_cookie.as_deref()))
-}
-
-/// Hands a newly issued device credential to the HTTP layer, which sets it
-/// as a cookie for browsers.
-pub fn hand_over_device(ctx: &Context<'_>, device_token: Option<&str>) -> GqlResult<()> {
-    if let Some(token) = device_token {
-        let info = ctx.data::<std::sync::Arc<RequestInfo>>()?;
-        if let Ok(mut issued) = info.issued_device.lock() {
-            *issued = Some(token.to_owned());
-        }
-    }
-    Ok(())
+/// This request's [`RequestInfo`].
+pub(super) fn request_info<'a>(ctx: &Context<'a>) -> GqlResult<&'a RequestInfo> {
+    Ok(ctx.data::<std::sync::Arc<RequestInfo>>()?)
 }
 
 /// The shared state.
@@ -73,6 +79,9 @@ pub fn client<'a>(ctx: &Context<'a>) -> GqlResult<&'a ClientInfo> {
 /// `UNAUTHENTICATED` without a valid access token of a live session.
 pub async fn principal<'a>(ctx: &Context<'a>) -> GqlResult<&'a Principal> {
     let info = ctx.data::<std::sync::Arc<RequestInfo>>()?;
+    if let Some(principal) = info.principal.get() {
+        return Ok(principal);
+    }
     let sessions = &state(ctx)?.sessions;
     let bearer = info.bearer.as_deref().ok_or(AppError::Unauthenticated)?;
     Ok(info.principal.get_or_try_init(|| sessions.authenticate(bearer)).await?)

@@ -57,6 +57,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::IdToken => "idToken",
         Field::After => "after",
         Field::Role => "role",
+        Field::RefreshToken => "refreshToken",
     }
 }
 

@@ -3,7 +3,8 @@
 
 use async_graphql::{Context, InputObject, Object};
 
-use super::context::{client, hand_over_device, principal, state};
+use super::context::{client, principal, state};
+use super::delivery::deliver;
 use super::errors::GqlResult;
 use super::types::{AuthPayload, MfaMethod, MfaSetup, RecoveryCodes};
 
@@ -25,8 +26,7 @@ impl MfaMutation {
             .mfa
             .finish_login(&input.mfa_token, &input.code, input.method.into(), client(ctx)?)
             .await?;
-        hand_over_device(ctx, bundle.device_token.as_deref())?;
-        Ok(bundle.into())
+        deliver(ctx, bundle)
     }
 
     /// Mails a six-digit code for an EMAIL_OTP login.

@@ -1,11 +1,13 @@
 //! The GraphQL schema: thin resolvers per domain (`*_api`), merged into one
-//! Query and one Mutation. A resolver reads the caller, calls one domain
+//! Query and one Mutation, and the one Subscription. A resolver reads the caller, calls one domain
 //! service, and maps the answer; errors map in `errors`.
 
 pub mod accounts_api;
 pub mod admin_api;
 pub mod context;
+pub mod delivery;
 pub mod errors;
+pub mod events_api;
 pub mod guardrails;
 pub mod mfa_api;
 pub mod oauth_api;
@@ -13,7 +15,7 @@ pub mod profile_api;
 pub mod sessions_api;
 pub mod types;
 
-use async_graphql::{EmptySubscription, MergedObject, Object, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Object, Schema, SchemaBuilder};
 
 use crate::error::ErrorCode;
 use crate::state::AppState;
@@ -53,11 +55,14 @@ pub struct Mutation(
     oauth_api::OAuthMutation,
 );
 
-/// The schema type.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+/// Every subscription field.
+pub type Subscription = events_api::SessionsSubscription;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+/// The schema type.
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
         .limit_complexity(guardrails::MAX_COMPLEXITY)
         .limit_recursive_depth(guardrails::MAX_DEPTH * 2)
         .extension(guardrails::Guardrails)

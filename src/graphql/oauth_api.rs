@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, SimpleObject};
 
 use super::context::{client, principal, state};
+use super::delivery::deliver_login;
 use super::errors::GqlResult;
 use super::types::{LoginPayload, User};
 
@@ -43,7 +44,8 @@ pub struct OAuthMutation;
 impl OAuthMutation {
     /// Trades the one-time code of a provider sign-in (60 s, once) for what `login` answers.
     async fn exchange_login_code(&self, ctx: &Context<'_>, code: String) -> GqlResult<LoginPayload> {
-        Ok(state(ctx)?.oauth.exchange_login_code(&code, client(ctx)?).await?.into())
+        let outcome = state(ctx)?.oauth.exchange_login_code(&code, client(ctx)?).await?;
+        deliver_login(ctx, outcome)
     }
 
     /// Native sign-in: the ID token an app got from the provider's own SDK
@@ -55,11 +57,11 @@ impl OAuthMutation {
         id_token: String,
         nonce: Option<String>,
     ) -> GqlResult<LoginPayload> {
-        Ok(state(ctx)?
+        let outcome = state(ctx)?
             .oauth
             .sign_in_with_id_token(&provider, &id_token, nonce.as_deref(), client(ctx)?)
-            .await?
-            .into())
+            .await?;
+        deliver_login(ctx, outcome)
     }
 
     /// An address to open in a browser that links `provider` to the caller's

@@ -3,10 +3,11 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use uuid::Uuid;
 
-use super::context::{client, hand_over_device, presented_device, principal, state};
+use super::context::{client, principal, state};
+use super::delivery::{clear_refresh_cookie, deliver, deliver_login, presented_device, refresh_from_cookie};
 use super::errors::GqlResult;
 use super::types::{AuthPayload, Device, LoginPayload, SecurityEvent, Session};
-use crate::accounts::{LoginAttempt, LoginName, LoginOutcome};
+use crate::accounts::{LoginAttempt, LoginName};
 use crate::error::{AppError, Field};
 use crate::events::{self, EventKind};
 
@@ -69,15 +70,18 @@ impl SessionsMutation {
             device: presented_device(ctx, input.device_token.as_deref())?,
         };
         let outcome = state(ctx)?.accounts.login(attempt, client(ctx)?).await?;
-        if let LoginOutcome::SignedIn(bundle) = &outcome {
-            hand_over_device(ctx, bundle.device_token.as_deref())?;
-        }
-        Ok(outcome.into())
+        deliver_login(ctx, outcome)
     }
 
-    /// Spends a refresh token for new tokens. Reusing a spent token revokes its session.
-    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> GqlResult<AuthPayload> {
-        Ok(state(ctx)?.sessions.rotate(&refresh_token, client(ctx)?).await?.into())
+    /// Spends a refresh token for new tokens (without the argument, the one
+    /// of the refresh cookie). Reusing a spent token revokes its session.
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> GqlResult<AuthPayload> {
+        let token = match refresh_token.as_deref() {
+            Some(token) => token,
+            None => refresh_from_cookie(ctx)?,
+        };
+        let bundle = state(ctx)?.sessions.rotate(token, client(ctx)?).await?;
+        deliver(ctx, bundle)
     }
 
     /// Ends the caller's session.
@@ -92,6 +96,7 @@ impl SessionsMutation {
                 client(ctx)?,
             )
             .await?;
+        clear_refresh_cookie(ctx)?;
         Ok(true)
     }
 
@@ -99,6 +104,7 @@ impl SessionsMutation {
     async fn logout_all(&self, ctx: &Context<'_>) -> GqlResult<i32> {
         let caller = principal(ctx).await?;
         let ended = state(ctx)?.sessions.logout_all(caller.user().id, client(ctx)?).await?;
+        clear_refresh_cookie(ctx)?;
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))
     }
 

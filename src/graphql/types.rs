@@ -129,7 +129,8 @@ pub struct UserConnection {
 #[derive(SimpleObject)]
 pub struct AuthPayload {
     pub access_token: String,
-    pub refresh_token: String,
+    /// Single use; null in cookie mode, where it travels only as an HttpOnly cookie.
+    pub refresh_token: Option<String>,
     /// After a password login: the known-device credential to present with
     /// the next login on this device (it spares that login from lockouts
     /// others cause). Keep it like the refresh token; every login renews it.
@@ -143,7 +144,7 @@ impl From<AuthBundle> for AuthPayload {
     fn from(b: AuthBundle) -> Self {
         Self {
             access_token: b.access_token,
-            refresh_token: b.refresh_token,
+            refresh_token: Some(b.refresh_token),
             device_token: b.device_token,
             token_type: "Bearer".to_owned(),
             expires_in: i32::try_from(b.expires_in).unwrap_or(i32::MAX),
@@ -168,15 +169,22 @@ pub struct LoginPayload {
     pub mfa_methods: Vec<MfaMethod>,
 }
 
+impl LoginPayload {
+    /// A login that opened a session.
+    pub fn signed_in(auth: AuthPayload) -> Self {
+        Self {
+            auth: Some(auth),
+            mfa_required: false,
+            mfa_token: None,
+            mfa_methods: Vec::new(),
+        }
+    }
+}
+
 impl From<LoginOutcome> for LoginPayload {
     fn from(outcome: LoginOutcome) -> Self {
         match outcome {
-            LoginOutcome::SignedIn(bundle) => Self {
-                auth: Some((*bundle).into()),
-                mfa_required: false,
-                mfa_token: None,
-                mfa_methods: Vec::new(),
-            },
+            LoginOutcome::SignedIn(bundle) => Self::signed_in((*bundle).into()),
             LoginOutcome::MfaRequired(challenge) => Self {
                 auth: None,
                 mfa_required: true,

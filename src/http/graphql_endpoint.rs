@@ -68,9 +68,7 @@ pub async fn endpoint(
     let client = super::client_of(req, state);
     let bearer = req.header(header::AUTHORIZATION).and_then(bearer_token);
     // One RequestInfo per HTTP request, so a batch authenticates once.
-    let https = state.config.public_url.scheme() == "https";
-    let device_cookie = cookies::read(req, cookies::device_name(https));
-    let info = std::sync::Arc::new(RequestInfo::new(client, bearer, device_cookie));
+    let info = std::sync::Arc::new(RequestInfo::new(client, bearer, cookies::incoming(req, state)));
     let batch = batch.data(info.clone());
     let mut response = schema.execute_batch(batch).await;
     if let Some(id) = &request_id {
@@ -90,24 +88,11 @@ pub async fn endpoint(
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
         .header(header::CACHE_CONTROL, "no-store");
-    if let Some(device) = info.issued_device() {
-        // Browsers keep the credential where script cannot read it; a later
-        // login from this browser presents it without the app's help.
-        let cookie = cookies::set(
-            cookies::device_name(https),
-            &device,
-            "/graphql",
-            cookies::SameSite::Strict,
-            DEVICE_COOKIE_LIFETIME,
-            https,
-        );
+    for cookie in cookies::outgoing(info.take_outgoing(), state) {
         resp = resp.header(header::SET_COOKIE, cookie);
     }
     resp.body(body)
 }
-
-/// How long a browser keeps the device cookie (unused credentials are deleted after a year too).
-const DEVICE_COOKIE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
 /// Why a request cannot run.
 struct Rejection {
@@ -280,7 +265,7 @@ fn json_error(e: &serde_json::Error) -> String {
 }
 
 /// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
-fn bearer_token(value: &str) -> Option<String> {
+pub(super) fn bearer_token(value: &str) -> Option<String> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -15,6 +15,7 @@ pub mod middleware;
 mod oauth_routes;
 mod responses;
 pub mod status;
+mod subscriptions;
 
 use poem::http::Method;
 use poem::middleware::{CatchPanic, Cors, SetHeader};
@@ -35,7 +36,19 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         "max-age=31536000; includeSubDomains",
     );
     let routes = Route::new()
-        .at("/graphql", graphql_endpoint::endpoint)
+        .at(
+            "/graphql",
+            graphql_endpoint::endpoint.around(|ep, req| async move {
+                if subscriptions::is_upgrade(&req) {
+                    let state = req.data::<AppState>().cloned();
+                    let schema = req.data::<AppSchema>().cloned();
+                    if let (Some(state), Some(schema)) = (state, schema) {
+                        return subscriptions::upgrade(req, &state, &schema).await;
+                    }
+                }
+                ep.call(req).await.map(poem::IntoResponse::into_response)
+            }),
+        )
         .at("/graphiql/:name", get(graphiql::asset))
         .at("/confirm/:token", get(confirm_link::ask).post(confirm_link::confirm))
         .at("/avatars/:file", get(avatar_images::image))
@@ -67,7 +80,10 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
             "apollo-require-preflight",
             "x-requested-with",
             "x-request-id",
+            cookies::TRANSPORT_HEADER,
         ])
+        // Cookies (refresh, device) ride along only for these origins.
+        .allow_credentials(true)
         .max_age(600);
     routes
         .with_if(!origins.is_empty(), cors)

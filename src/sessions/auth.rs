@@ -37,24 +37,32 @@ impl Sessions {
     /// database errors when the session cannot be read.
     pub async fn authenticate(&self, bearer: &str) -> AppResult<Principal> {
         let claims = self.verifier.verify(&self.keys, &self.db, &self.crypto, bearer).await?;
-        let live = match self.cache.get(claims.sid) {
-            Some(live) => live,
-            None => {
-                let (session, user) = sessions::Entity::find_by_id(claims.sid)
-                    .find_also_related(users::Entity)
-                    .one(&self.db.read)
-                    .await?
-                    .ok_or(AppError::Unauthenticated)?;
-                let user = user.ok_or(AppError::Unauthenticated)?;
-                let live = Arc::new(LiveSession::new(session, user));
-                self.cache.put(live.clone());
-                live
-            }
-        };
+        let live = self.live_session(claims.sid).await?.ok_or(AppError::Unauthenticated)?;
         if live.user.id != claims.sub || !self.is_alive(&live.session, &live.user) {
             return Err(AppError::Unauthenticated);
         }
         self.activity.touch(live.session.id, live.user.id);
         Ok(Principal { claims, live })
+    }
+
+    /// Session `sid` and its user, as of at most a second ago (the cache), or
+    /// `None` when there is no such session (or no longer its user).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub(super) async fn live_session(&self, sid: uuid::Uuid) -> AppResult<Option<Arc<LiveSession>>> {
+        if let Some(live) = self.cache.get(sid) {
+            return Ok(Some(live));
+        }
+        let found = sessions::Entity::find_by_id(sid)
+            .find_also_related(users::Entity)
+            .one(&self.db.read)
+            .await?;
+        let Some((session, Some(user))) = found else {
+            return Ok(None);
+        };
+        let live = Arc::new(LiveSession::new(session, user));
+        self.cache.put(live.clone());
+        Ok(Some(live))
     }
 }

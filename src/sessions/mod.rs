@@ -13,6 +13,7 @@ pub mod expiry;
 pub mod recent_proof;
 pub mod refresh;
 pub mod store;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ pub struct Sessions {
     new_device_notices: bool,
     /// Wrong passwords after which a device credential is revoked.
     device_max_failures: u32,
+    /// Connections watching their session (`sessionEvents`), per account.
+    watchers: Arc<watch::Watchers>,
 }
 
 impl Sessions {
@@ -96,6 +99,7 @@ impl Sessions {
             outbox,
             new_device_notices,
             device_max_failures,
+            watchers: Arc::default(),
         }
     }
 
