@@ -39,6 +39,17 @@ bench:
     cargo build --release --bin authql --example argon2_rate
     python3 bench/run.py
 
+# The example browser app (examples/spa) at http://127.0.0.1:5173, beside authql
+# at http://127.0.0.1:8080 in cookie mode (mail in ./data/outbox, links in the log).
+spa:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release --bin authql
+    FRONTEND_URL=http://127.0.0.1:5173 CORS_ALLOWED_ORIGINS=http://127.0.0.1:5173 \
+      REFRESH_TOKEN_TRANSPORT=cookie target/release/authql &
+    trap 'kill $!' EXIT
+    AUTHQL_URL=http://127.0.0.1:8080 python3 examples/spa/serve.py 5173
+
 # Check authql against third-party clients and servers (installs them under target/interop).
 interop:
     bash interop/run.sh

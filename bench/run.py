@@ -10,7 +10,8 @@ to target/bench/<time>.json (and target/bench/latest.json) for comparison.
 Settings (environment): BENCH_DURATION (seconds, 10), BENCH_CONNECTIONS (64),
 BENCH_LOGIN_CONNECTIONS (16, the login storm of scenario 6),
 BENCH_THREADS (wrk threads, 2), BENCH_USERS (2 x connections), BENCH_DATABASE_URL,
-BENCH_REDIS_URL (adds a run with the rate limits shared through Redis).
+BENCH_REDIS_URL (adds a run with the rate limits shared through Redis);
+BENCH_ONLY=limits runs only the limiter comparison, BENCH_ROUNDS (2) times alternately.
 """
 
 import atexit
@@ -257,6 +258,30 @@ def run_limits(label, extra_env):
         server.stop()
 
 
+def limits_only():
+    """BENCH_ONLY=limits: off / in process / Redis, alternately, BENCH_ROUNDS times (2),
+    so drift of the machine falls on every configuration alike."""
+    configs = [("RATE_LIMITS=false", {"RATE_LIMITS": "false"}), ("limits on, in process", {})]
+    if os.environ.get("BENCH_REDIS_URL"):
+        configs.append(("limits on, in Redis", {"REDIS_URL": os.environ["BENCH_REDIS_URL"],
+                                                "REDIS_KEY_PREFIX": f"authql-bench-{uuid.uuid4().hex[:8]}:"}))
+    runs = []
+    for round_ in range(int(os.environ.get("BENCH_ROUNDS", "2"))):
+        for label, env in configs:
+            runs.append(run_limits(f"{label} (round {round_ + 1})", env))
+    lines = [
+        f"## Rate limiter cost ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, {DURATION}s x {CONNECTIONS} connections)",
+        "",
+        "| run | me req/s | me p99 ms | me CPU µs/req | refresh req/s | refresh CPU µs/req | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        me, refresh = run["scenarios"]["me"], run["scenarios"]["refresh"]
+        lines.append(f"| {run['database']} | {me['rps']:.0f} | {me['p99_ms']:.1f} | {me['server_cpu_us_per_request']:.0f} "
+                     f"| {refresh['rps']:.0f} | {refresh['server_cpu_us_per_request']:.0f} | {me['errors'] + refresh['errors']} |")
+    print("\n".join(lines))
+
+
 def limits_table(base, limited):
     lines = [
         "### Rate limits on (SQLite)",
@@ -317,6 +342,9 @@ def main():
     for tool in ("wrk",):
         if subprocess.run(["which", tool], capture_output=True).returncode != 0:
             sys.exit(f"{tool} is missing: run `just bench`, which installs it")
+    if os.environ.get("BENCH_ONLY") == "limits":
+        limits_only()
+        return
     argon = argon2_limit()
     print(f"raw argon2id: {argon['raw_verifies_per_sec_1_thread']:.1f} verifies/s on one thread", file=sys.stderr)
     runs = [run_database("SQLite", None)]

@@ -74,6 +74,7 @@ start_authql() {
 
 export MAILDIR=$RUN/mail MAILDIR_TLS=$RUN/mail-tls
 start_sink mail || exit 1
+MAIL_PORT=$PORT
 start_authql authql SMTP_URL="smtp://127.0.0.1:$PORT" || exit 1
 export AUTHQL_URL=$URL AUTHQL_LOG=$RUN/authql.log
 start_sink mail-tls --starttls || exit 1
@@ -93,6 +94,17 @@ grep -q ready "$RUN/oidc-op.log" || { echo "FAIL starting oidc-provider"; cat "$
 start_authql authql-oidc LISTEN_ADDR=127.0.0.1:$OIDC_AUTHQL_PORT OIDC_PROVIDERS=op \
   OIDC_OP_ISSUER="$OIDC_OP_URL" OIDC_OP_CLIENT_ID=authql-interop OIDC_OP_CLIENT_SECRET=interop-provider-secret || exit 1
 export AUTHQL_OIDC_URL=$URL
+
+# The example browser app on its own origin, beside an authql in cookie mode.
+SPA_PORT=$(free_port)
+export SPA_URL=http://127.0.0.1:$SPA_PORT
+start_authql authql-spa SMTP_URL="smtp://127.0.0.1:$MAIL_PORT" FRONTEND_URL="$SPA_URL" \
+  CORS_ALLOWED_ORIGINS="$SPA_URL" REFRESH_TOKEN_TRANSPORT=cookie || exit 1
+export AUTHQL_SPA_URL=$URL
+AUTHQL_URL=$AUTHQL_SPA_URL python3 "$ROOT/examples/spa/serve.py" "$SPA_PORT" >"$RUN/spa.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do grep -q "example app at" "$RUN/spa.log" 2>/dev/null && break; sleep 0.1; done
+export SPA_SCREENSHOT=$ROOT/target/interop/spa.png
 
 # ES modules resolve packages next to the script: run the Node checks from $WORK.
 cp "$HERE"/*.mjs "$WORK/"
@@ -126,6 +138,8 @@ check "GraphiQL in headless Chromium, outside requests blocked" node_check graph
 check "Fuzzing: PyPI schemathesis loads the schema by introspection and fuzzes every operation" py_check fuzz_check.py
 check "Metrics: PyPI prometheus-client parses /metrics; logins and mail counted, client names never labels" py_check metrics_check.py
 check "OpenID Connect: Chromium signs in at npm oidc-provider (login, consent) into an authql session" node_check oidc_signin.mjs
+check "Example app: Chromium drives examples/spa through every step; the refresh cookie is out of script's reach" node_check spa.mjs
+check "Subscriptions: npm graphql-ws hears SESSION_ENDED within a second of a logoutAll elsewhere; a bad token gets 4403" node_check session_events.mjs
 
 [ "$failures" -eq 0 ] || { echo "$failures interop check(s) failed; logs in $RUN"; exit 1; }
 echo "all interop checks passed"

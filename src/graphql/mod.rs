@@ -11,10 +11,12 @@ pub mod events_api;
 pub mod guardrails;
 pub mod mfa_api;
 pub mod oauth_api;
+pub mod persisted;
 pub mod profile_api;
 pub mod sessions_api;
 pub mod types;
 
+use async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries;
 use async_graphql::{MergedObject, Object, Schema, SchemaBuilder};
 
 use crate::error::ErrorCode;
@@ -66,6 +68,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_complexity(guardrails::MAX_COMPLEXITY)
         .limit_recursive_depth(guardrails::MAX_DEPTH * 2)
         .extension(guardrails::Guardrails)
+        .extension(ApolloPersistedQueries::new(persisted::QueriesOnly::default()))
 }
 
 /// The schema serving requests with `state`.

@@ -16,6 +16,7 @@ use crate::error::ErrorCode;
 use crate::graphql::AppSchema;
 use crate::graphql::context::RequestInfo;
 use crate::graphql::guardrails::MAX_BATCH;
+use crate::graphql::persisted::MAX_QUERY_BYTES as MAX_PERSISTED;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
@@ -162,6 +163,16 @@ fn check_batch(batch: BatchRequest) -> Result<BatchRequest, Rejection> {
             ErrorCode::QueryTooComplex,
             format!("a batch holds 1 to {MAX_BATCH} operations"),
         )),
+        _ if batch
+            .iter()
+            .any(|r| r.extensions.contains_key("persistedQuery") && r.query.len() > MAX_PERSISTED) =>
+        {
+            Err(Rejection::new(
+                None,
+                ErrorCode::QueryTooComplex,
+                format!("a persisted query is at most {MAX_PERSISTED} bytes"),
+            ))
+        }
         _ => Ok(batch),
     }
 }

@@ -25,6 +25,7 @@ mod mfa;
 mod oauth;
 mod oidc_provider;
 mod outage;
+mod persisted;
 mod profile;
 mod proxy;
 mod recovery;
