@@ -61,7 +61,7 @@ try {
 
   const seen = await page.evaluate(() => document.cookie);
   if (seen.includes('authql_rt')) throw new Error(`script can read the refresh cookie: ${seen}`);
-  const jar = await context.cookies(URL);
+  const jar = await context.cookies(`${URL}/graphql`);
   const rt = jar.find((c) => c.name === 'authql_rt');
   if (!rt || !rt.httpOnly || rt.sameSite !== 'Strict') throw new Error(`refresh cookie: ${JSON.stringify(jar)}`);
 
@@ -104,7 +104,7 @@ try {
 
   await page.click('#logout');
   await status('Logged out.');
-  if ((await context.cookies(URL)).some((c) => c.name === 'authql_rt')) throw new Error('logout left the refresh cookie');
+  if ((await context.cookies(`${URL}/graphql`)).some((c) => c.name === 'authql_rt')) throw new Error('logout left the refresh cookie');
   await page.reload();
   await page.locator('#signed-out').waitFor();
   if (!(await page.isHidden('#signed-in'))) throw new Error('still signed in after logout and reload');
