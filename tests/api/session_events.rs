@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_beside};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -153,4 +153,32 @@ async fn an_account_holds_a_bounded_number_of_watchers() {
         }
     }
     assert!(told.contains(&"10".to_owned()), "{told:?}");
+}
+
+#[tokio::test]
+async fn a_session_ended_on_another_instance_is_told_too() {
+    let first = spawn_app().await;
+    // One deployment: the same issuer, so a token of one instance is good at the other.
+    let issuer = first.state.config.public_url.clone();
+    let second = spawn_app_beside(&first, |c| c.public_url = issuer).await;
+    let watched = first.user_with_tokens("ann@example.com").await;
+    let mut socket = connect(&second).await;
+    let init =
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", watched.access) } });
+    send(&mut socket, init).await;
+    assert_eq!(json_of(next(&mut socket).await)["type"], "connection_ack");
+    let query = "subscription { sessionEvents { kind } }";
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Logged out on the first instance; the second hears of it through the database.
+    first.gql_as(&watched.access, "mutation { logout }", json!({})).await;
+    let event = json_of(next(&mut socket).await);
+    assert_eq!(
+        event["payload"]["data"]["sessionEvents"]["kind"], "SESSION_ENDED",
+        "{event}"
+    );
 }
