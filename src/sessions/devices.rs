@@ -50,8 +50,8 @@ impl Sessions {
         known: Option<Uuid>,
     ) -> AppResult<AuthBundle> {
         let mut tx = self.db.begin().await?;
-        let (session, refresh_token) = self.open(&mut tx, &user, client, method).await?;
-        let credential = remember(&*tx, user.id, known, client).await?;
+        let (credential, renewed) = remember(&*tx, user.id, known, client).await?;
+        let (session, refresh_token) = self.open_from(&mut tx, &user, client, method, renewed).await?;
         tx.commit().await?;
         let mut bundle = self.bundle(user, &session, refresh_token)?;
         bundle.device_token = Some(credential);
@@ -133,14 +133,14 @@ impl Sessions {
     }
 }
 
-/// Gives `known` (if it is `user_id`'s) a new credential, or makes a new
-/// device; returns the credential.
+/// Gives `known` (if it is still `user_id`'s) a new credential, or makes a
+/// new device; returns the credential, and whether the device was known.
 async fn remember(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     known: Option<Uuid>,
     client: &ClientInfo,
-) -> AppResult<String> {
+) -> AppResult<(String, bool)> {
     let credential = random_token();
     let now = db::now();
     if let Some(id) = known {
@@ -155,7 +155,7 @@ async fn remember(
             .await?
             .rows_affected;
         if renewed > 0 {
-            return Ok(credential);
+            return Ok((credential, true));
         }
     }
     devices::ActiveModel {
@@ -169,5 +169,5 @@ async fn remember(
     }
     .insert(conn)
     .await?;
-    Ok(credential)
+    Ok((credential, false))
 }

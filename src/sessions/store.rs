@@ -54,8 +54,21 @@ impl Sessions {
         client: &ClientInfo,
         method: SignInMethod,
     ) -> AppResult<(sessions::Model, String)> {
+        self.open_from(tx, user, client, method, false).await
+    }
+
+    /// [`Sessions::open`] for a client that presented the credential of a
+    /// device known to `user` (`known_device`), which is never news.
+    pub(super) async fn open_from(
+        &self,
+        tx: &mut Tx,
+        user: &users::Model,
+        client: &ClientInfo,
+        method: SignInMethod,
+        known_device: bool,
+    ) -> AppResult<(sessions::Model, String)> {
         let user_id = user.id;
-        if self.new_device_notices && self.is_new_device(tx, user_id, client).await? {
+        if self.new_device_notices && !known_device && self.is_new_device(tx, user_id, client).await? {
             let mail = templates::new_sign_in(
                 &user.email,
                 client.user_agent_trimmed().as_deref(),

@@ -252,3 +252,28 @@ async fn a_browser_keeps_its_device_credential_in_a_cookie() {
         "the cookie spared it: {spared}"
     );
 }
+
+/// A login that presents its device credential is from a known device, even
+/// when its user agent changed (a browser update): no "new sign-in" mail.
+#[tokio::test]
+async fn a_known_device_with_a_new_user_agent_is_no_news() {
+    let app = behind_proxy(|c| c.new_device_notices = true).await;
+    let owner = "owner@example.com";
+    app.confirmed_user(owner).await;
+    let new_sign_in = "SELECT COUNT(*) AS n FROM mail_outbox WHERE subject = 'New sign-in to your account'";
+    let device = device_token(&login_from(&app, "198.51.100.1", owner, PASSWORD, None).await);
+    // Another address means another user agent here (see login_from).
+    let renewed = login_from(&app, "198.51.100.2", owner, PASSWORD, Some(&device)).await;
+    assert!(renewed["data"]["login"]["auth"].is_object(), "{renewed}");
+    assert_eq!(
+        app.scalar(new_sign_in).await,
+        0,
+        "the device credential says it is known"
+    );
+    login_from(&app, "198.51.100.3", owner, PASSWORD, None).await;
+    assert_eq!(
+        app.scalar(new_sign_in).await,
+        1,
+        "a new agent without a credential is news"
+    );
+}
