@@ -11,7 +11,8 @@ Settings (environment): BENCH_DURATION (seconds, 10), BENCH_CONNECTIONS (64),
 BENCH_LOGIN_CONNECTIONS (16, the login storm of scenario 6),
 BENCH_THREADS (wrk threads, 2), BENCH_USERS (2 x connections), BENCH_DATABASE_URL,
 BENCH_REDIS_URL (adds a run with the rate limits shared through Redis);
-BENCH_ONLY=limits runs only the limiter comparison, BENCH_ROUNDS (2) times alternately.
+BENCH_ONLY=limits runs only the limiter comparison, BENCH_ROUNDS (2) times alternately;
+BENCH_ONLY=refresh only refresh rotation; BENCH_BIN another build to compare.
 """
 
 import atexit
@@ -30,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-BIN = TARGET / "release" / "authql"
+# BENCH_BIN: another build to compare (a copy of an earlier target/release/authql).
+BIN = Path(os.environ.get("BENCH_BIN", TARGET / "release" / "authql"))
 ARGON = TARGET / "release" / "examples" / "argon2_rate"
 LUA = ROOT / "bench" / "wrk.lua"
 OUT = ROOT / "target" / "bench"
@@ -282,6 +284,22 @@ def limits_only():
     print("\n".join(lines))
 
 
+def refresh_only():
+    """BENCH_ONLY=refresh: refresh rotation alone on SQLite (and PostgreSQL with BENCH_DATABASE_URL)."""
+    targets = [("SQLite", None)]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        targets.append(("PostgreSQL", fresh_postgres(os.environ["BENCH_DATABASE_URL"])))
+    for label, database_url in targets:
+        server = Server(database_url)
+        try:
+            time.sleep(1)
+            files = seed(server, server.dir.name)
+            r = measure(server, f"refresh on {label}", lambda: wrk(server.url, "refresh", CONNECTIONS, files["refresh"]))
+            print(f"| {label} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['server_cpu_us_per_request']:.0f} | {r['errors']} |")
+        finally:
+            server.stop()
+
+
 def limits_table(base, limited):
     lines = [
         "### Rate limits on (SQLite)",
@@ -344,6 +362,9 @@ def main():
             sys.exit(f"{tool} is missing: run `just bench`, which installs it")
     if os.environ.get("BENCH_ONLY") == "limits":
         limits_only()
+        return
+    if os.environ.get("BENCH_ONLY") == "refresh":
+        refresh_only()
         return
     argon = argon2_limit()
     print(f"raw argon2id: {argon['raw_verifies_per_sec_1_thread']:.1f} verifies/s on one thread", file=sys.stderr)

@@ -13,6 +13,7 @@ pub mod expiry;
 pub mod recent_proof;
 pub mod refresh;
 pub mod store;
+pub mod successors;
 pub mod watch;
 
 use std::sync::Arc;
@@ -70,6 +71,8 @@ pub struct Sessions {
     device_max_failures: u32,
     /// Connections watching their session (`sessionEvents`), per account.
     watchers: Arc<watch::Watchers>,
+    /// Group commit of refresh rotations (none outside a runtime).
+    successors: Option<Arc<successors::SuccessorWriter>>,
 }
 
 impl Sessions {
@@ -86,6 +89,7 @@ impl Sessions {
             new_device_notices,
             device_max_failures,
         } = parts;
+        let db_for_writer = db.clone();
         Self {
             verifier: Arc::new(Verifier::new(&issuer, &policy.audience)),
             db,
@@ -100,6 +104,7 @@ impl Sessions {
             new_device_notices,
             device_max_failures,
             watchers: Arc::default(),
+            successors: successors::SuccessorWriter::start(db_for_writer).map(Arc::new),
         }
     }
 

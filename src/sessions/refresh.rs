@@ -115,16 +115,23 @@ impl Sessions {
     /// Stores the successor of the token hashed `parent`, which spends it; a
     /// racer's identical insert does nothing.
     async fn store_successor(&self, parent: &str, successor: &str, session: &sessions::Model) -> AppResult<()> {
-        refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
-            token_hash: Set(token_hash(successor)),
+        let hash = token_hash(successor);
+        let row = refresh_tokens::ActiveModel {
+            token_hash: Set(hash.clone()),
             parent_hash: Set(Some(parent.to_owned())),
             session_id: Set(session.id),
             created_at: Set(db::now()),
             expires_at: Set(self.refresh_expiry(session.expires_at)),
-        })
-        .on_conflict_do_nothing()
-        .exec(&self.db.write)
-        .await?;
-        Ok(())
+        };
+        match &self.successors {
+            Some(writer) => writer.store(hash, row).await,
+            None => {
+                refresh_tokens::Entity::insert(row)
+                    .on_conflict_do_nothing()
+                    .exec(&self.db.write)
+                    .await?;
+                Ok(())
+            }
+        }
     }
 }
