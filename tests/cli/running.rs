@@ -1,6 +1,6 @@
 //! A serving binary: development keys kept, secrets kept out of logs, no write lost to a kill.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::server::{LOGIN, SIGNUP, Server};
 use crate::{PASSWORD, SECRET_KEY, authql, smtp};
@@ -168,6 +168,80 @@ async fn a_killed_process_loses_no_acknowledged_write() {
         assert!(
             r["data"]["refreshToken"]["refreshToken"].is_string(),
             "rotation {i} survived: {r}"
+        );
+    }
+}
+
+/// Rotations are written in batches (group commit): a kill while batches are
+/// in flight loses no rotation that was answered. Each chain's last answered
+/// token still works after the restart (a rotation that committed but was
+/// never answered gives the same successor within the reuse grace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_during_batched_rotations_loses_no_answered_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = || {
+        let mut cmd = authql(dir.path());
+        cmd.env("REQUIRE_EMAIL_CONFIRMATION", "false")
+            .env("PUBLIC_URL", "http://auth.test")
+            .env("REFRESH_REUSE_GRACE", "1h")
+            .env("RATE_LIMITS", "false");
+        cmd
+    };
+    let server = Server::start(cmd());
+    let refresh = "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }";
+    let mut chains = Vec::new();
+    for i in 0..16 {
+        let r = server
+            .gql(
+                SIGNUP,
+                json!({ "e": format!("batch{i}@example.com"), "p": PASSWORD }),
+                None,
+            )
+            .await;
+        let token = r["data"]["signup"]["auth"]["refreshToken"].as_str().unwrap().to_owned();
+        chains.push(std::sync::Arc::new(std::sync::Mutex::new((token, 0u32))));
+    }
+    let url = server.url("/graphql");
+    let mut tasks = Vec::new();
+    for chain in &chains {
+        let (chain, url) = (chain.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            loop {
+                let token = chain.lock().unwrap().0.clone();
+                let body = json!({ "query": refresh, "variables": { "t": token } });
+                let Ok(resp) = http.post(&url).json(&body).send().await else {
+                    return;
+                };
+                let Ok(answer) = resp.json::<Value>().await else { return };
+                let next = answer["data"]["refreshToken"]["refreshToken"]
+                    .as_str()
+                    .map(str::to_owned);
+                match next {
+                    Some(next) => {
+                        let mut c = chain.lock().unwrap();
+                        *c = (next, c.1 + 1);
+                    }
+                    None => panic!("a rotation failed while the server was up: {answer}"),
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    drop(server); // SIGKILL while rotations are in flight
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rotated: u32 = chains.iter().map(|c| c.lock().unwrap().1).sum();
+    assert!(rotated >= 16, "the chains rotated before the kill ({rotated})");
+
+    let server = Server::start(cmd());
+    for (i, chain) in chains.iter().enumerate() {
+        let token = chain.lock().unwrap().0.clone();
+        let r = server.gql(refresh, json!({ "t": token }), None).await;
+        assert!(
+            r["data"]["refreshToken"]["refreshToken"].is_string(),
+            "chain {i}'s last answered rotation survived: {r}"
         );
     }
 }
