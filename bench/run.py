@@ -12,7 +12,9 @@ BENCH_LOGIN_CONNECTIONS (16, the login storm of scenario 6),
 BENCH_THREADS (wrk threads, 2), BENCH_USERS (2 x connections), BENCH_DATABASE_URL,
 BENCH_REDIS_URL (adds a run with the rate limits shared through Redis);
 BENCH_ONLY=limits runs only the limiter comparison, BENCH_ROUNDS (2) times alternately;
-BENCH_ONLY=refresh only refresh rotation; BENCH_BIN another build to compare.
+BENCH_ONLY=refresh only refresh rotation; BENCH_BIN another build to compare;
+BENCH_SERVER_<NAME>=value sets NAME for the server under test;
+BENCH_ONLY=large: me and refresh over BENCH_LARGE_USERS (10 000) accounts.
 """
 
 import atexit
@@ -82,6 +84,8 @@ class Server:
         }
         if database_url:
             env["DATABASE_URL"] = database_url
+        # BENCH_SERVER_<NAME>=value sets NAME for the server (e.g. BENCH_SERVER_SQLITE_SYNCHRONOUS=full).
+        env.update({k[len("BENCH_SERVER_"):]: v for k, v in os.environ.items() if k.startswith("BENCH_SERVER_")})
         env.update(extra_env or {})
         self.log = open(os.path.join(self.dir.name, "server.log"), "w+")
         self.proc = subprocess.Popen([str(BIN)], env=env, cwd=self.dir.name, stdout=self.log, stderr=subprocess.STDOUT)
@@ -115,16 +119,22 @@ class Server:
         self.dir.cleanup()
 
 
-def seed(server, folder):
-    """USERS accounts; files of their emails, access tokens and refresh tokens."""
-    emails, access, refresh = [], [], []
+def seed(server, folder, users=None):
+    """`users` (USERS) accounts, signed up by 8 clients at once; files of
+    their emails, access tokens and refresh tokens."""
+    from concurrent.futures import ThreadPoolExecutor
     signup = "mutation($i: SignupInput!) { signup(input: $i) { auth { accessToken refreshToken } } }"
-    for i in range(USERS):
+
+    def one(i):
         email = f"bench{i}@example.com"
         auth = server.graphql(signup, {"i": {"email": email, "password": PASSWORD}})["signup"]["auth"]
-        emails.append(email)
-        access.append(auth["accessToken"])
-        refresh.append(auth["refreshToken"])
+        return email, auth["accessToken"], auth["refreshToken"]
+
+    with ThreadPoolExecutor(8) as pool:
+        rows = list(pool.map(one, range(users or USERS)))
+    emails = [r[0] for r in rows]
+    access = [r[1] for r in rows]
+    refresh = [r[2] for r in rows]
     files = {}
     for name, lines in (("emails", emails), ("access", access), ("refresh", refresh)):
         path = os.path.join(folder, name)
@@ -300,6 +310,35 @@ def refresh_only():
             server.stop()
 
 
+def large():
+    """BENCH_ONLY=large: BENCH_LARGE_USERS (10 000) accounts with sessions, then
+    `me` over all of them (each session misses the one-second cache about
+    once a second) and refresh rotation among them, on SQLite (and
+    PostgreSQL with BENCH_DATABASE_URL). Hashing is made cheap for the
+    seeding only: these scenarios never hash."""
+    users = int(os.environ.get("BENCH_LARGE_USERS", "10000"))
+    cheap = {"PASSWORD_HASH_MEMORY_KIB": "256", "PASSWORD_HASH_ITERATIONS": "1"}
+    targets = [("SQLite", None)]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        targets.append(("PostgreSQL", fresh_postgres(os.environ["BENCH_DATABASE_URL"])))
+    print(f"| {users} accounts | me req/s | me p99 ms | me CPU µs | refresh req/s | refresh p99 ms | refresh CPU µs | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, database_url in targets:
+        server = Server(database_url, cheap)
+        try:
+            started = time.time()
+            files = seed(server, server.dir.name, users)
+            print(f"  seeded {users} accounts in {time.time() - started:.0f} s", file=sys.stderr)
+            me = measure(server, f"me over {users} sessions", lambda: wrk(server.url, "me", CONNECTIONS, files["access"]))
+            refresh = measure(server, f"refresh among {users} sessions",
+                              lambda: wrk(server.url, "refresh", CONNECTIONS, files["refresh"]))
+            print(f"| {label} | {me['rps']:.0f} | {me['p99_ms']:.1f} | {me['server_cpu_us_per_request']:.0f} "
+                  f"| {refresh['rps']:.0f} | {refresh['p99_ms']:.1f} | {refresh['server_cpu_us_per_request']:.0f} "
+                  f"| {me['errors'] + refresh['errors']} |")
+        finally:
+            server.stop()
+
+
 def limits_table(base, limited):
     lines = [
         "### Rate limits on (SQLite)",
@@ -365,6 +404,9 @@ def main():
         return
     if os.environ.get("BENCH_ONLY") == "refresh":
         refresh_only()
+        return
+    if os.environ.get("BENCH_ONLY") == "large":
+        large()
         return
     argon = argon2_limit()
     print(f"raw argon2id: {argon['raw_verifies_per_sec_1_thread']:.1f} verifies/s on one thread", file=sys.stderr)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
 use crate::db::{self, Db};
@@ -18,6 +18,8 @@ use crate::error::AppResult;
 
 /// Flushed entries are kept this long so the idle check still sees them.
 const KEEP_FLUSHED: Duration = Duration::from_secs(60);
+/// Sessions written per transaction.
+const FLUSH_CHUNK: usize = 128;
 
 #[derive(Clone, Copy)]
 struct Seen {
@@ -64,26 +66,36 @@ impl Activity {
         if pending.is_empty() {
             return Ok(());
         }
-        let mut per_user: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-        let txn = db.write.begin().await?;
-        for (sid, seen) in &pending {
-            sessions::Entity::update_many()
-                .col_expr(sessions::Column::LastActiveAt, Expr::value(seen.at))
-                .filter(sessions::Column::Id.eq(*sid))
-                .filter(sessions::Column::LastActiveAt.lt(seen.at))
-                .exec(&txn)
-                .await?;
-            let at = per_user.entry(seen.user_id).or_insert(seen.at);
-            *at = (*at).max(seen.at);
+        // In short transactions: one holding SQLite's write lock for all of
+        // 10 000 sessions kept every refresh waiting for over a second.
+        for chunk in pending.chunks(FLUSH_CHUNK) {
+            let mut per_user: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+            let txn = db.write.begin().await?;
+            for (sid, seen) in chunk {
+                sessions::Entity::update_many()
+                    .col_expr(sessions::Column::LastActiveAt, Expr::value(seen.at))
+                    .filter(sessions::Column::Id.eq(*sid))
+                    .filter(sessions::Column::LastActiveAt.lt(seen.at))
+                    .exec(&txn)
+                    .await?;
+                let at = per_user.entry(seen.user_id).or_insert(seen.at);
+                *at = (*at).max(seen.at);
+            }
+            for (user_id, at) in per_user {
+                users::Entity::update_many()
+                    .col_expr(users::Column::LastActiveAt, Expr::value(at))
+                    .filter(users::Column::Id.eq(user_id))
+                    // Another chunk may have written a later time for this user.
+                    .filter(
+                        Condition::any()
+                            .add(users::Column::LastActiveAt.is_null())
+                            .add(users::Column::LastActiveAt.lt(at)),
+                    )
+                    .exec(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
         }
-        for (user_id, at) in per_user {
-            users::Entity::update_many()
-                .col_expr(users::Column::LastActiveAt, Expr::value(at))
-                .filter(users::Column::Id.eq(user_id))
-                .exec(&txn)
-                .await?;
-        }
-        txn.commit().await?;
         if let Ok(mut seen) = self.seen.lock() {
             for (sid, flushed) in pending {
                 if let Some(s) = seen.get_mut(&sid).filter(|s| s.at == flushed.at) {
