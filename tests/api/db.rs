@@ -60,6 +60,14 @@ impl Drop for TestDb {
                 } else {
                     ""
                 };
+                if !admin.starts_with("postgres") {
+                    // What PostgreSQL's FORCE does: end the connections still
+                    // on the database. Work the app spawned after answering
+                    // may hold one mid-transaction, and this thread blocks
+                    // the test's runtime, so it would never finish and the
+                    // DROP would wait for its lock forever.
+                    kill_connections(&conn, &name).await;
+                }
                 let _ = conn
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}"))
                     .await;
@@ -67,5 +75,22 @@ impl Drop for TestDb {
             });
         })
         .join();
+    }
+}
+
+/// Ends every MySQL/MariaDB connection using database `name`.
+async fn kill_connections(conn: &sea_orm::DatabaseConnection, name: &str) {
+    use sea_orm::Statement;
+    let sql = format!("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = '{name}'");
+    let Ok(rows) = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        if let Ok(id) = row.try_get::<u64>("", "id") {
+            let _ = conn.execute_unprepared(&format!("KILL {id}")).await;
+        }
     }
 }
