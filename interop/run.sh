@@ -95,6 +95,11 @@ start_authql authql-oidc LISTEN_ADDR=127.0.0.1:$OIDC_AUTHQL_PORT OIDC_PROVIDERS=
   OIDC_OP_ISSUER="$OIDC_OP_URL" OIDC_OP_CLIENT_ID=authql-interop OIDC_OP_CLIENT_SECRET=interop-provider-secret || exit 1
 export AUTHQL_OIDC_URL=$URL
 
+# The fuzzer gets an instance of its own: its thousands of logins from
+# loopback would otherwise empty the rate-limit buckets later checks use.
+start_authql authql-fuzz SMTP_URL="smtp://127.0.0.1:$MAIL_PORT" || exit 1
+FUZZ_URL=$URL
+
 # The example browser app on its own origin, beside an authql in cookie mode.
 SPA_PORT=$(free_port)
 export SPA_URL=http://127.0.0.1:$SPA_PORT
@@ -135,7 +140,8 @@ check "Uploads: PyPI gql sends an avatar by the multipart spec; Pillow reads the
 check "TOTP: PyPI pyotp reads the otpauth URI; its codes enable MFA and finish a login once" py_check totp_check.py
 check "GraphQL client: graphql-request signup → confirm → login → me → refresh → logout" node_check client_flow.mjs
 check "GraphiQL in headless Chromium, outside requests blocked" node_check graphiql.mjs
-check "Fuzzing: PyPI schemathesis loads the schema by introspection and fuzzes every operation" py_check fuzz_check.py
+check "Fuzzing: PyPI schemathesis loads the schema by introspection and fuzzes every operation" \
+  env AUTHQL_URL="$FUZZ_URL" AUTHQL_LOG="$RUN/authql-fuzz.log" "$WORK/venv/bin/python" fuzz_check.py
 check "Metrics: PyPI prometheus-client parses /metrics; logins and mail counted, client names never labels" py_check metrics_check.py
 check "OpenID Connect: Chromium signs in at npm oidc-provider (login, consent) into an authql session" node_check oidc_signin.mjs
 check "Example app: Chromium drives examples/spa through every step; the refresh cookie is out of script's reach" node_check spa.mjs
