@@ -89,8 +89,15 @@ async fn kill_connections(conn: &sea_orm::DatabaseConnection, name: &str) {
         return;
     };
     for row in rows {
-        if let Ok(id) = row.try_get::<u64>("", "id") {
+        // MariaDB's PROCESSLIST.ID is a signed BIGINT, MySQL's unsigned.
+        let id = row
+            .try_get::<i64>("", "id")
+            .ok()
+            .or_else(|| row.try_get::<u64>("", "id").ok().and_then(|id| i64::try_from(id).ok()));
+        if let Some(id) = id {
             let _ = conn.execute_unprepared(&format!("KILL {id}")).await;
         }
     }
+    // Should one survive anyway, give up on the DROP rather than wait a year.
+    let _ = conn.execute_unprepared("SET SESSION lock_wait_timeout = 10").await;
 }
