@@ -9,6 +9,7 @@ mod cookies;
 mod force_https;
 mod graphiql;
 mod graphql_endpoint;
+mod graphql_request;
 mod meta;
 mod metrics_route;
 pub mod middleware;
