@@ -86,6 +86,16 @@ impl Accounts {
 
     async fn check_login(&self, attempt: LoginAttempt<'_>, client: &ClientInfo) -> AppResult<LoginOutcome> {
         let LoginAttempt { name, password, device } = attempt;
+        // Without a device credential, an email names its own bucket: a flood
+        // is refused before it costs a database read.
+        let checked_early = match (&name, device) {
+            (LoginName::Email(email), None) => {
+                self.limit_password(client, Key::Account(email.as_str()), Some(email.as_str()))
+                    .await?;
+                true
+            }
+            _ => false,
+        };
         let device = match device {
             Some(credential) => self.sessions.device(credential).await?,
             None => None,
@@ -104,25 +114,19 @@ impl Accounts {
         };
         // A device credential spares only the account it was given for.
         let device = device.filter(|d| user.as_ref().is_some_and(|u| u.id == d.user_id));
-        // A known account's guesses count in one bucket, however it is named;
-        // an unknown name counts in its own, exactly as often.
-        let named = match &name {
-            LoginName::Email(email) => email.as_str(),
-            LoginName::Username(name) => name.as_str(),
-        };
-        let key = match (&device, &user) {
-            (Some(d), _) => Key::Device(d.id),
-            (None, Some(u)) => Key::Account(u.email.as_str()),
-            (None, None) => Key::Account(named),
-        };
-        if let Err(refused) = self.limits.check(Limit::Password, client.ip, Some(key)).await {
-            if refused.by_key
-                && device.is_none()
-                && let Some(user) = &user
-            {
-                self.tell_of_lockout(user, client);
-            }
-            return Err(refused.into());
+        if !checked_early {
+            // A known account's guesses count in one bucket, however it is
+            // named; an unknown name counts in its own, exactly as often.
+            let named = match &name {
+                LoginName::Email(email) => email.as_str(),
+                LoginName::Username(name) => name.as_str(),
+            };
+            let (key, owner) = match (&device, &user) {
+                (Some(d), _) => (Key::Device(d.id), None),
+                (None, Some(u)) => (Key::Account(u.email.as_str()), Some(u.email.as_str())),
+                (None, None) => (Key::Account(named), None),
+            };
+            self.limit_password(client, key, owner).await?;
         }
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(AppError::InvalidCredentials);
@@ -167,21 +171,47 @@ impl Accounts {
         Ok(LoginOutcome::SignedIn(Box::new(bundle)))
     }
 
-    /// Tells `user` (once per RATE_LIMIT_LOCKOUT_NOTICE window, across
-    /// instances that share Redis) that their account's password bucket ran
-    /// out, and records it; after the answer, like every mail a login causes.
-    fn tell_of_lockout(&self, user: &users::Model, client: &ClientInfo) {
-        let (accounts, user, client) = (self.clone(), user.clone(), client.clone());
+    /// Takes a password attempt from `key`'s bucket. When the bucket of an
+    /// account (`owner`, its address; not a device's) is what ran out, its
+    /// owner is told.
+    async fn limit_password(&self, client: &ClientInfo, key: Key<'_>, owner: Option<&str>) -> AppResult<()> {
+        match self.limits.check(Limit::Password, client.ip, Some(key)).await {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                if refused.by_key
+                    && let Some(email) = owner
+                {
+                    self.tell_of_lockout(email, client);
+                }
+                Err(refused.into())
+            }
+        }
+    }
+
+    /// Tells the owner of the account at `email`, if there is one, that its
+    /// password bucket ran out, and records it: once per
+    /// RATE_LIMIT_LOCKOUT_NOTICE window (across instances that share Redis),
+    /// after the answer, like every mail a login causes. The window is taken
+    /// before the account is looked up, so a flood costs at most one read an hour.
+    fn tell_of_lockout(&self, email: &str, client: &ClientInfo) {
+        let (accounts, email, client) = (self.clone(), email.to_owned(), client.clone());
         tokio::spawn(async move {
             if accounts
                 .limits
-                .check(Limit::LockoutNotice, None, Some(Key::Owner(user.id)))
+                .check(Limit::LockoutNotice, None, Some(Key::Account(&email)))
                 .await
                 .is_err()
             {
                 return;
             }
             let told = async {
+                let found = users::Entity::find()
+                    .filter(users::Column::Email.eq(email.as_str()))
+                    .one(&accounts.db.read)
+                    .await?;
+                let Some(user) = found else {
+                    return AppResult::Ok(());
+                };
                 let mut tx = accounts.db.begin().await?;
                 events::record(&*tx, user.id, EventKind::LoginLimited, &client).await?;
                 accounts

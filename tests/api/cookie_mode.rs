@@ -208,3 +208,54 @@ async fn body_mode_keeps_tokens_in_the_json_and_ignores_cookies() {
     assert_eq!(code(&refreshed), Some("BAD_USER_INPUT"), "{refreshed}");
     assert_eq!(refreshed["errors"][0]["extensions"]["field"], "refreshToken");
 }
+
+/// Behind https (PUBLIC_URL), the cookie is `__Host-authql_rt`: Secure, and
+/// `Path=/`, which that prefix demands; the device cookie is `__Secure-`.
+#[tokio::test]
+async fn over_https_the_refresh_cookie_is_host_bound_and_secure() {
+    let app = cookie_app(|c| c.public_url = url::Url::parse("https://auth.example.test").unwrap()).await;
+    // The mailed link names PUBLIC_URL, which nothing serves here: confirm with its token.
+    app.signup("ann@example.com", PASSWORD).await;
+    let token = app.mail.wait_for("ann@example.com").await.token();
+    let confirmed = app
+        .gql(
+            "mutation($t: String!) { confirmEmail(token: $t) }",
+            json!({ "t": token }),
+        )
+        .await;
+    assert_eq!(confirmed["data"]["confirmEmail"], true, "{confirmed}");
+    let input = json!({ "input": { "email": "ann@example.com", "password": PASSWORD } });
+    let (cookies, _, _) = from_app(&app, LOGIN, input, None, None).await;
+    let ttl = app.state.config.tokens.refresh_ttl.as_secs();
+    let refresh = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-authql_rt="))
+        .unwrap_or_else(|| panic!("{cookies:?}"));
+    let token = refresh["__Host-authql_rt=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        refresh,
+        &format!("__Host-authql_rt={token}; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age={ttl}")
+    );
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Secure-authql_device=") && c.contains("; Secure") && c.contains("Path=/graphql")),
+        "{cookies:?}"
+    );
+    // The plain name is not read over https: only the prefixed one authenticates.
+    let (_, _, plain) = from_app(&app, REFRESH, json!({}), Some(&format!("authql_rt={token}")), None).await;
+    assert_eq!(code(&plain), Some("BAD_USER_INPUT"), "{plain}");
+    let (_, _, ok) = from_app(
+        &app,
+        REFRESH,
+        json!({}),
+        Some(&format!("__Host-authql_rt={token}")),
+        None,
+    )
+    .await;
+    assert!(ok["data"]["refreshToken"]["accessToken"].is_string(), "{ok}");
+}

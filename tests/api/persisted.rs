@@ -19,15 +19,8 @@ fn persisted(query: &str) -> Value {
 
 async fn get(app: &TestApp, query: &str) -> Value {
     let extensions = persisted(query).to_string();
-    app.http
-        .get(app.url("/graphql"))
-        .query(&[("extensions", extensions.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let encoded: String = url::form_urlencoded::byte_serialize(extensions.as_bytes()).collect();
+    app.get_json(&format!("/graphql?extensions={encoded}")).await
 }
 
 #[tokio::test]
