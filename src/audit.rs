@@ -87,7 +87,7 @@ pub async fn page(conn: &impl ConnectionTrait, first: i64, after: Option<&str>) 
 /// When the database fails.
 pub async fn prune(db: &db::Db, keep: std::time::Duration) -> AppResult<u64> {
     let old = Condition::all().add(Column::At.lt(db::before(keep)));
-    Ok(db::prune::in_batches::<Entity>(&db.write, Column::Id, old).await?)
+    Ok(db::prune::in_batches::<Entity>(db.writer(), Column::Id, old).await?)
 }
 
 fn encode(at: DateTime<Utc>, id: Uuid) -> String {

@@ -120,5 +120,5 @@ pub async fn latest(conn: &impl ConnectionTrait, user_id: Uuid, first: u64) -> A
 /// When the database fails.
 pub async fn prune(db: &crate::db::Db, keep: std::time::Duration) -> AppResult<u64> {
     let old = sea_orm::Condition::all().add(Column::At.lt(db::before(keep)));
-    Ok(db::prune::in_batches::<Entity>(&db.write, Column::Id, old).await?)
+    Ok(db::prune::in_batches::<Entity>(db.writer(), Column::Id, old).await?)
 }

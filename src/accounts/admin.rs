@@ -136,7 +136,7 @@ impl Accounts {
     /// new account; database errors.
     #[tracing::instrument(skip(self, password))]
     pub async fn make_admin(&self, email: &Email, password: Option<&str>) -> AppResult<MadeAdmin> {
-        if let Some(user) = find_by_email(&self.db.write, email).await? {
+        if let Some(user) = find_by_email(self.db.writer(), email).await? {
             let mut tx = self.db.begin().await?;
             users::Entity::update_many()
                 .col_expr(users::Column::Role, Expr::value(Role::Admin))
@@ -158,7 +158,7 @@ impl Accounts {
             email_verified_at: Set(Some(db::now())),
             ..new_user(email, hash)
         }
-        .insert(&self.db.write)
+        .insert(self.db.writer())
         .await?;
         Ok(MadeAdmin::Created)
     }

@@ -109,7 +109,7 @@ impl Accounts {
             .map_err(|_| AppError::internal("a stored address does not parse"))?;
         self.mail_reset_link(&email, client).await?;
         audit::record(
-            &self.db.write,
+            self.db.writer(),
             EventKind::PasswordResetSentByAdmin.as_str(),
             id,
             admin,
@@ -121,7 +121,7 @@ impl Accounts {
     /// Account `id`, which must exist.
     async fn existing(&self, id: Uuid) -> AppResult<users::Model> {
         users::Entity::find_by_id(id)
-            .one(&self.db.write)
+            .one(self.db.writer())
             .await?
             .ok_or_else(|| AppError::bad_input(Field::Id, "no account has this id"))
     }

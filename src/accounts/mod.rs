@@ -87,7 +87,7 @@ impl Accounts {
             .await?;
         let user = reread_from_writer(&self.db, caller.user().id).await?;
         if !self.passwords.verify(password, user.password_hash.as_deref()).await? {
-            events::record(&self.db.write, user.id, EventKind::LoginFailed, client).await?;
+            events::record(self.db.writer(), user.id, EventKind::LoginFailed, client).await?;
             return Err(AppError::InvalidCredentials);
         }
         Ok(user)

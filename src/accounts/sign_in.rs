@@ -143,7 +143,7 @@ impl Accounts {
             in_background(move || {
                 let (sessions, db, client) = (sessions.clone(), db.clone(), client.clone());
                 async move {
-                    events::record(&db.write, user_id, EventKind::LoginFailed, &client).await?;
+                    events::record(db.writer(), user_id, EventKind::LoginFailed, &client).await?;
                     match device {
                         Some(device) => sessions.device_failed(device, user_id, &client).await,
                         None => Ok(()),
@@ -235,7 +235,7 @@ impl Accounts {
             .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
             .filter(users::Column::Id.eq(user.id))
             .filter(users::Column::PasswordHash.eq(user.password_hash.clone()))
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?;
         Ok(())
     }

@@ -158,7 +158,7 @@ impl Accounts {
         if !self.require_confirmation {
             return Err(AppError::EmailTaken);
         }
-        let user = find_by_email(&self.db.write, email)
+        let user = find_by_email(self.db.writer(), email)
             .await?
             .ok_or_else(|| AppError::internal("taken email has no user"))?;
         let answer = SignupOutcome {

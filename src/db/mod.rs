@@ -6,10 +6,12 @@
 //! every write goes through a pool of exactly one connection and waits its
 //! turn in-process instead. WAL lets readers run beside it.
 
+mod ledger;
 mod lock;
 pub mod prune;
 mod unit;
 
+pub use ledger::{count_writer_uses, note_writer_use};
 pub use lock::StartupLock;
 pub use unit::Tx;
 
@@ -27,8 +29,8 @@ use crate::config::SqliteSync;
 pub struct Db {
     /// For reads that need not see a write of this request.
     pub read: DatabaseConnection,
-    /// For writes and transactions (the only writer on SQLite).
-    pub write: DatabaseConnection,
+    /// For writes and transactions (the only writer on SQLite); taken through [`Db::writer`].
+    write: DatabaseConnection,
 }
 
 impl Db {
@@ -76,7 +78,15 @@ impl Db {
     /// # Errors
     /// When the database cannot be reached.
     pub async fn begin(&self) -> Result<Tx, DbErr> {
-        Ok(Tx::new(self.write.begin().await?))
+        Ok(Tx::new(self.writer().begin().await?))
+    }
+
+    /// The connection for writes, and for reads that must see this
+    /// request's own writes; each call counts as a use of the writer (see
+    /// [`count_writer_uses`]).
+    pub fn writer(&self) -> &DatabaseConnection {
+        note_writer_use();
+        &self.write
     }
 
     /// Which SQL dialect this database speaks.

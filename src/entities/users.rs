@@ -52,7 +52,7 @@ impl ActiveModelBehavior for ActiveModel {}
 /// `UNAUTHENTICATED` when the account is gone (deleted meanwhile); database errors.
 pub async fn reread_from_writer(db: &crate::db::Db, id: Uuid) -> crate::error::AppResult<Model> {
     Entity::find_by_id(id)
-        .one(&db.write)
+        .one(db.writer())
         .await?
         .ok_or(crate::error::AppError::Unauthenticated)
 }

@@ -116,7 +116,7 @@ impl Outbox {
             .filter(mail_outbox::Column::Recipient.eq(to))
             .filter(mail_outbox::Column::Kind.eq(kind))
             .filter(mail_outbox::Column::CreatedAt.gt(db::before(window)))
-            .count(&self.db.write)
+            .count(self.db.writer())
             .await?;
         Ok(recent > 0)
     }

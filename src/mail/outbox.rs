@@ -79,7 +79,7 @@ impl Outbox {
                     .add(Column::ClaimedUntil.is_null())
                     .add(Column::ClaimedUntil.lt(now)),
             )
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?;
         Ok(claimed.rows_affected == 1)
     }
@@ -118,7 +118,7 @@ impl Outbox {
                     .col_expr(Column::LastError, Expr::value(error))
             }
         };
-        update.exec(&self.db.write).await?;
+        update.exec(self.db.writer()).await?;
         Ok(())
     }
 
@@ -153,7 +153,7 @@ impl Outbox {
         let old = Condition::all()
             .add(Column::NextAttemptAt.is_null())
             .add(Column::CreatedAt.lt(db::before(keep)));
-        Ok(db::prune::in_batches::<Entity>(&self.db.write, Column::Id, old).await?)
+        Ok(db::prune::in_batches::<Entity>(self.db.writer(), Column::Id, old).await?)
     }
 }
 

@@ -45,7 +45,7 @@ impl Mfa {
             return Ok(None);
         }
         let payload = device.map(|d| format!("{DEVICE_PREFIX}{d}"));
-        let token = one_time::create_carrying(&self.db.write, user.id, Purpose::MfaLogin, payload).await?;
+        let token = one_time::create_carrying(self.db.writer(), user.id, Purpose::MfaLogin, payload).await?;
         if methods == [Method::EmailOtp] {
             self.mail_code(user, Purpose::LoginOtp, templates::login_code, client)
                 .await?;
@@ -68,7 +68,7 @@ impl Mfa {
             return Ok(None);
         }
         let payload = Some(format!("{PROVIDER_PREFIX}{provider}"));
-        let token = one_time::create_carrying(&self.db.write, user.id, Purpose::MfaLogin, payload).await?;
+        let token = one_time::create_carrying(self.db.writer(), user.id, Purpose::MfaLogin, payload).await?;
         Ok(Some(Challenge {
             token,
             methods: vec![Method::Totp, Method::RecoveryCode],
@@ -77,7 +77,7 @@ impl Mfa {
 
     /// The account behind a live MFA token that has attempts left.
     async fn pending(&self, mfa_token: &str) -> AppResult<(one_time_tokens::Model, users::Model)> {
-        let row = one_time::find(&self.db.write, mfa_token, Purpose::MfaLogin).await?;
+        let row = one_time::find(self.db.writer(), mfa_token, Purpose::MfaLogin).await?;
         if row.attempts >= MAX_ATTEMPTS {
             return Err(AppError::InvalidToken);
         }
@@ -128,7 +128,7 @@ impl Mfa {
         self.limits.check(Limit::Code, client.ip, None).await?;
         let (row, user) = self.pending(mfa_token).await?;
         self.limits.check(Limit::Code, None, Some(Key::Owner(user.id))).await?;
-        let db = &self.db.write;
+        let db = self.db.writer();
         // A method the account does not offer is a wrong code, counted as one.
         let right = self.methods_for(&user).contains(&method)
             && match method {

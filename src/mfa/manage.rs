@@ -32,7 +32,7 @@ impl Mfa {
         if self.check_totp(&user, code).await? {
             return Ok(());
         }
-        if recovery_codes::spend(&self.db.write, &self.crypto, user_id, code).await? {
+        if recovery_codes::spend(self.db.writer(), &self.crypto, user_id, code).await? {
             return self.recovery_code_used(&user).await;
         }
         Err(AppError::InvalidCode)

@@ -63,7 +63,7 @@ impl Mfa {
             .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>))
             .filter(users::Column::Id.eq(user_id))
             .filter(users::Column::TotpEnabledAt.is_null())
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?;
         let totp = self.generator(&user.email, bytes)?;
         let png = totp
@@ -104,7 +104,7 @@ impl Mfa {
                     .add(users::Column::TotpLastStep.is_null())
                     .add(users::Column::TotpLastStep.lt(step)),
             )
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?;
         Ok(fresh.rows_affected == 1)
     }

@@ -226,7 +226,7 @@ impl OAuth {
         }
         let user = self.account_for(provider, &claims, client).await?;
         let code = one_time::create_carrying(
-            &self.parts().db.write,
+            self.parts().db.writer(),
             user.id,
             Purpose::LoginCode,
             Some(provider.to_owned()),

@@ -58,7 +58,7 @@ impl OAuth {
     pub async fn exchange_login_code(&self, code: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
         let parts = self.parts();
         parts.limits.check(Limit::MailedToken, client.ip, None).await?;
-        let row = one_time::consume(&parts.db.write, code, Purpose::LoginCode).await?;
+        let row = one_time::consume(parts.db.writer(), code, Purpose::LoginCode).await?;
         let provider = row.payload.unwrap_or_default();
         let user = reread_from_writer(&parts.db, row.user_id).await.map_err(|e| match e {
             AppError::Unauthenticated => AppError::InvalidToken,

@@ -40,7 +40,7 @@ impl OAuth {
         self.parts().sessions.require_recent_proof(caller)?;
         self.ensure_known(provider)?;
         let intent = one_time::create_carrying(
-            &self.parts().db.write,
+            self.parts().db.writer(),
             caller.user().id,
             Purpose::LinkIntent,
             Some(provider.to_owned()),

@@ -100,7 +100,7 @@ impl OAuth {
     /// the refused transaction; a failure to record is logged, not answered.
     async fn record_refusal(&self, user_id: Uuid, client: &ClientInfo) {
         let recorded = events::record(
-            &self.parts().db.write,
+            self.parts().db.writer(),
             user_id,
             EventKind::ProviderSignInRefused,
             client,

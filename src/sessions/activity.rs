@@ -70,7 +70,7 @@ impl Activity {
         // 10 000 sessions kept every refresh waiting for over a second.
         for chunk in pending.chunks(FLUSH_CHUNK) {
             let mut per_user: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-            let txn = db.write.begin().await?;
+            let txn = db.writer().begin().await?;
             for (sid, seen) in chunk {
                 sessions::Entity::update_many()
                     .col_expr(sessions::Column::LastActiveAt, Expr::value(seen.at))

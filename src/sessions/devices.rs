@@ -28,9 +28,12 @@ impl Sessions {
         if credential.is_empty() || credential.len() > MAX_CREDENTIAL_LEN {
             return Ok(None);
         }
+        // Every login that presents a credential reads it: on the read pool,
+        // not in the queue for SQLite's one writer (committed renewals are
+        // visible there too).
         Ok(devices::Entity::find()
             .filter(devices::Column::TokenHash.eq(token_hash(credential)))
-            .one(&self.db.write)
+            .one(&self.db.read)
             .await?)
     }
 
@@ -94,7 +97,7 @@ impl Sessions {
             .filter(devices::Column::UserId.eq(user_id))
             .order_by_desc(devices::Column::LastUsedAt)
             .order_by_desc(devices::Column::CreatedAt)
-            .all(&self.db.write)
+            .all(&self.db.read)
             .await?)
     }
 

@@ -29,7 +29,7 @@ impl Sessions {
             .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))
             .filter(sessions::Column::RevokedAt.is_null())
             .filter(sessions::Column::LastActiveAt.lt(cutoff))
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?
             .rows_affected;
         if ended > 0 {
@@ -52,15 +52,15 @@ impl Sessions {
                     .add(sessions::Column::RevokedAt.lt(horizon))
                     .add(sessions::Column::ExpiresAt.lt(horizon)),
             )
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?;
         refresh_tokens::Entity::delete_many()
             .filter(refresh_tokens::Column::ExpiresAt.lt(db::before(Duration::from_secs(24 * 3600))))
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?;
         devices::Entity::delete_many()
             .filter(devices::Column::LastUsedAt.lt(db::before(DEVICE_UNUSED)))
-            .exec(&self.db.write)
+            .exec(self.db.writer())
             .await?;
         Ok(())
     }

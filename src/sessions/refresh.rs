@@ -128,7 +128,7 @@ impl Sessions {
             None => {
                 refresh_tokens::Entity::insert(row)
                     .on_conflict_do_nothing()
-                    .exec(&self.db.write)
+                    .exec(self.db.writer())
                     .await?;
                 Ok(())
             }

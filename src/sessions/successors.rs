@@ -49,6 +49,7 @@ impl SuccessorWriter {
     /// # Errors
     /// The batch's database error.
     pub async fn store(&self, hash: String, row: refresh_tokens::ActiveModel) -> AppResult<()> {
+        crate::db::note_writer_use();
         let (done, committed) = oneshot::channel();
         self.queue
             .send(Job { row, hash, done })
@@ -79,7 +80,7 @@ async fn write_batches(db: Db, mut jobs: mpsc::Receiver<Job>) {
         ::metrics::histogram!("authql_refresh_batch_rows").record(rows.len() as f64);
         let written = refresh_tokens::Entity::insert_many(rows)
             .on_conflict_do_nothing()
-            .exec(&db.write)
+            .exec(db.writer())
             .await
             .map(|_| ())
             .map_err(AppError::from);

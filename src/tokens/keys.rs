@@ -153,7 +153,7 @@ pub const ROTATION_DELAY: Duration = Duration::from_secs(600);
 /// When the database fails.
 pub async fn rotate(db: &Db, crypto: &Crypto, activate_in: Duration) -> AppResult<String> {
     let from = db::after(activate_in);
-    let kid = insert_new(&db.write, crypto, from).await?;
+    let kid = insert_new(db.writer(), crypto, from).await?;
     signing_keys::Entity::update_many()
         .col_expr(signing_keys::Column::RetiredAt, sea_orm::sea_query::Expr::value(from))
         // Keys due to retire later (an earlier scheduled rotation) retire by then too.
@@ -163,7 +163,7 @@ pub async fn rotate(db: &Db, crypto: &Crypto, activate_in: Duration) -> AppResul
                 .or(signing_keys::Column::RetiredAt.gt(from)),
         )
         .filter(signing_keys::Column::Kid.ne(kid.clone()))
-        .exec(&db.write)
+        .exec(db.writer())
         .await?;
     Ok(kid)
 }
@@ -194,7 +194,7 @@ async fn load_set(db: &Db, crypto: &Crypto, access_ttl: Duration) -> AppResult<K
     let mut rows = published(db, access_ttl).await?;
     // Start-up created one (ensure_signing_key); this covers keys deleted by hand since.
     if !rows.iter().any(|k| signs_now(k, db::now())) {
-        insert_new(&db.write, crypto, db::now()).await?;
+        insert_new(db.writer(), crypto, db::now()).await?;
         rows = published(db, access_ttl).await?;
     }
     // Newest first: every instance picks the same signer once it has reloaded.

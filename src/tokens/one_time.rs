@@ -259,5 +259,5 @@ pub async fn purge_expired(db: &db::Db) -> AppResult<u64> {
     let old = sea_orm::Condition::any()
         .add(Column::ExpiresAt.lt(horizon))
         .add(Column::UsedAt.lt(horizon));
-    Ok(db::prune::in_batches::<Entity>(&db.write, Column::Id, old).await?)
+    Ok(db::prune::in_batches::<Entity>(db.writer(), Column::Id, old).await?)
 }

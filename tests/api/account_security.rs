@@ -43,7 +43,7 @@ pub async fn age_sessions(app: &TestApp, email: &str) {
     use authql::entities::{sessions, users};
     let user = users::Entity::find()
         .filter(users::Column::Email.eq(email))
-        .one(&app.state.db.write)
+        .one(app.state.db.writer())
         .await
         .unwrap()
         .unwrap();
@@ -375,7 +375,7 @@ async fn user_id(app: &TestApp, email: &str) -> uuid::Uuid {
     use authql::entities::users;
     users::Entity::find()
         .filter(users::Column::Email.eq(email))
-        .one(&app.state.db.write)
+        .one(app.state.db.writer())
         .await
         .unwrap()
         .unwrap()
@@ -404,14 +404,26 @@ async fn a_new_code_equal_to_a_spent_one_is_stored() {
         tx.commit().await.unwrap();
     }
     assert!(
-        codes::spend(&app.state.db.write, &app.state.crypto, id, Purpose::StepUpOtp, "123456")
-            .await
-            .unwrap()
+        codes::spend(
+            app.state.db.writer(),
+            &app.state.crypto,
+            id,
+            Purpose::StepUpOtp,
+            "123456"
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !codes::spend(&app.state.db.write, &app.state.crypto, id, Purpose::StepUpOtp, "123456")
-            .await
-            .unwrap(),
+        !codes::spend(
+            app.state.db.writer(),
+            &app.state.crypto,
+            id,
+            Purpose::StepUpOtp,
+            "123456"
+        )
+        .await
+        .unwrap(),
         "once"
     );
 }
@@ -439,7 +451,7 @@ async fn spent_recovery_codes_are_purged_after_a_day() {
             Expr::value(Utc::now() - chrono::Duration::days(2)),
         )
         .filter(one_time_tokens::Column::UsedAt.is_not_null())
-        .exec(&app.state.db.write)
+        .exec(app.state.db.writer())
         .await
         .unwrap();
     one_time::purge_expired(&app.state.db).await.unwrap();

@@ -321,7 +321,7 @@ impl TestApp {
     /// The integer `n` of a one-row query (COUNT gives a 64-bit integer on every backend).
     pub async fn scalar(&self, sql: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};
-        let db = &self.state.db.write;
+        let db = self.state.db.writer();
         let row = db
             .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
             .await

@@ -36,3 +36,4 @@ mod shared_limits;
 mod smtp;
 mod smtp_session;
 mod tls;
+mod write_costs;

@@ -204,7 +204,7 @@ async fn a_switched_off_account_is_refused() {
     users::Entity::update_many()
         .col_expr(users::Column::Active, Expr::value(false))
         .filter(users::Column::Email.eq("gone@example.com"))
-        .exec(&app.state.db.write)
+        .exec(app.state.db.writer())
         .await
         .unwrap();
     provider.sign_in_as("gone-1", "gone@example.com", true);
@@ -299,7 +299,7 @@ async fn a_login_code_works_only_for_a_minute() {
             Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
         )
         .filter(one_time_tokens::Column::Purpose.eq("login_code"))
-        .exec(&app.state.db.write)
+        .exec(app.state.db.writer())
         .await
         .unwrap();
     assert_eq!(code_of(&exchange(&app, &code).await), Some("INVALID_TOKEN"));

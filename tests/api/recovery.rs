@@ -108,7 +108,7 @@ async fn expired_and_unknown_tokens_are_refused() {
             one_time_tokens::Column::ExpiresAt,
             Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
         )
-        .exec(&app.state.db.write)
+        .exec(app.state.db.writer())
         .await
         .unwrap();
     assert_eq!(

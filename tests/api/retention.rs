@@ -15,11 +15,11 @@ async fn pruning_keeps_what_is_inside_the_windows_and_removes_the_rest() {
     app.confirmed_user("kept@example.com").await;
     let user = users::Entity::find()
         .filter(users::Column::Email.eq("kept@example.com"))
-        .one(&app.state.db.write)
+        .one(app.state.db.writer())
         .await
         .unwrap()
         .unwrap();
-    let db = &app.state.db.write;
+    let db = app.state.db.writer();
     let long_ago = Utc::now() - chrono::Duration::days(100);
     // More old events than one batch deletes.
     let old_events: Vec<security_events::ActiveModel> = (0..1200)
@@ -96,7 +96,7 @@ async fn mail_still_being_tried_is_never_pruned() {
             mail_outbox::Column::CreatedAt,
             Expr::value(Utc::now() - chrono::Duration::days(30)),
         )
-        .exec(&app.state.db.write)
+        .exec(app.state.db.writer())
         .await
         .unwrap();
     authql::jobs::prune(&app.state).await.unwrap();

@@ -133,7 +133,7 @@ async fn disabled_accounts_cannot_log_in_and_lose_their_sessions() {
     let tokens = app.user_with_tokens("off@example.com").await;
     users::Entity::update_many()
         .col_expr(users::Column::Active, Expr::value(false))
-        .exec(&app.state.db.write)
+        .exec(app.state.db.writer())
         .await
         .unwrap();
     // Changed behind this instance's back (as another instance or an operator

@@ -1,0 +1,97 @@
+//! What the everyday operations cost the database's writer: a sign-up, a
+//! password login and a refresh are one write transaction each (besides the
+//! password hash), so on SQLite, where every write waits for the one writer,
+//! each holds it once. Counted by `db::count_writer_uses` around the domain
+//! call the resolver makes.
+
+use authql::accounts::{Email, LoginAttempt, LoginName, LoginOutcome, NewAccount};
+use authql::client::ClientInfo;
+use authql::db::count_writer_uses;
+use authql::error::Field;
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip: Some("203.0.113.7".parse().unwrap()),
+        user_agent: Some("write-costs/1.0".into()),
+    }
+}
+
+fn new_account(email: &str) -> NewAccount {
+    NewAccount {
+        email: Email::parse(Field::Email, email).unwrap(),
+        password: PASSWORD.into(),
+        username: Some("writer".into()),
+        display_name: Some("Writer".into()),
+        first_name: None,
+        last_name: None,
+        phone_number: None,
+    }
+}
+
+/// A password login of `email`, presenting `device`; returns the writer
+/// uses and the device credential it was given.
+async fn login(app: &TestApp, email: &str, device: Option<&str>) -> (u32, String) {
+    let attempt = LoginAttempt {
+        name: LoginName::Email(Email::parse(Field::Email, email).unwrap()),
+        password: PASSWORD,
+        device,
+    };
+    let (outcome, uses) = count_writer_uses(app.state.accounts.login(attempt, &client())).await;
+    let Ok(LoginOutcome::SignedIn(auth)) = outcome else {
+        panic!("the login signs in");
+    };
+    (
+        uses,
+        auth.device_token.expect("a password login gives a device credential"),
+    )
+}
+
+#[tokio::test]
+async fn a_signup_is_one_write_transaction() {
+    let app = spawn_app().await;
+    let (outcome, uses) = count_writer_uses(app.state.accounts.signup(new_account("new@example.com"), &client())).await;
+    assert!(outcome.unwrap().confirmation_required);
+    assert_eq!(
+        uses, 1,
+        "the account, its event, its link and its mail in one transaction"
+    );
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[tokio::test]
+async fn a_signup_that_signs_in_is_still_one_write_transaction() {
+    let app = spawn_app_with(|c| c.require_email_confirmation = false).await;
+    let (outcome, uses) =
+        count_writer_uses(app.state.accounts.signup(new_account("open@example.com"), &client())).await;
+    assert!(outcome.unwrap().auth.is_some(), "confirmation off: signed in at once");
+    assert_eq!(uses, 1, "the account and its first session in one transaction");
+}
+
+#[tokio::test]
+async fn a_password_login_is_one_write_transaction_with_or_without_a_known_device() {
+    let app = spawn_app().await;
+    app.confirmed_user("login@example.com").await;
+    let (first, device) = login(&app, "login@example.com", None).await;
+    assert_eq!(
+        first, 1,
+        "the session, its refresh token, the device and the event in one transaction"
+    );
+    let (again, renewed) = login(&app, "login@example.com", Some(&device)).await;
+    assert_ne!(renewed, device);
+    assert_eq!(again, 1, "finding the known device does not queue on the writer");
+}
+
+#[tokio::test]
+async fn a_refresh_is_one_write() {
+    let app = spawn_app().await;
+    let tokens = app.user_with_tokens("refresh@example.com").await;
+    let (rotated, uses) = count_writer_uses(app.state.sessions.rotate(&tokens.refresh, &client())).await;
+    let rotated = rotated.unwrap();
+    assert_eq!(uses, 1, "the successor's insert, in the refresh writer's next batch");
+    // Presenting it again within the grace window writes nothing: the same successor.
+    let (again, uses) = count_writer_uses(app.state.sessions.rotate(&tokens.refresh, &client())).await;
+    assert_eq!(again.unwrap().refresh_token, rotated.refresh_token);
+    assert_eq!(uses, 0);
+}
