@@ -108,3 +108,104 @@ impl Activity {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveModelTrait, Set};
+
+    use super::*;
+    use crate::config::SqliteSync;
+    use crate::entities::sessions::SignInMethod;
+    use crate::entities::users::Role;
+
+    /// A migrated database with one user and one session of it.
+    async fn one_session() -> (Db, Uuid, Uuid) {
+        let db = Db::connect("sqlite::memory:", 1, SqliteSync::Normal).await.unwrap();
+        db.migrate().await.unwrap();
+        let (user_id, sid, now) = (Uuid::new_v4(), Uuid::new_v4(), db::now());
+        users::ActiveModel {
+            id: Set(user_id),
+            email: Set("a@example.com".into()),
+            username: Set(None),
+            password_hash: Set(None),
+            email_verified_at: Set(None),
+            display_name: Set(None),
+            first_name: Set(None),
+            last_name: Set(None),
+            phone_number: Set(None),
+            avatar_key: Set(None),
+            role: Set(Role::User),
+            active: Set(true),
+            totp_secret: Set(None),
+            totp_enabled_at: Set(None),
+            totp_last_step: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_active_at: Set(None),
+        }
+        .insert(db.writer())
+        .await
+        .unwrap();
+        sessions::ActiveModel {
+            id: Set(sid),
+            user_id: Set(user_id),
+            created_at: Set(now),
+            last_active_at: Set(now),
+            expires_at: Set(db::after(Duration::from_secs(3600))),
+            revoked_at: Set(None),
+            ip: Set(None),
+            user_agent: Set(None),
+            amr: Set(SignInMethod::Password),
+            step_up_until: Set(None),
+        }
+        .insert(db.writer())
+        .await
+        .unwrap();
+        (db, user_id, sid)
+    }
+
+    #[tokio::test]
+    async fn a_flush_never_moves_a_users_activity_back() {
+        let (db, user_id, sid) = one_session().await;
+        // A later time already written (by another chunk, or another instance).
+        let later = db::after(Duration::from_secs(600));
+        users::Entity::update_many()
+            .col_expr(users::Column::LastActiveAt, Expr::value(later))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(db.writer())
+            .await
+            .unwrap();
+        let activity = Activity::default();
+        activity.touch(sid, user_id);
+        activity.flush(&db).await.unwrap();
+        let user = users::Entity::find_by_id(user_id)
+            .one(db.writer())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.last_active_at, Some(later));
+        // An earlier time is moved forward, and the session's too.
+        let earlier = db::before(Duration::from_secs(600));
+        users::Entity::update_many()
+            .col_expr(users::Column::LastActiveAt, Expr::value(earlier))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(db.writer())
+            .await
+            .unwrap();
+        activity.touch(sid, user_id);
+        let touched = activity.last(sid).unwrap();
+        activity.flush(&db).await.unwrap();
+        let user = users::Entity::find_by_id(user_id)
+            .one(db.writer())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.last_active_at, Some(touched));
+        let session = sessions::Entity::find_by_id(sid)
+            .one(db.writer())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(session.last_active_at, touched);
+    }
+}

@@ -131,19 +131,7 @@ impl Verifier {
             .map(|data| Arc::new(data.claims))
             .map_err(|_| AppError::Unauthenticated)?;
         if let Ok(mut verified) = self.verified.write() {
-            if verified.len() >= REMEMBERED {
-                verified.retain(|_, c| c.exp > now);
-                if verified.len() >= REMEMBERED {
-                    // Still full of live tokens: drop a quarter (in the map's
-                    // own random order), not all, so a working set a little
-                    // over the limit is not verified afresh on every request.
-                    let drop: Vec<[u8; 32]> = verified.keys().take(REMEMBERED / 4).copied().collect();
-                    for key in drop {
-                        verified.remove(&key);
-                    }
-                }
-            }
-            verified.insert(digest, claims.clone());
+            remember(&mut verified, digest, claims.clone(), now, REMEMBERED);
         }
         Ok(claims)
     }
@@ -159,7 +147,81 @@ impl Verifier {
     }
 }
 
+/// Keeps `claims` under `digest` in `verified`, which holds at most
+/// `capacity`: when full, expired tokens go first; if it is still full of
+/// live ones, a quarter of them (in the map's own random order), not all, so
+/// a working set a little over the limit is not verified afresh on every
+/// request.
+fn remember(
+    verified: &mut HashMap<[u8; 32], Arc<Claims>>,
+    digest: [u8; 32],
+    claims: Arc<Claims>,
+    now: i64,
+    capacity: usize,
+) {
+    if verified.len() >= capacity {
+        verified.retain(|_, c| c.exp > now);
+        if verified.len() >= capacity {
+            let drop: Vec<[u8; 32]> = verified.keys().take(capacity.div_ceil(4)).copied().collect();
+            for key in drop {
+                verified.remove(&key);
+            }
+        }
+    }
+    verified.insert(digest, claims);
+}
+
 /// Seconds an access token lives, for `expiresIn`.
 pub fn lifetime_secs(policy: &TokenConfig) -> i64 {
     i64::try_from(policy.access_ttl.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Arc<Claims> {
+        Arc::new(Claims {
+            sub: Uuid::nil(),
+            sid: Uuid::nil(),
+            role: Role::User,
+            amr: Vec::new(),
+            iss: "i".into(),
+            aud: "a".into(),
+            iat: 0,
+            exp,
+        })
+    }
+
+    fn key(n: u8) -> [u8; 32] {
+        [n; 32]
+    }
+
+    #[test]
+    fn a_full_cache_of_live_tokens_drops_a_quarter_and_keeps_the_rest() {
+        let mut verified = HashMap::new();
+        for n in 0..8 {
+            remember(&mut verified, key(n), claims(100), 50, 8);
+        }
+        assert_eq!(verified.len(), 8);
+        remember(&mut verified, key(8), claims(100), 50, 8);
+        assert_eq!(verified.len(), 7, "two of eight dropped, the new one kept");
+        assert!(verified.contains_key(&key(8)));
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_tokens_before_any_live_one() {
+        let mut verified = HashMap::new();
+        for n in 0..4 {
+            remember(&mut verified, key(n), claims(10), 5, 8);
+        }
+        for n in 4..8 {
+            remember(&mut verified, key(n), claims(100), 5, 8);
+        }
+        // Later: the first four have expired.
+        remember(&mut verified, key(8), claims(100), 50, 8);
+        let mut kept: Vec<u8> = verified.keys().map(|k| k[0]).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec![4, 5, 6, 7, 8], "only the expired went");
+    }
 }
