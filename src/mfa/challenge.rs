@@ -1,6 +1,7 @@
 //! The second step of a login: the password opened an MFA token, a second
 //! factor turns it into a session.
 
+use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use super::{MAX_ATTEMPTS, Method, Mfa, recovery_codes};
@@ -77,17 +78,17 @@ impl Mfa {
 
     /// The account behind a live MFA token that has attempts left.
     async fn pending(&self, mfa_token: &str) -> AppResult<(one_time_tokens::Model, users::Model)> {
-        let row = one_time::find(self.db.writer(), mfa_token, Purpose::MfaLogin).await?;
+        // Read on the read pool (committed rows are seen there); the spend
+        // that follows checks the token is still unspent in its own statement.
+        let row = one_time::find(&self.db.read, mfa_token, Purpose::MfaLogin).await?;
         if row.attempts >= MAX_ATTEMPTS {
             return Err(AppError::InvalidToken);
         }
-        let user = users::reread_from_writer(&self.db, row.user_id)
-            .await
-            .map_err(|e| match e {
-                // The account was deleted meanwhile.
-                AppError::Unauthenticated => AppError::InvalidToken,
-                other => other,
-            })?;
+        let user = users::Entity::find_by_id(row.user_id)
+            .one(&self.db.read)
+            .await?
+            // The account was deleted meanwhile.
+            .ok_or(AppError::InvalidToken)?;
         if !user.active {
             return Err(AppError::Forbidden("this account is disabled"));
         }
@@ -128,11 +129,15 @@ impl Mfa {
         self.limits.check(Limit::Code, client.ip, None).await?;
         let (row, user) = self.pending(mfa_token).await?;
         self.limits.check(Limit::Code, None, Some(Key::Owner(user.id))).await?;
-        let db = self.db.writer();
+        // Everything from here is one transaction: the code's spending, the
+        // token's, the session and its device. A racer that spent the token
+        // first rolls this back, code and all.
+        let mut tx = self.db.begin().await?;
+        let db = &*tx;
         // A method the account does not offer is a wrong code, counted as one.
         let right = self.methods_for(&user).contains(&method)
             && match method {
-                Method::Totp => self.check_totp(&user, code).await?,
+                Method::Totp => self.check_totp(db, &user, code).await?,
                 Method::EmailOtp => codes::spend(db, &self.crypto, user.id, Purpose::LoginOtp, code).await?,
                 Method::RecoveryCode => recovery_codes::spend(db, &self.crypto, user.id, code).await?,
             };
@@ -143,6 +148,7 @@ impl Mfa {
                 one_time::consume(db, mfa_token, Purpose::MfaLogin).await.ok();
             }
             events::record(db, user.id, EventKind::MfaFailed, client).await?;
+            tx.commit().await?;
             return Err(AppError::InvalidCode);
         }
         one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
@@ -152,7 +158,7 @@ impl Mfa {
             (Method::Totp, true) => SignInMethod::ProviderAndTotp,
             (Method::EmailOtp, _) => SignInMethod::PasswordAndMailedCode,
             (Method::RecoveryCode, by_provider) => {
-                self.recovery_code_used(&user).await?;
+                self.recovery_code_used(&mut tx, &user).await?;
                 if by_provider {
                     SignInMethod::ProviderAndRecoveryCode
                 } else {
@@ -161,13 +167,20 @@ impl Mfa {
             }
         };
         if by_provider {
-            return self.sessions.start(user, client, signed_in_by).await;
+            let (session, refresh_token) = self.sessions.open(&mut tx, &user, client, signed_in_by).await?;
+            tx.commit().await?;
+            return self.sessions.bundle(user, &session, refresh_token);
         }
         let device = row
             .payload
             .as_deref()
             .and_then(|p| p.strip_prefix(DEVICE_PREFIX))
             .and_then(|d| Uuid::parse_str(d).ok());
-        self.sessions.start_on_device(user, client, signed_in_by, device).await
+        let opened = self
+            .sessions
+            .open_on_device(&mut tx, &user, client, signed_in_by, device)
+            .await?;
+        tx.commit().await?;
+        self.sessions.bundle_on_device(user, opened)
     }
 }

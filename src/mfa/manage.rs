@@ -29,26 +29,26 @@ impl Mfa {
         self.limits
             .check(Limit::Code, client.ip, Some(Key::Owner(user_id)))
             .await?;
-        if self.check_totp(&user, code).await? {
+        if self.check_totp(self.db.writer(), &user, code).await? {
             return Ok(());
         }
         if recovery_codes::spend(self.db.writer(), &self.crypto, user_id, code).await? {
-            return self.recovery_code_used(&user).await;
+            let mut tx = self.db.begin().await?;
+            self.recovery_code_used(&mut tx, &user).await?;
+            tx.commit().await?;
+            return Ok(());
         }
         Err(AppError::InvalidCode)
     }
 
-    /// Tells `user` a recovery code was spent, and how many are left.
+    /// Tells `user`, when `tx` commits, that a recovery code was spent and how many are left.
     ///
     /// # Errors
     /// When the database fails.
-    pub(super) async fn recovery_code_used(&self, user: &users::Model) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
-        let remaining = one_time::count_live(&*tx, user.id, Purpose::RecoveryCode).await?;
-        self.notify(&mut tx, templates::recovery_code_used(&user.email, remaining))
-            .await?;
-        tx.commit().await?;
-        Ok(())
+    pub(super) async fn recovery_code_used(&self, tx: &mut Tx, user: &users::Model) -> AppResult<()> {
+        let remaining = one_time::count_live(&**tx, user.id, Purpose::RecoveryCode).await?;
+        self.notify(tx, templates::recovery_code_used(&user.email, remaining))
+            .await
     }
 
     /// Switches MFA off with a TOTP or recovery code. Every outstanding

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
 
@@ -79,11 +79,12 @@ impl Mfa {
     }
 
     /// Whether `code` is `user`'s current TOTP code, accepting each time step at
-    /// most once (a code seen, even by an eavesdropper, never works again).
+    /// most once (a code seen, even by an eavesdropper, never works again);
+    /// the step is recorded on `conn`, which may be a transaction.
     ///
     /// # Errors
     /// When the database fails or the sealed secret cannot be opened.
-    pub async fn check_totp(&self, user: &users::Model, code: &str) -> AppResult<bool> {
+    pub async fn check_totp(&self, conn: &impl ConnectionTrait, user: &users::Model, code: &str) -> AppResult<bool> {
         let Some(sealed) = &user.totp_secret else {
             return Ok(false);
         };
@@ -104,7 +105,7 @@ impl Mfa {
                     .add(users::Column::TotpLastStep.is_null())
                     .add(users::Column::TotpLastStep.lt(step)),
             )
-            .exec(self.db.writer())
+            .exec(conn)
             .await?;
         Ok(fresh.rows_affected == 1)
     }
@@ -129,7 +130,7 @@ impl Mfa {
         self.limits
             .check(Limit::Code, client.ip, Some(Key::Owner(user_id)))
             .await?;
-        if !self.check_totp(&user, code).await? {
+        if !self.check_totp(self.db.writer(), &user, code).await? {
             return Err(AppError::InvalidCode);
         }
         let mut tx = self.db.begin().await?;

@@ -12,12 +12,19 @@ use super::{AuthBundle, Sessions, SignInMethod};
 use crate::client::ClientInfo;
 use crate::crypto::{random_token, token_hash};
 use crate::db::{self, Tx};
-use crate::entities::{devices, users};
+use crate::entities::{devices, sessions, users};
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
 
 /// Longer than any credential authql issues (43 characters); not worth hashing.
 const MAX_CREDENTIAL_LEN: usize = 128;
+
+/// A session opened on a device, not yet answered.
+pub struct OpenedOnDevice {
+    session: sessions::Model,
+    refresh_token: String,
+    credential: String,
+}
 
 impl Sessions {
     /// The known device whose credential is `credential`, if it is live.
@@ -53,11 +60,41 @@ impl Sessions {
         known: Option<Uuid>,
     ) -> AppResult<AuthBundle> {
         let mut tx = self.db.begin().await?;
-        let (credential, renewed) = remember(&*tx, user.id, known, client).await?;
-        let (session, refresh_token) = self.open_from(&mut tx, &user, client, method, renewed).await?;
+        let opened = self.open_on_device(&mut tx, &user, client, method, known).await?;
         tx.commit().await?;
-        let mut bundle = self.bundle(user, &session, refresh_token)?;
-        bundle.device_token = Some(credential);
+        self.bundle_on_device(user, opened)
+    }
+
+    /// [`Sessions::start_on_device`] in `tx`, for a caller with more to
+    /// write in it; [`Sessions::bundle_on_device`] makes the answer once
+    /// `tx` has committed.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn open_on_device(
+        &self,
+        tx: &mut Tx,
+        user: &users::Model,
+        client: &ClientInfo,
+        method: SignInMethod,
+        known: Option<Uuid>,
+    ) -> AppResult<OpenedOnDevice> {
+        let (credential, renewed) = remember(&**tx, user.id, known, client).await?;
+        let (session, refresh_token) = self.open_from(tx, user, client, method, renewed).await?;
+        Ok(OpenedOnDevice {
+            session,
+            refresh_token,
+            credential,
+        })
+    }
+
+    /// The answer to a sign-in opened by [`Sessions::open_on_device`].
+    ///
+    /// # Errors
+    /// Only if signing fails.
+    pub fn bundle_on_device(&self, user: users::Model, opened: OpenedOnDevice) -> AppResult<AuthBundle> {
+        let mut bundle = self.bundle(user, &opened.session, opened.refresh_token)?;
+        bundle.device_token = Some(opened.credential);
         Ok(bundle)
     }
 

@@ -8,8 +8,10 @@ use authql::accounts::{Email, LoginAttempt, LoginName, LoginOutcome, NewAccount}
 use authql::client::ClientInfo;
 use authql::db::count_writer_uses;
 use authql::error::Field;
+use authql::mfa::Method;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::mfa::enrolled;
 
 fn client() -> ClientInfo {
     ClientInfo {
@@ -94,4 +96,41 @@ async fn a_refresh_is_one_write() {
     let (again, uses) = count_writer_uses(app.state.sessions.rotate(&tokens.refresh, &client())).await;
     assert_eq!(again.unwrap().refresh_token, rotated.refresh_token);
     assert_eq!(uses, 0);
+}
+
+#[tokio::test]
+async fn each_step_of_an_mfa_login_is_one_write_transaction() {
+    let app = spawn_app().await;
+    let (_, authenticator, recovery) = enrolled(&app, "mfa@example.com").await;
+    let password_step = || async {
+        let attempt = LoginAttempt {
+            name: LoginName::Email(Email::parse(Field::Email, "mfa@example.com").unwrap()),
+            password: PASSWORD,
+            device: None,
+        };
+        let (outcome, uses) = count_writer_uses(app.state.accounts.login(attempt, &client())).await;
+        let Ok(LoginOutcome::MfaRequired(challenge)) = outcome else {
+            panic!("the password opens the second step");
+        };
+        assert_eq!(uses, 1, "the MFA token");
+        challenge.token
+    };
+    let mfa = &app.state.mfa;
+
+    let token = password_step().await;
+    let (wrong, uses) = count_writer_uses(mfa.finish_login(&token, "000000", Method::Totp, &client())).await;
+    assert!(wrong.is_err());
+    assert_eq!(uses, 1, "the attempt and its event");
+    let code = authenticator.code(1);
+    let (auth, uses) = count_writer_uses(mfa.finish_login(&token, &code, Method::Totp, &client())).await;
+    assert!(auth.unwrap().device_token.is_some());
+    assert_eq!(uses, 1, "the code's step, the token, the session and its device");
+
+    let token = password_step().await;
+    let (auth, uses) = count_writer_uses(mfa.finish_login(&token, &recovery[0], Method::RecoveryCode, &client())).await;
+    assert!(auth.is_ok());
+    assert_eq!(
+        uses, 1,
+        "the recovery code, the token, the session and the owner's notice"
+    );
 }
