@@ -7,6 +7,11 @@ use authql::startup::Application;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+// glibc's malloc was a fifth of a refresh's CPU (bench/README.md, "The
+// allocator"): many small, short-lived allocations from many threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "authql",
