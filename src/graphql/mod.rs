@@ -11,6 +11,7 @@ pub mod events_api;
 pub mod guardrails;
 pub mod mfa_api;
 pub mod oauth_api;
+mod parsed;
 pub mod persisted;
 pub mod profile_api;
 pub mod sessions_api;
@@ -68,6 +69,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_complexity(guardrails::MAX_COMPLEXITY)
         .limit_recursive_depth(guardrails::MAX_DEPTH * 2)
         .extension(guardrails::Guardrails)
+        // Inside the guardrails: their limits check every document, cached or not.
+        .extension(parsed::ParsedQueries::default())
         .extension(ApolloPersistedQueries::new(persisted::QueriesOnly::default()))
 }
 

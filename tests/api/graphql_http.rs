@@ -487,3 +487,21 @@ async fn force_https_redirects_plain_http_and_believes_only_trusted_proxies() {
         .unwrap();
     assert_eq!(forged.status(), 308);
 }
+
+#[tokio::test]
+async fn a_repeated_query_is_answered_from_its_own_text_and_limits_hold_every_time() {
+    let app = spawn_app().await;
+    // Parsed documents are kept by their text: each repeat gets its own.
+    for _ in 0..2 {
+        for alias in ["first", "second"] {
+            let r = app.gql(&format!("{{ {alias}: __typename }}"), json!({})).await;
+            assert_eq!(r["data"][alias], "Query", "{r}");
+        }
+    }
+    let aliases: Vec<String> = (0..16).map(|i| format!("a{i}: __typename")).collect();
+    let too_many = format!("{{ {} }}", aliases.join(" "));
+    for _ in 0..2 {
+        let r = app.gql(&too_many, json!({})).await;
+        assert_eq!(code(&r), Some("QUERY_TOO_COMPLEX"), "{r}");
+    }
+}
