@@ -46,11 +46,19 @@ impl Mfa {
             return Ok(None);
         }
         let payload = device.map(|d| format!("{DEVICE_PREFIX}{d}"));
-        let token = one_time::create_carrying(self.db.writer(), user.id, Purpose::MfaLogin, payload).await?;
-        if methods == [Method::EmailOtp] {
-            self.mail_code(user, Purpose::LoginOtp, templates::login_code, client)
+        let mailed = methods == [Method::EmailOtp];
+        if mailed {
+            // Refused before anything is written: no token waits for a code never sent.
+            self.limit_codes_mailed(user, client).await?;
+        }
+        // The token and the code it waits for, in one transaction.
+        let mut tx = self.db.begin().await?;
+        let token = one_time::create_carrying(&*tx, user.id, Purpose::MfaLogin, payload).await?;
+        if mailed {
+            self.queue_code(&mut tx, user, Purpose::LoginOtp, templates::login_code)
                 .await?;
         }
+        tx.commit().await?;
         Ok(Some(Challenge { token, methods }))
     }
 

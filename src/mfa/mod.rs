@@ -103,15 +103,38 @@ impl Mfa {
         compose: fn(&str, &str) -> Mail,
         client: &ClientInfo,
     ) -> AppResult<()> {
+        self.limit_codes_mailed(user, client).await?;
+        let mut tx = self.db.begin().await?;
+        self.queue_code(&mut tx, user, purpose, compose).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes one mailed code from the owner's bucket.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED`.
+    async fn limit_codes_mailed(&self, user: &users::Model, client: &ClientInfo) -> AppResult<()> {
         self.limits
             .check(Limit::Mail, client.ip, Some(Key::Owner(user.id)))
             .await?;
-        let code = codes::six_digits();
-        let mut tx = self.db.begin().await?;
-        one_time::invalidate_all(&*tx, user.id, purpose).await?;
-        codes::store(&*tx, &self.crypto, user.id, purpose, &code).await?;
-        self.outbox.enqueue(&mut tx, compose(&user.email, &code)).await?;
-        tx.commit().await?;
         Ok(())
+    }
+
+    /// [`Mfa::mail_code`] in `tx`, once its limit was taken.
+    ///
+    /// # Errors
+    /// When the database fails.
+    async fn queue_code(
+        &self,
+        tx: &mut crate::db::Tx,
+        user: &users::Model,
+        purpose: Purpose,
+        compose: fn(&str, &str) -> Mail,
+    ) -> AppResult<()> {
+        let code = codes::six_digits();
+        one_time::invalidate_all(&**tx, user.id, purpose).await?;
+        codes::store(&**tx, &self.crypto, user.id, purpose, &code).await?;
+        self.outbox.enqueue(tx, compose(&user.email, &code)).await
     }
 }

@@ -11,7 +11,7 @@ use authql::error::Field;
 use authql::mfa::Method;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
-use crate::mfa::enrolled;
+use crate::mfa::{code_in, enrolled};
 
 fn client() -> ClientInfo {
     ClientInfo {
@@ -133,4 +133,30 @@ async fn each_step_of_an_mfa_login_is_one_write_transaction() {
         uses, 1,
         "the recovery code, the token, the session and the owner's notice"
     );
+}
+
+#[tokio::test]
+async fn a_login_continued_by_a_mailed_code_is_one_write_transaction_a_step() {
+    let app = spawn_app_with(|c| c.mfa.login_email_otp = authql::config::LoginEmailOtp::Always).await;
+    app.confirmed_user("mailed@example.com").await;
+    let attempt = LoginAttempt {
+        name: LoginName::Email(Email::parse(Field::Email, "mailed@example.com").unwrap()),
+        password: PASSWORD,
+        device: None,
+    };
+    let (outcome, uses) = count_writer_uses(app.state.accounts.login(attempt, &client())).await;
+    let Ok(LoginOutcome::MfaRequired(challenge)) = outcome else {
+        panic!("the password opens the second step");
+    };
+    assert_eq!(uses, 1, "the MFA token, the code and its mail in one transaction");
+    let code = code_in(&app.mail.wait_for_nth("mailed@example.com", 2).await);
+    let (auth, uses) = count_writer_uses(app.state.mfa.finish_login(
+        &challenge.token,
+        &code,
+        Method::EmailOtp,
+        &client(),
+    ))
+    .await;
+    assert!(auth.is_ok());
+    assert_eq!(uses, 1);
 }
