@@ -164,43 +164,37 @@ mod tests {
         (db, user_id, sid)
     }
 
+    async fn set_user_activity(db: &Db, user_id: Uuid, at: DateTime<Utc>) {
+        users::Entity::update_many()
+            .col_expr(users::Column::LastActiveAt, Expr::value(at))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(db.writer())
+            .await
+            .unwrap();
+    }
+
+    async fn user_activity(db: &Db, user_id: Uuid) -> Option<DateTime<Utc>> {
+        let user = users::Entity::find_by_id(user_id).one(db.writer()).await.unwrap();
+        user.unwrap().last_active_at
+    }
+
     #[tokio::test]
     async fn a_flush_never_moves_a_users_activity_back() {
         let (db, user_id, sid) = one_session().await;
         // A later time already written (by another chunk, or another instance).
         let later = db::after(Duration::from_secs(600));
-        users::Entity::update_many()
-            .col_expr(users::Column::LastActiveAt, Expr::value(later))
-            .filter(users::Column::Id.eq(user_id))
-            .exec(db.writer())
-            .await
-            .unwrap();
+        set_user_activity(&db, user_id, later).await;
         let activity = Activity::default();
         activity.touch(sid, user_id);
         activity.flush(&db).await.unwrap();
-        let user = users::Entity::find_by_id(user_id)
-            .one(db.writer())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(user.last_active_at, Some(later));
+        assert_eq!(user_activity(&db, user_id).await, Some(later));
         // An earlier time is moved forward, and the session's too.
         let earlier = db::before(Duration::from_secs(600));
-        users::Entity::update_many()
-            .col_expr(users::Column::LastActiveAt, Expr::value(earlier))
-            .filter(users::Column::Id.eq(user_id))
-            .exec(db.writer())
-            .await
-            .unwrap();
+        set_user_activity(&db, user_id, earlier).await;
         activity.touch(sid, user_id);
         let touched = activity.last(sid).unwrap();
         activity.flush(&db).await.unwrap();
-        let user = users::Entity::find_by_id(user_id)
-            .one(db.writer())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(user.last_active_at, Some(touched));
+        assert_eq!(user_activity(&db, user_id).await, Some(touched));
         let session = sessions::Entity::find_by_id(sid)
             .one(db.writer())
             .await

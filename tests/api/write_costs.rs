@@ -32,14 +32,19 @@ fn new_account(email: &str) -> NewAccount {
     }
 }
 
-/// A password login of `email`, presenting `device`; returns the writer
-/// uses and the device credential it was given.
-async fn login(app: &TestApp, email: &str, device: Option<&str>) -> (u32, String) {
-    let attempt = LoginAttempt {
+/// The right password for `email`, presenting `device`.
+fn password_attempt<'a>(email: &str, device: Option<&'a str>) -> LoginAttempt<'a> {
+    LoginAttempt {
         name: LoginName::Email(Email::parse(Field::Email, email).unwrap()),
         password: PASSWORD,
         device,
-    };
+    }
+}
+
+/// A password login of `email`, presenting `device`; returns the writer
+/// uses and the device credential it was given.
+async fn login(app: &TestApp, email: &str, device: Option<&str>) -> (u32, String) {
+    let attempt = password_attempt(email, device);
     let (outcome, uses) = count_writer_uses(app.state.accounts.login(attempt, &client())).await;
     let Ok(LoginOutcome::SignedIn(auth)) = outcome else {
         panic!("the login signs in");
@@ -103,11 +108,7 @@ async fn each_step_of_an_mfa_login_is_one_write_transaction() {
     let app = spawn_app().await;
     let (_, authenticator, recovery) = enrolled(&app, "mfa@example.com").await;
     let password_step = || async {
-        let attempt = LoginAttempt {
-            name: LoginName::Email(Email::parse(Field::Email, "mfa@example.com").unwrap()),
-            password: PASSWORD,
-            device: None,
-        };
+        let attempt = password_attempt("mfa@example.com", None);
         let (outcome, uses) = count_writer_uses(app.state.accounts.login(attempt, &client())).await;
         let Ok(LoginOutcome::MfaRequired(challenge)) = outcome else {
             panic!("the password opens the second step");
@@ -139,11 +140,7 @@ async fn each_step_of_an_mfa_login_is_one_write_transaction() {
 async fn a_login_continued_by_a_mailed_code_is_one_write_transaction_a_step() {
     let app = spawn_app_with(|c| c.mfa.login_email_otp = authql::config::LoginEmailOtp::Always).await;
     app.confirmed_user("mailed@example.com").await;
-    let attempt = LoginAttempt {
-        name: LoginName::Email(Email::parse(Field::Email, "mailed@example.com").unwrap()),
-        password: PASSWORD,
-        device: None,
-    };
+    let attempt = password_attempt("mailed@example.com", None);
     let (outcome, uses) = count_writer_uses(app.state.accounts.login(attempt, &client())).await;
     let Ok(LoginOutcome::MfaRequired(challenge)) = outcome else {
         panic!("the password opens the second step");
