@@ -1,11 +1,12 @@
-//! The subscription: `sessionEvents` over graphql-ws, authenticated once at
-//! connection init (`{ "authorization": "Bearer <access token>" }`).
+//! The subscription: `sessionEvents` over graphql-ws, with the access token of
+//! connection init (`{ "authorization": "Bearer <access token>" }`), checked
+//! again by every operation.
 
 use async_graphql::{Context, ID, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
-use super::context::{principal, state};
+use super::context::{SessionEndSignal, principal, state};
 use super::errors::GqlResult;
 use crate::sessions::watch::SessionEnded;
 
@@ -43,5 +44,6 @@ impl SessionsSubscription {
 
 async fn watch(ctx: &Context<'_>) -> GqlResult<impl Stream<Item = SessionEnded> + Send + 'static + use<>> {
     let caller = principal(ctx).await?;
-    Ok(state(ctx)?.sessions.watch_end(caller)?)
+    let sooner = ctx.data_opt::<SessionEndSignal>().map(SessionEndSignal::wait);
+    Ok(state(ctx)?.sessions.watch_end(caller, sooner)?)
 }

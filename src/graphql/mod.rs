@@ -66,6 +66,7 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .extension(context::PerOperationCaller)
         .limit_complexity(guardrails::MAX_COMPLEXITY)
         .limit_recursive_depth(guardrails::MAX_DEPTH * 2)
         .extension(guardrails::Guardrails)

@@ -1,12 +1,21 @@
 //! GraphQL subscriptions over WebSocket at `/graphql` (the graphql-ws
-//! protocol, and the older subscriptions-transport-ws), authenticated once at
-//! connection init by `{ "authorization": "Bearer <access token>" }`.
+//! protocol, and the older subscriptions-transport-ws). The access token of
+//! connection init (`{ "authorization": "Bearer <access token>" }`) is the
+//! connection's credential: it is checked at init, and again by every
+//! operation, exactly as an HTTP request's (graphql/context.rs), so a socket
+//! is never trusted beyond what its token proves now.
+//!
 //! async-graphql runs the protocol; this adds what graphql-ws asks of a
 //! server that async-graphql leaves out: a refused init closes with 4403, a
 //! subscribe before the ack with 4401, and a connection that does not init
 //! within ten seconds with 4408, so unauthenticated sockets cannot pile up.
+//! It also ends connections whose credential is over: when the session ends
+//! (or the account is switched off), `sessionEvents` tells the client, then
+//! the socket closes with 4401, which graphql-ws clients take as final; when
+//! only the access token expires, it closes with 4403, which they retry with
+//! fresh `connectionParams`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::Data;
@@ -21,7 +30,7 @@ use serde_json::Value;
 use super::graphql_endpoint::bearer_token;
 use crate::client::ClientInfo;
 use crate::graphql::AppSchema;
-use crate::graphql::context::RequestInfo;
+use crate::graphql::context::{RequestInfo, SessionEndSignal};
 use crate::sessions::Sessions;
 use crate::state::AppState;
 
@@ -31,6 +40,27 @@ const KEEPALIVE: Duration = Duration::from_secs(30);
 const INIT_WITHIN: Duration = Duration::from_secs(10);
 /// How the reasons of refused inits begin (the library closes them with a generic code).
 const REFUSED: &str = "Forbidden: ";
+/// Once the session ended, how long frames already on their way (the
+/// subscriptions telling the client) may still go out before the close.
+const LAST_WORDS: Duration = Duration::from_secs(1);
+/// ... and how long without one means there are no more.
+const QUIET: Duration = Duration::from_millis(100);
+
+/// What connection init proved: whose session the socket carries, until when.
+#[derive(Clone, Copy)]
+struct Credential {
+    session: uuid::Uuid,
+    /// The access token's `exp` (seconds since the epoch).
+    expires: i64,
+}
+
+/// Why the server closes an acknowledged connection.
+enum Closing {
+    /// The session is over (logout, revocation, the account switched off): final.
+    SessionEnded,
+    /// Only the access token expired: the client may come back with a fresh one.
+    TokenExpired,
+}
 
 /// Whether `req` asks to upgrade to a WebSocket.
 pub fn is_upgrade(req: &Request) -> bool {
@@ -67,28 +97,77 @@ async fn serve(
         .take_while(|frame| future::ready(frame.is_ok()))
         .filter_map(|frame| future::ready(frame.ok().filter(|m| m.is_text() || m.is_binary())))
         .map(Message::into_bytes);
+    let proved = Arc::new(OnceLock::new());
+    let (ended, end_signal) = tokio::sync::watch::channel(false);
+    let init = {
+        let (proved, sessions) = (proved.clone(), sessions.clone());
+        move |payload| connection_data(payload, client, sessions, proved, SessionEndSignal(end_signal))
+    };
     let outgoing = async_graphql::http::WebSocket::new(schema, incoming, protocol.0)
-        .on_connection_init(move |payload| connection_data(payload, client, sessions))
+        .on_connection_init(init)
         .keepalive_timeout(KEEPALIVE)
         .map(to_frame);
     futures_util::pin_mut!(outgoing);
     let init_deadline = tokio::time::sleep(INIT_WITHIN);
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
-    loop {
+    // Until the ack, nothing to watch.
+    let mut watchdog: future::BoxFuture<'static, Closing> = Box::pin(future::pending());
+    let closing = loop {
         tokio::select! {
             frame = outgoing.next() => {
-                let Some((frame, ack)) = frame else { break };
-                acknowledged |= ack;
+                let Some((frame, ack)) = frame else { return };
+                if ack && !acknowledged {
+                    acknowledged = true;
+                    if let Some(credential) = proved.get() {
+                        watchdog = Box::pin(watch(sessions.clone(), *credential));
+                    }
+                }
                 if sink.send(frame).await.is_err() {
-                    break;
+                    return;
                 }
             }
             () = &mut init_deadline, if !acknowledged => {
                 let _ = sink.send(Message::close_with(4408u16, "Connection initialisation timeout")).await;
-                break;
+                return;
             }
+            closing = &mut watchdog => break closing,
         }
+    };
+    let close = match closing {
+        Closing::TokenExpired => Message::close_with(4403u16, "Forbidden: the access token expired"),
+        Closing::SessionEnded => {
+            // The subscriptions tell the client first; then the socket closes.
+            let _ = ended.send(true);
+            let last_words = tokio::time::sleep(LAST_WORDS);
+            tokio::pin!(last_words);
+            loop {
+                tokio::select! {
+                    frame = tokio::time::timeout(QUIET, outgoing.next()) => {
+                        let Ok(Some((frame, _))) = frame else { break };
+                        if sink.send(frame).await.is_err() {
+                            break;
+                        }
+                    }
+                    () = &mut last_words => break,
+                }
+            }
+            Message::close_with(4401u16, "Unauthorized: the session ended")
+        }
+    };
+    let _ = sink.send(close).await;
+}
+
+/// Resolves when an acknowledged connection's credential is over.
+async fn watch(sessions: Sessions, credential: Credential) -> Closing {
+    let left_ms = credential
+        .expires
+        .saturating_mul(1000)
+        .saturating_sub(chrono::Utc::now().timestamp_millis());
+    let expiry = tokio::time::sleep(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)));
+    tokio::select! {
+        () = sessions.ended(credential.session) => Closing::SessionEnded,
+        () = expiry => Closing::TokenExpired,
     }
 }
 
@@ -106,8 +185,15 @@ fn to_frame(message: WsMessage) -> (Message, bool) {
     }
 }
 
-/// Authenticates a connection from its init payload.
-async fn connection_data(payload: Value, client: ClientInfo, sessions: Sessions) -> async_graphql::Result<Data> {
+/// Authenticates a connection from its init payload; what it proved goes to
+/// `proved`, for the connection to watch. Operations authenticate again.
+async fn connection_data(
+    payload: Value,
+    client: ClientInfo,
+    sessions: Sessions,
+    proved: Arc<OnceLock<Credential>>,
+    end_signal: SessionEndSignal,
+) -> async_graphql::Result<Data> {
     let bearer = ["authorization", "Authorization"]
         .iter()
         .find_map(|k| payload.get(*k))
@@ -121,7 +207,12 @@ async fn connection_data(payload: Value, client: ClientInfo, sessions: Sessions)
         .authenticate(&bearer)
         .await
         .map_err(|_| concat!("Forbidden: ", "the access token is not valid for a live session"))?;
+    let _ = proved.set(Credential {
+        session: principal.session().id,
+        expires: principal.claims.exp,
+    });
     let mut data = Data::default();
-    data.insert(Arc::new(RequestInfo::authenticated(client, principal)));
+    data.insert(Arc::new(RequestInfo::connection(client, bearer)));
+    data.insert(end_signal);
     Ok(data)
 }

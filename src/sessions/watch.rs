@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
+use futures_util::future::{self, BoxFuture};
 use uuid::Uuid;
 
 use super::{Principal, Sessions};
@@ -74,32 +75,47 @@ fn take_place(watchers: &Arc<Watchers>, user_id: Uuid) -> AppResult<Place> {
 
 impl Sessions {
     /// A stream that yields once, when `caller`'s session ends, then ends.
+    /// `sooner` resolves when the connection carrying the stream saw the end
+    /// first (it watches the same session), so both tell the client at once.
     ///
     /// # Errors
     /// `RATE_LIMITED` when the account already holds MAX_WATCHERS_PER_USER
     /// watchers on this instance.
-    pub fn watch_end(&self, caller: &Principal) -> AppResult<impl Stream<Item = SessionEnded> + Send + use<>> {
+    pub fn watch_end(
+        &self,
+        caller: &Principal,
+        sooner: Option<BoxFuture<'static, ()>>,
+    ) -> AppResult<impl Stream<Item = SessionEnded> + Send + use<>> {
         let place = take_place(&self.watchers, caller.user().id)?;
         let sessions = self.clone();
         let session_id = caller.session().id;
-        Ok(futures_util::stream::unfold(Some(place), move |place| {
-            let sessions = sessions.clone();
-            async move {
-                // Ended already: the stream is over (and the place given back).
-                let place = place?;
-                loop {
-                    tokio::time::sleep(LOOK_EVERY).await;
-                    if !sessions.still_live(session_id).await {
-                        drop(place);
-                        let ended = SessionEnded {
-                            session_id,
-                            at: db::now(),
-                        };
-                        return Some((ended, None));
-                    }
+        Ok(futures_util::stream::once(async move {
+            let ended = sessions.ended(session_id);
+            match sooner {
+                Some(sooner) => {
+                    futures_util::pin_mut!(ended);
+                    future::select(ended, sooner).await;
                 }
+                None => ended.await,
+            }
+            // The stream is over: the place goes back.
+            drop(place);
+            SessionEnded {
+                session_id,
+                at: db::now(),
             }
         }))
+    }
+
+    /// Resolves when session `sid` ends, however it ends (logout anywhere,
+    /// revocation, expiry, idleness, the account switched off or deleted).
+    pub async fn ended(&self, sid: Uuid) {
+        loop {
+            tokio::time::sleep(LOOK_EVERY).await;
+            if !self.still_live(sid).await {
+                return;
+            }
+        }
     }
 
     /// Whether session `sid` is alive; a database that cannot be read says nothing yet.

@@ -11,7 +11,7 @@ const USERS: &str = "query($first: Int, $offset: Int, $search: String) {
 const SET_ACTIVE: &str =
     "mutation($id: ID!, $active: Boolean!) { setUserActive(id: $id, active: $active) { id active } }";
 
-async fn admin(app: &TestApp) -> Tokens {
+pub async fn admin(app: &TestApp) -> Tokens {
     let email = Email::parse(Field::Email, "root@example.com").unwrap();
     let made = app.state.accounts.make_admin(&email, Some(PASSWORD)).await.unwrap();
     assert_eq!(made, authql::accounts::MadeAdmin::Created);

@@ -35,5 +35,7 @@ mod sessions;
 mod shared_limits;
 mod smtp;
 mod smtp_session;
+mod socket_auth;
+mod stamp;
 mod tls;
 mod write_costs;

@@ -12,9 +12,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_beside};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp) -> Socket {
+pub async fn connect(app: &TestApp) -> Socket {
     let url = app.url("/graphql").replace("http://", "ws://");
     let mut request = url.into_client_request().unwrap();
     request
@@ -25,12 +25,12 @@ async fn connect(app: &TestApp) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub async fn send(socket: &mut Socket, message: Value) {
     socket.send(Message::text(message.to_string())).await.unwrap();
 }
 
 /// The next text or close frame (pings are answered by the library), within 10 s.
-async fn next(socket: &mut Socket) -> Message {
+pub async fn next(socket: &mut Socket) -> Message {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -43,7 +43,7 @@ async fn next(socket: &mut Socket) -> Message {
     }
 }
 
-fn json_of(frame: Message) -> Value {
+pub fn json_of(frame: Message) -> Value {
     serde_json::from_str(frame.to_text().unwrap()).unwrap()
 }
 

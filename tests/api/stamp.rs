@@ -1,0 +1,293 @@
+//! The security stamp: every credential or address change makes every proof
+//! issued before it (mailed links, step-up grants of other sessions) stale.
+//! One table: for each change, proofs issued before it are refused after it.
+
+use serde_json::{Value, json};
+
+use crate::admin::admin;
+use crate::helpers::{PASSWORD, TestApp, Tokens, code, spawn_app_with, unlimited_mail_per_address};
+use crate::mfa::{Authenticator, enrolled};
+
+const ANN: &str = "ann@example.com";
+const ANN_NEW: &str = "ann.new@example.com";
+const CHANGE_EMAIL: &str = "mutation($e: String!, $p: String) { changeEmail(newEmail: $e, password: $p) }";
+const FORGOT: &str = "mutation($e: String!) { forgotPassword(email: $e) }";
+const RESET: &str = "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) }";
+const CONFIRM: &str = "mutation($t: String!) { confirmEmail(token: $t) }";
+/// A sensitive operation without side effects: revoking a session that does not exist.
+const PROBE_GRANT: &str = "mutation { revokeSession(id: \"00000000-0000-4000-8000-000000000000\") }";
+
+/// A change of credentials or address, made through the API.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    ChangePassword,
+    ResetPassword,
+    EnableTotp,
+    DisableTotp,
+    RegenerateRecoveryCodes,
+    ChangeEmail,
+    UndoEmailChange,
+    Deactivate,
+    ChangeRole,
+}
+
+/// What one row's account looks like before the change.
+struct Account {
+    /// The session that makes the change (where the owner makes it).
+    changer: Tokens,
+    /// Another session, signed in just now: its sign-in is a step-up grant.
+    other: Tokens,
+    authenticator: Option<Authenticator>,
+    recovery_codes: Vec<String>,
+    /// The address the account has when the proofs are issued.
+    address: &'static str,
+    /// The undo link of an address change made before the proofs.
+    undo: Option<String>,
+}
+
+/// The newest mail to `to` with `subject`, among those after the first `seen`.
+async fn mailed(app: &TestApp, to: &str, seen: usize, subject: &str) -> crate::smtp::Received {
+    let mut n = seen + 1;
+    loop {
+        let mail = app.mail.wait_for_nth(to, n).await;
+        if mail.subject() == subject {
+            return mail;
+        }
+        n += 1;
+    }
+}
+
+/// A reset link mailed to `to` now.
+async fn reset_link(app: &TestApp, to: &str) -> String {
+    let seen = app.mail.to(to).len();
+    let r = app.gql(FORGOT, json!({ "e": to })).await;
+    assert_eq!(r["data"]["forgotPassword"], true, "{r}");
+    mailed(app, to, seen, "Reset your password").await.token()
+}
+
+/// A link that moves `access`'s account to `to`, mailed there now.
+async fn change_link(app: &TestApp, access: &str, to: &str) -> String {
+    let seen = app.mail.to(to).len();
+    let r = app
+        .gql_as(access, CHANGE_EMAIL, json!({ "e": to, "p": PASSWORD }))
+        .await;
+    assert_eq!(r["data"]["changeEmail"], true, "{r}");
+    mailed(app, to, seen, "Confirm your new email address").await.token()
+}
+
+/// Another sign-in of the account, with a recovery code when it has TOTP.
+async fn second_session(app: &TestApp, codes: &[String]) -> Tokens {
+    let r = app.login(ANN, PASSWORD).await;
+    if r["data"]["login"]["mfaRequired"] == true {
+        let token = r["data"]["login"]["mfaToken"].as_str().unwrap();
+        let v = crate::mfa::verify(app, token, &codes[9], "RECOVERY_CODE").await;
+        return Tokens::from_auth(&v["data"]["verifyMfa"]);
+    }
+    Tokens::from_auth(&r["data"]["login"]["auth"])
+}
+
+async fn account(app: &TestApp, change: Change) -> Account {
+    let with_totp = matches!(change, Change::DisableTotp | Change::RegenerateRecoveryCodes);
+    let (changer, authenticator, recovery_codes) = if with_totp {
+        let (tokens, authenticator, codes) = enrolled(app, ANN).await;
+        (tokens, Some(authenticator), codes)
+    } else {
+        (app.user_with_tokens(ANN).await, None, Vec::new())
+    };
+    let other = second_session(app, &recovery_codes).await;
+    Account {
+        changer,
+        other,
+        authenticator,
+        recovery_codes,
+        address: ANN,
+        undo: None,
+    }
+}
+
+fn ok(r: &Value) {
+    assert!(r["errors"].is_null(), "the change went through: {r}");
+}
+
+/// Makes `change`; returns whether the other session survives it.
+async fn make(app: &TestApp, change: Change, account: &mut Account, root: Option<&Tokens>) -> bool {
+    let access = account.changer.access.clone();
+    match change {
+        Change::ChangePassword => {
+            let r = app
+                .gql_as(
+                    &access,
+                    "mutation($i: ChangePasswordInput!) { changePassword(input: $i) }",
+                    json!({ "i": { "currentPassword": PASSWORD, "newPassword": "Another-Horse-Battery-Staple-43" } }),
+                )
+                .await;
+            ok(&r);
+            false
+        }
+        Change::ResetPassword => {
+            let token = reset_link(app, ANN).await;
+            let r = app
+                .gql(
+                    RESET,
+                    json!({ "i": { "token": token, "newPassword": "Another-Horse-Battery-Staple-43" } }),
+                )
+                .await;
+            ok(&r);
+            false
+        }
+        Change::EnableTotp => {
+            let setup = app.gql_as(&access, "mutation { setupMfa { secret } }", json!({})).await;
+            let secret = setup["data"]["setupMfa"]["secret"].as_str().unwrap();
+            let totp = totp_rs::Builder::new()
+                .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+                .with_account_name(ANN.to_owned())
+                .build()
+                .unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let r = app
+                .gql_as(
+                    &access,
+                    "mutation($c: String!) { enableMfa(code: $c) { codes } }",
+                    json!({ "c": totp.generate(now).to_string() }),
+                )
+                .await;
+            ok(&r);
+            true
+        }
+        Change::DisableTotp => {
+            let code = account.authenticator.as_ref().unwrap().code(0);
+            let r = app
+                .gql_as(
+                    &access,
+                    "mutation($c: String!) { disableMfa(code: $c) }",
+                    json!({ "c": code }),
+                )
+                .await;
+            ok(&r);
+            true
+        }
+        Change::RegenerateRecoveryCodes => {
+            let r = app
+                .gql_as(
+                    &access,
+                    "mutation($c: String!) { regenerateRecoveryCodes(code: $c) { codes } }",
+                    json!({ "c": account.recovery_codes[0] }),
+                )
+                .await;
+            ok(&r);
+            true
+        }
+        Change::ChangeEmail => {
+            // The link was issued before; opening it is the change.
+            let token = change_link(app, &access, ANN_NEW).await;
+            ok(&app.gql(CONFIRM, json!({ "t": token })).await);
+            true
+        }
+        Change::UndoEmailChange => {
+            let undo = account.undo.take().unwrap();
+            ok(&app.gql(CONFIRM, json!({ "t": undo })).await);
+            false
+        }
+        Change::Deactivate => {
+            let id = app.me(&access).await["data"]["me"]["id"].clone();
+            let root = root.unwrap();
+            let set = "mutation($id: ID!, $a: Boolean!) { setUserActive(id: $id, active: $a) { active } }";
+            ok(&app.gql_as(&root.access, set, json!({ "id": id, "a": false })).await);
+            ok(&app.gql_as(&root.access, set, json!({ "id": id, "a": true })).await);
+            false
+        }
+        Change::ChangeRole => {
+            let id = app.me(&access).await["data"]["me"]["id"].clone();
+            let set = "mutation($id: ID!, $r: Role!) { setUserRole(id: $id, role: $r) { role } }";
+            ok(&app
+                .gql_as(&root.unwrap().access, set, json!({ "id": id, "r": "ADMIN" }))
+                .await);
+            true
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_change_of_credentials_makes_earlier_proofs_stale() {
+    use Change::*;
+    let rows = [
+        ChangePassword,
+        ResetPassword,
+        EnableTotp,
+        DisableTotp,
+        RegenerateRecoveryCodes,
+        ChangeEmail,
+        UndoEmailChange,
+        Deactivate,
+        ChangeRole,
+    ];
+    for change in rows {
+        let app = spawn_app_with(unlimited_mail_per_address).await;
+        let root = match change {
+            Deactivate | ChangeRole => Some(admin(&app).await),
+            _ => None,
+        };
+        let mut account = account(&app, change).await;
+        if matches!(change, UndoEmailChange) {
+            // The change to undo, made first; the proofs come after it.
+            let token = change_link(&app, &account.changer.access, ANN_NEW).await;
+            let seen = app.mail.to(ANN).len();
+            ok(&app.gql(CONFIRM, json!({ "t": token })).await);
+            let undo = mailed(&app, ANN, seen, "Your email address was changed").await;
+            account.undo = Some(undo.token());
+            account.address = ANN_NEW;
+            account.other = app.login_tokens(ANN_NEW, PASSWORD).await;
+        }
+        // Proofs issued before the change. A reset can only be probed with a
+        // change link (a new reset link replaces older ones anyway), and a
+        // change of address only with a reset link (it spends its own).
+        let pending_change = match change {
+            ChangeEmail | UndoEmailChange => None,
+            _ => Some(change_link(&app, &account.changer.access, "ann.other@example.com").await),
+        };
+        let pending_reset = match change {
+            ResetPassword => None,
+            _ => Some(reset_link(&app, account.address).await),
+        };
+
+        let other_survives = make(&app, change, &mut account, root.as_ref()).await;
+
+        if let Some(token) = pending_change {
+            let r = app.gql(CONFIRM, json!({ "t": token })).await;
+            assert_eq!(
+                code(&r),
+                Some("INVALID_TOKEN"),
+                "{change:?}: an earlier change link: {r}"
+            );
+        }
+        if let Some(token) = pending_reset {
+            let r = app
+                .gql(
+                    RESET,
+                    json!({ "i": { "token": token, "newPassword": "Thief-Chosen-Passphrase-77" } }),
+                )
+                .await;
+            assert_eq!(
+                code(&r),
+                Some("INVALID_TOKEN"),
+                "{change:?}: an earlier reset link: {r}"
+            );
+        }
+        if other_survives {
+            let r = app.gql_as(&account.other.access, PROBE_GRANT, json!({})).await;
+            assert_eq!(
+                code(&r),
+                Some("STEP_UP_REQUIRED"),
+                "{change:?}: another session's earlier sign-in is no proof any more: {r}"
+            );
+        }
+        if matches!(change, EnableTotp | DisableTotp | RegenerateRecoveryCodes) {
+            // The session that made the change with its own proof keeps it.
+            let r = app.gql_as(&account.changer.access, PROBE_GRANT, json!({})).await;
+            assert_eq!(r["data"]["revokeSession"], false, "{change:?}: {r}");
+        }
+    }
+}
