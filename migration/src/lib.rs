@@ -10,6 +10,7 @@ mod m20261130_000004_token_payload;
 mod m20261130_000005_identities;
 mod m20261130_000006_audit_log;
 mod m20261201_000007_devices;
+mod m20261204_000008_security_stamp;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_identities::Migration),
             Box::new(m20261130_000006_audit_log::Migration),
             Box::new(m20261201_000007_devices::Migration),
+            Box::new(m20261204_000008_security_stamp::Migration),
         ]
     }
 }

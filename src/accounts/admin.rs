@@ -15,7 +15,6 @@ use crate::db;
 use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
-use crate::tokens::one_time;
 
 /// Largest page of [`list_users`].
 pub const MAX_PAGE: u64 = 100;
@@ -113,7 +112,7 @@ impl Accounts {
         if changed == 1 {
             if !active {
                 self.sessions.revoke_all(&mut tx, id, None).await?;
-                one_time::invalidate_proofs(&*tx, id).await?;
+                self.sessions.renew_stamp(&mut tx, id, None).await?;
             }
             let kind = if active {
                 EventKind::AccountActivated
@@ -144,7 +143,7 @@ impl Accounts {
                 .filter(users::Column::Id.eq(user.id))
                 .exec(&*tx)
                 .await?;
-            self.sessions.evict_user_on_commit(&mut tx, user.id);
+            self.sessions.renew_stamp(&mut tx, user.id, None).await?;
             tx.commit().await?;
             return Ok(MadeAdmin::Promoted);
         }

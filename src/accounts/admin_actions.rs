@@ -91,9 +91,9 @@ impl Accounts {
             .filter(users::Column::Id.eq(id))
             .exec(&*tx)
             .await?;
+        self.sessions.renew_stamp(&mut tx, id, None).await?;
         events::record(&*tx, id, EventKind::RoleChangedByAdmin, client).await?;
         audit::record(&*tx, EventKind::RoleChangedByAdmin.as_str(), id, admin, client).await?;
-        self.sessions.evict_user_on_commit(&mut tx, id);
         tx.commit().await?;
         Ok(users::Model { role, ..user })
     }

@@ -79,13 +79,12 @@ impl Accounts {
             .await?
             .ok_or(AppError::InvalidToken)?;
         move_to(tx, user.id, &new_email).await?;
-        one_time::invalidate_proofs(&**tx, user.id).await?;
+        self.sessions.renew_stamp(tx, user.id, None).await?;
         let undo =
             one_time::create_carrying(&**tx, user.id, Purpose::UndoEmailChange, Some(user.email.clone())).await?;
         let mail = templates::email_changed(&user.email, &new_email, &self.confirm_link(&undo));
         self.outbox.enqueue(tx, mail).await?;
         events::record(&**tx, user.id, EventKind::EmailChanged, client).await?;
-        self.sessions.evict_user_on_commit(tx, user.id);
         Ok(())
     }
 
@@ -111,7 +110,7 @@ impl Accounts {
             .await?;
         move_to(tx, link.user_id, &old_email).await?;
         self.sessions.revoke_all(tx, link.user_id, None).await?;
-        one_time::invalidate_proofs(&**tx, link.user_id).await?;
+        self.sessions.renew_stamp(tx, link.user_id, None).await?;
         let mail = templates::email_restored(&old_email, &self.links.frontend("/forgot-password"));
         self.outbox.enqueue(tx, mail).await?;
         events::record(&**tx, link.user_id, EventKind::EmailChangeUndone, client).await?;

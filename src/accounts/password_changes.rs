@@ -79,7 +79,7 @@ impl Accounts {
         // Whoever reset the password may not be who had the devices.
         self.sessions.forget_devices(&tx, user.id).await?;
         // Links and codes mailed before the reset, and logins half-way through, are over.
-        one_time::invalidate_proofs(&*tx, user.id).await?;
+        self.sessions.renew_stamp(&mut tx, user.id, None).await?;
         events::record(&*tx, user.id, EventKind::PasswordReset, client).await?;
         self.outbox
             .enqueue(&mut tx, templates::password_changed(&user.email))
@@ -110,7 +110,7 @@ impl Accounts {
         self.sessions
             .revoke_all(&mut tx, user.id, Some(caller.session().id))
             .await?;
-        one_time::invalidate_proofs(&*tx, user.id).await?;
+        self.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;
         events::record(&*tx, user.id, EventKind::PasswordChanged, client).await?;
         self.outbox
             .enqueue(&mut tx, templates::password_changed(&user.email))

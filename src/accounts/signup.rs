@@ -218,7 +218,8 @@ impl Accounts {
             tx.rollback().await?;
             return Ok(false);
         }
-        one_time::invalidate_all(&*tx, user_id, Purpose::ConfirmEmail).await?;
+        // New credentials: whatever the earlier sign-up was mailed or started is over.
+        self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
         let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
@@ -288,6 +289,7 @@ pub(super) fn new_user(email: &Email, password_hash: String) -> users::ActiveMod
         created_at: Set(now),
         updated_at: Set(now),
         last_active_at: Set(None),
+        security_stamp: Set(0),
     }
 }
 

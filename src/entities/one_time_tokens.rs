@@ -17,6 +17,9 @@ pub struct Model {
     pub attempts: i32,
     /// A value the token carries: an email change's new address, or the old one its undo restores.
     pub payload: Option<String>,
+    /// The account's security stamp when the token was issued; `None` for
+    /// what outlives credential changes (undo links, recovery codes).
+    pub stamp: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

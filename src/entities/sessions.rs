@@ -19,6 +19,9 @@ pub struct Model {
     /// How the user proved who they are; the token's `amr` follows from it.
     pub amr: SignInMethod,
     pub step_up_until: Option<DateTimeUtc>,
+    /// The account's security stamp at the session's last proof of identity
+    /// (its sign-in or a step-up): once the stamp moves on, neither counts.
+    pub proof_stamp: i64,
 }
 
 /// How a session's user proved who they are.

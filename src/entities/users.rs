@@ -27,6 +27,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_active_at: Option<DateTimeUtc>,
+    /// Changes with every change of credentials or address; proofs issued
+    /// under an older value are refused (`sessions::stamp`).
+    pub security_stamp: i64,
 }
 
 /// What an account may do, stored as `USER` or `ADMIN`.

@@ -56,7 +56,7 @@ impl MfaMutation {
     /// Turns MFA off with a TOTP or recovery code.
     async fn disable_mfa(&self, ctx: &Context<'_>, code: String) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
-        state(ctx)?.mfa.disable(caller.user().id, &code, client(ctx)?).await?;
+        state(ctx)?.mfa.disable(caller, &code, client(ctx)?).await?;
         Ok(true)
     }
 
@@ -65,7 +65,7 @@ impl MfaMutation {
         let caller = principal(ctx).await?;
         let codes = state(ctx)?
             .mfa
-            .regenerate_recovery_codes(caller.user().id, &code, client(ctx)?)
+            .regenerate_recovery_codes(caller, &code, client(ctx)?)
             .await?;
         Ok(RecoveryCodes { codes })
     }

@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
 use crate::limits::{Key, Limit};
 use crate::mail::templates;
+use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
 
 impl Mfa {
@@ -51,21 +52,22 @@ impl Mfa {
             .await
     }
 
-    /// Switches MFA off with a TOTP or recovery code. Every outstanding
-    /// proof of the account (links, login steps, mailed codes) stops working,
-    /// and the owner is told.
+    /// Switches the caller's MFA off with a TOTP or recovery code. Every
+    /// outstanding proof of the account (links, login steps, mailed codes,
+    /// other sessions' sign-ins) stops working, and the owner is told.
     ///
     /// # Errors
     /// `MFA_NOT_ENABLED`, `INVALID_CODE`, `RATE_LIMITED`; database errors.
-    #[tracing::instrument(skip(self, code, client))]
-    pub async fn disable(&self, user_id: Uuid, code: &str, client: &ClientInfo) -> AppResult<()> {
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
+    pub async fn disable(&self, caller: &Principal, code: &str, client: &ClientInfo) -> AppResult<()> {
+        let user_id = caller.user().id;
         self.second_factor(user_id, code, client).await?;
         let user = reread_from_writer(&self.db, user_id).await?;
         let mut tx = self.db.begin().await?;
         switch_off(&mut tx, user_id).await?;
+        self.sessions.renew_stamp(&mut tx, user_id, Some(caller)).await?;
         events::record(&*tx, user_id, EventKind::MfaDisabled, client).await?;
         self.notify(&mut tx, templates::mfa_disabled(&user.email)).await?;
-        self.sessions.evict_user_on_commit(&mut tx, user_id);
         tx.commit().await?;
         Ok(())
     }
@@ -85,6 +87,7 @@ impl Mfa {
         }
         let mut tx = self.db.begin().await?;
         switch_off(&mut tx, user_id).await?;
+        self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         self.sessions.revoke_all(&mut tx, user_id, None).await?;
         let operator = ClientInfo {
             ip: None,
@@ -97,22 +100,24 @@ impl Mfa {
         Ok(true)
     }
 
-    /// A new set of recovery codes, given a TOTP or recovery code; the old
-    /// set stops working, and the owner is told.
+    /// A new set of recovery codes for the caller, given a TOTP or recovery
+    /// code; the old set stops working, and the owner is told.
     ///
     /// # Errors
     /// `MFA_NOT_ENABLED`, `INVALID_CODE`, `RATE_LIMITED`; database errors.
-    #[tracing::instrument(skip(self, code, client))]
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
     pub async fn regenerate_recovery_codes(
         &self,
-        user_id: Uuid,
+        caller: &Principal,
         code: &str,
         client: &ClientInfo,
     ) -> AppResult<Vec<String>> {
+        let user_id = caller.user().id;
         self.second_factor(user_id, code, client).await?;
         let user = reread_from_writer(&self.db, user_id).await?;
         let mut tx = self.db.begin().await?;
         let codes = recovery_codes::replace(&*tx, &self.crypto, user_id).await?;
+        self.sessions.renew_stamp(&mut tx, user_id, Some(caller)).await?;
         events::record(&*tx, user_id, EventKind::RecoveryCodesRegenerated, client).await?;
         self.notify(&mut tx, templates::recovery_codes_regenerated(&user.email))
             .await?;
@@ -121,8 +126,8 @@ impl Mfa {
     }
 }
 
-/// Turns TOTP off for `user_id` in `tx`: the secret, the recovery codes and
-/// every outstanding proof (links, login steps, mailed codes) go.
+/// Turns TOTP off for `user_id` in `tx`: the secret and the recovery codes
+/// go (the caller renews the security stamp).
 async fn switch_off(tx: &mut Tx, user_id: Uuid) -> AppResult<()> {
     users::Entity::update_many()
         .col_expr(users::Column::TotpSecret, Expr::value(None::<String>))
@@ -134,6 +139,5 @@ async fn switch_off(tx: &mut Tx, user_id: Uuid) -> AppResult<()> {
         .filter(users::Column::Id.eq(user_id))
         .exec(&**tx)
         .await?;
-    one_time::invalidate_all(&**tx, user_id, Purpose::RecoveryCode).await?;
-    one_time::invalidate_proofs(&**tx, user_id).await
+    one_time::invalidate_all(&**tx, user_id, Purpose::RecoveryCode).await
 }

@@ -140,9 +140,9 @@ impl Mfa {
             .exec(&*tx)
             .await?;
         let codes = recovery_codes::replace(&*tx, &self.crypto, user_id).await?;
+        self.sessions.renew_stamp(&mut tx, user_id, Some(caller)).await?;
         events::record(&*tx, user_id, EventKind::MfaEnabled, client).await?;
         self.notify(&mut tx, templates::mfa_enabled(&user.email)).await?;
-        self.sessions.evict_user_on_commit(&mut tx, user_id);
         tx.commit().await?;
         Ok(codes)
     }

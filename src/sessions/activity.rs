@@ -142,6 +142,7 @@ mod tests {
             created_at: Set(now),
             updated_at: Set(now),
             last_active_at: Set(None),
+            security_stamp: Set(0),
         }
         .insert(db.writer())
         .await
@@ -157,6 +158,7 @@ mod tests {
             user_agent: Set(None),
             amr: Set(SignInMethod::Password),
             step_up_until: Set(None),
+            proof_stamp: Set(0),
         }
         .insert(db.writer())
         .await

@@ -12,6 +12,7 @@ pub mod devices;
 pub mod expiry;
 pub mod recent_proof;
 pub mod refresh;
+pub mod stamp;
 pub mod store;
 pub mod successors;
 pub mod watch;

@@ -90,6 +90,7 @@ impl Sessions {
             user_agent: Set(client.user_agent_trimmed()),
             amr: Set(method),
             step_up_until: Set(None),
+            proof_stamp: Set(user.security_stamp),
         }
         .insert(&**tx)
         .await?;

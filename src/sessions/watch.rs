@@ -1,11 +1,12 @@
 //! Watching a session from a long-lived connection (the `sessionEvents`
-//! subscription): the watcher hears at once when the session ends, however
-//! it ended (logout elsewhere, revocation, password change, deactivation,
-//! idleness), so an app can leave the page instead of failing on its next call.
+//! subscription, and the WebSocket carrying it): the watcher hears at once
+//! when the session ends, however it ended (logout elsewhere, revocation,
+//! password change, deactivation, idleness), so an app can leave the page
+//! instead of failing on its next call.
 //!
-//! Each watcher looks at its session every quarter second through the
-//! session cache, which every revocation on this instance clears at once and
-//! which rereads the database at most once a second per session: an end on
+//! A watcher looks at its session every quarter second through the session
+//! cache, which every revocation on this instance clears at once and which
+//! rereads the database at most once a second per session: an end on
 //! another instance is heard within about a second, at no more than one
 //! read per second per watched session.
 

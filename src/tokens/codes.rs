@@ -105,6 +105,7 @@ pub async fn spend(
         .filter(Column::TokenHash.is_in(hashes))
         .filter(Column::UsedAt.is_null())
         .filter(Column::ExpiresAt.gt(db::now()))
+        .filter(one_time::stamp_is_current())
         .exec(conn)
         .await?;
     Ok(spent.rows_affected >= 1)

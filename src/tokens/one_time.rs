@@ -1,14 +1,18 @@
-//! Single-use mailed tokens (email confirmation, password reset), stored only as SHA-256.
+//! Single-use tokens and codes (mailed links, login steps, codes), stored
+//! only as hashes. A token that proves who someone is records the account's
+//! security stamp when issued and works only while it is current (see
+//! `sessions::stamp`).
 
 use std::time::Duration;
 
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::crypto::{random_token, token_hash};
 use crate::db;
-use crate::entities::one_time_tokens::{ActiveModel, Column, Entity, Model};
+use crate::entities::one_time_tokens::{Column, Entity, Model};
+use crate::entities::users;
 use crate::error::{AppError, AppResult};
 
 /// What a one-time token may be used for; a token of one purpose never serves another.
@@ -48,6 +52,13 @@ impl Purpose {
             Self::LoginCode => "login_code",
             Self::LinkIntent => "link_intent",
         }
+    }
+
+    /// Whether a token of this purpose dies when the account's credentials
+    /// change. Recovery codes are credentials themselves, and an undo link
+    /// exists to reverse a change (its own rules are in `accounts`).
+    pub fn stamped(self) -> bool {
+        !matches!(self, Self::RecoveryCode | Self::UndoEmailChange)
     }
 
     /// How long a token of this purpose lives.
@@ -103,6 +114,9 @@ pub(crate) async fn insert(
     insert_row(conn, user_id, purpose, hash, None).await
 }
 
+/// Inserts the row in one statement that reads the account's security stamp
+/// as it writes it (`INSERT … SELECT … FROM users`), so a stamp renewed in
+/// the same transaction, or committed just before, is the one recorded.
 async fn insert_row(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -110,20 +124,60 @@ async fn insert_row(
     hash: String,
     payload: Option<String>,
 ) -> AppResult<()> {
-    ActiveModel {
-        id: Set(Uuid::new_v4()),
-        purpose: Set(purpose.as_str().to_owned()),
-        token_hash: Set(hash),
-        user_id: Set(user_id),
-        created_at: Set(db::now()),
-        expires_at: Set(db::after(purpose.ttl())),
-        used_at: Set(None),
-        attempts: Set(0),
-        payload: Set(payload),
+    let stamp = if purpose.stamped() {
+        Expr::col((users::Entity, users::Column::SecurityStamp))
+    } else {
+        Expr::value(None::<i64>)
+    };
+    let row = Query::select()
+        .exprs([
+            Expr::value(Uuid::new_v4()),
+            Expr::value(purpose.as_str()),
+            Expr::value(hash),
+            Expr::value(user_id),
+            Expr::value(db::now()),
+            Expr::value(db::after(purpose.ttl())),
+            Expr::value(0),
+            Expr::value(payload),
+            stamp,
+        ])
+        .from(users::Entity)
+        .and_where(Expr::col((users::Entity, users::Column::Id)).eq(user_id))
+        .take();
+    let insert = Query::insert()
+        .into_table(Entity)
+        .columns([
+            Column::Id,
+            Column::Purpose,
+            Column::TokenHash,
+            Column::UserId,
+            Column::CreatedAt,
+            Column::ExpiresAt,
+            Column::Attempts,
+            Column::Payload,
+            Column::Stamp,
+        ])
+        .select_from(row)
+        .map_err(|e| AppError::internal(format!("one-time token insert: {e}")))?
+        .take();
+    if conn.execute(&insert).await?.rows_affected() != 1 {
+        // The account was deleted meanwhile.
+        return Err(AppError::InvalidToken);
     }
-    .insert(conn)
-    .await?;
     Ok(())
+}
+
+/// Rows whose stamp is the account's current one, or that carry none by purpose.
+pub(crate) fn stamp_is_current() -> Condition {
+    let unstamped = [Purpose::RecoveryCode, Purpose::UndoEmailChange].map(Purpose::as_str);
+    let stamp_now = Query::select()
+        .column((users::Entity, users::Column::SecurityStamp))
+        .from(users::Entity)
+        .and_where(Expr::col((users::Entity, users::Column::Id)).equals((Entity, Column::UserId)))
+        .take();
+    Condition::any()
+        .add(Column::Purpose.is_in(unstamped))
+        .add(Expr::col((Entity, Column::Stamp)).in_subquery(stamp_now))
 }
 
 /// The live token row for `token`, without spending it.
@@ -144,6 +198,7 @@ async fn find_any(conn: &impl ConnectionTrait, token: &str, purposes: &[Purpose]
         .filter(Column::Purpose.is_in(purposes.iter().map(|p| p.as_str())))
         .filter(Column::UsedAt.is_null())
         .filter(Column::ExpiresAt.gt(db::now()))
+        .filter(stamp_is_current())
         .one(conn)
         .await?
         .ok_or(AppError::InvalidToken)
@@ -198,36 +253,6 @@ pub async fn invalidate_all(conn: &impl ConnectionTrait, user_id: Uuid, purpose:
         .col_expr(Column::UsedAt, Expr::value(db::now()))
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Purpose.eq(purpose.as_str()))
-        .filter(Column::UsedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// What proves who someone is until the credentials change: links, login
-/// steps and mailed codes. Recovery codes are not here (they are
-/// credentials), nor undo links (they exist to reverse a change).
-const PROOFS: [Purpose; 8] = [
-    Purpose::ConfirmEmail,
-    Purpose::ResetPassword,
-    Purpose::MfaLogin,
-    Purpose::LoginOtp,
-    Purpose::StepUpOtp,
-    Purpose::ChangeEmail,
-    Purpose::LoginCode,
-    Purpose::LinkIntent,
-];
-
-/// Spends every outstanding proof of `user_id` (see [`PROOFS`]): after a
-/// change of credentials, nothing mailed or started before it works.
-///
-/// # Errors
-/// When the database fails.
-pub async fn invalidate_proofs(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
-    Entity::update_many()
-        .col_expr(Column::UsedAt, Expr::value(db::now()))
-        .filter(Column::UserId.eq(user_id))
-        .filter(Column::Purpose.is_in(PROOFS.map(Purpose::as_str)))
         .filter(Column::UsedAt.is_null())
         .exec(conn)
         .await?;

@@ -159,6 +159,12 @@ async fn recovery_codes_work_once_and_a_new_set_replaces_the_old() {
         .as_str()
         .unwrap()
         .to_owned();
+    // A login started before the codes changed is over (the security stamp moved on).
+    assert_eq!(
+        code(&verify(&app, &token, &fresh, "RECOVERY_CODE").await),
+        Some("INVALID_TOKEN")
+    );
+    let token = mfa_token(&app, "lost@example.com").await;
     assert_eq!(
         code(&verify(&app, &token, &codes[2], "RECOVERY_CODE").await),
         Some("INVALID_CODE")
