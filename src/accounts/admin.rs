@@ -15,6 +15,7 @@ use crate::db;
 use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
+use crate::sessions::Principal;
 
 /// Largest page of [`list_users`].
 pub const MAX_PAGE: u64 = 100;
@@ -81,18 +82,22 @@ impl Accounts {
     }
 
     /// Switches account `id` off (ending every session at once) or on again.
-    /// `admin` is the administrator doing it, who cannot switch themselves off.
+    /// `admin` is the administrator doing it, who cannot switch themselves
+    /// off. Sensitive: `admin` needs a recent proof of identity.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` on `id` for an unknown account or the caller's own; database errors.
-    #[tracing::instrument(skip(self, client))]
+    /// `STEP_UP_REQUIRED`; `BAD_USER_INPUT` on `id` for an unknown account
+    /// or the caller's own; database errors.
+    #[tracing::instrument(skip(self, admin, client), fields(admin_id = %admin.user().id))]
     pub async fn set_active(
         &self,
-        admin: Uuid,
+        admin: &Principal,
         id: Uuid,
         active: bool,
         client: &ClientInfo,
     ) -> AppResult<users::Model> {
+        self.sessions.require_recent_proof(admin)?;
+        let admin = admin.user().id;
         if id == admin && !active {
             return Err(AppError::bad_input(Field::Id, "you cannot deactivate your own account"));
         }

@@ -1,7 +1,9 @@
 //! What administrators do to one account besides switching it off and on:
 //! read it, end its sessions, delete it, change its role, mail it a reset
 //! link. Each is recorded on the account (while it exists) and in the audit
-//! log with the acting administrator. Callers check that `admin` is one.
+//! log with the acting administrator. Callers check that `admin` is one;
+//! what changes an account is sensitive here (a recent proof of identity),
+//! mailing the owner a reset link is not (it gives the administrator nothing).
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -14,6 +16,7 @@ use crate::db;
 use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
+use crate::sessions::Principal;
 
 impl Accounts {
     /// Account `id`, if there is one.
@@ -27,9 +30,11 @@ impl Accounts {
     /// Ends every session of account `id`; returns how many.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` on `id` for an unknown account; database errors.
-    #[tracing::instrument(skip(self, client))]
-    pub async fn revoke_user_sessions(&self, admin: Uuid, id: Uuid, client: &ClientInfo) -> AppResult<u64> {
+    /// `STEP_UP_REQUIRED`; `BAD_USER_INPUT` on `id` for an unknown account; database errors.
+    #[tracing::instrument(skip(self, admin, client), fields(admin_id = %admin.user().id))]
+    pub async fn revoke_user_sessions(&self, admin: &Principal, id: Uuid, client: &ClientInfo) -> AppResult<u64> {
+        self.sessions.require_recent_proof(admin)?;
+        let admin = admin.user().id;
         self.existing(id).await?;
         let mut tx = self.db.begin().await?;
         let ended = self.sessions.revoke_all(&mut tx, id, None).await?;
@@ -43,10 +48,12 @@ impl Accounts {
     /// `deleteAccount` does; the audit log keeps the record.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` on `id` for an unknown account or the caller's own
-    /// (`deleteAccount` is for that); database errors.
-    #[tracing::instrument(skip(self, client))]
-    pub async fn delete_user(&self, admin: Uuid, id: Uuid, client: &ClientInfo) -> AppResult<()> {
+    /// `STEP_UP_REQUIRED`; `BAD_USER_INPUT` on `id` for an unknown account or
+    /// the caller's own (`deleteAccount` is for that); database errors.
+    #[tracing::instrument(skip(self, admin, client), fields(admin_id = %admin.user().id))]
+    pub async fn delete_user(&self, admin: &Principal, id: Uuid, client: &ClientInfo) -> AppResult<()> {
+        self.sessions.require_recent_proof(admin)?;
+        let admin = admin.user().id;
         if id == admin {
             return Err(AppError::bad_input(
                 Field::Id,
@@ -66,10 +73,18 @@ impl Accounts {
     /// themselves a user: someone must be left to administer.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` on `id` for an unknown account, on `role` for the
-    /// last administrator's own demotion; database errors.
-    #[tracing::instrument(skip(self, client))]
-    pub async fn set_role(&self, admin: Uuid, id: Uuid, role: Role, client: &ClientInfo) -> AppResult<users::Model> {
+    /// `STEP_UP_REQUIRED`; `BAD_USER_INPUT` on `id` for an unknown account,
+    /// on `role` for the last administrator's own demotion; database errors.
+    #[tracing::instrument(skip(self, admin, client), fields(admin_id = %admin.user().id))]
+    pub async fn set_role(
+        &self,
+        admin: &Principal,
+        id: Uuid,
+        role: Role,
+        client: &ClientInfo,
+    ) -> AppResult<users::Model> {
+        self.sessions.require_recent_proof(admin)?;
+        let admin = admin.user().id;
         let user = self.existing(id).await?;
         if user.role == role {
             return Ok(user);

@@ -10,6 +10,7 @@ use super::types::{Role, User, UserConnection};
 use crate::audit;
 use crate::entities::users::Role as StoredRole;
 use crate::error::{AppError, Field};
+use crate::sessions::Principal;
 
 /// Lets only administrators through: `UNAUTHENTICATED` without a valid
 /// token, `FORBIDDEN` for everyone else.
@@ -110,8 +111,8 @@ pub struct AuditPage {
 }
 
 /// The administrator calling, and the account `id` names.
-async fn admin_and_target<'a>(ctx: &Context<'a>, id: &ID) -> GqlResult<(Uuid, Uuid)> {
-    let admin = principal(ctx).await?.user().id;
+async fn admin_and_target<'a>(ctx: &Context<'a>, id: &ID) -> GqlResult<(&'a Principal, Uuid)> {
+    let admin = principal(ctx).await?;
     let id = Uuid::parse_str(id).map_err(|_| AppError::bad_input(Field::Id, "no account has this id"))?;
     Ok((admin, id))
 }
@@ -165,7 +166,7 @@ impl AdminMutation {
         let (admin, id) = admin_and_target(ctx, &id).await?;
         state(ctx)?
             .accounts
-            .send_password_reset(admin, id, client(ctx)?)
+            .send_password_reset(admin.user().id, id, client(ctx)?)
             .await?;
         Ok(true)
     }

@@ -281,3 +281,49 @@ async fn the_last_administrator_cannot_demote_or_delete_themselves() {
     assert_eq!(code(&r), Some("BAD_USER_INPUT"));
     assert_eq!(app.me(&root.access).await["data"]["me"]["role"], "ADMIN");
 }
+
+/// An administrator's access token stolen from an old session cannot
+/// change who may do what: the account-changing operations need a recent
+/// sign-in or step-up, like the owner's own sensitive operations.
+#[tokio::test]
+async fn administrator_operations_need_a_recent_proof() {
+    let app = spawn_app().await;
+    let root = admin(&app).await;
+    let target = app.user_with_tokens("target@example.com").await;
+    let id = app.me(&target.access).await["data"]["me"]["id"].clone();
+    crate::account_security::age_sessions(&app, "root@example.com").await;
+
+    for (query, vars) in [
+        (SET_ACTIVE, json!({ "id": id, "active": false })),
+        (REVOKE_ALL, json!({ "id": id })),
+        (DELETE, json!({ "id": id })),
+        (SET_ROLE, json!({ "id": id, "role": "ADMIN" })),
+    ] {
+        let r = app.gql_as(&root.access, query, vars).await;
+        assert_eq!(code(&r), Some("STEP_UP_REQUIRED"), "{query}: {r}");
+    }
+    let me = app.me(&target.access).await;
+    assert_eq!(me["data"]["me"]["role"], "USER", "nothing changed: {me}");
+    assert_eq!(me["data"]["me"]["active"], true, "{me}");
+    // Mailing the owner a reset link stays exempt: it gives the administrator nothing.
+    let r = app.gql_as(&root.access, SEND_RESET, json!({ "id": id })).await;
+    assert_eq!(r["data"]["sendPasswordReset"], true, "{r}");
+
+    // A step-up opens them again.
+    let seen = app.mail.to("root@example.com").len();
+    let sent = app.gql_as(&root.access, "mutation { sendOtp }", json!({})).await;
+    assert_eq!(sent["data"]["sendOtp"], true, "{sent}");
+    let mail = app.mail.wait_for_nth("root@example.com", seen + 1).await;
+    let stepped = app
+        .gql_as(
+            &root.access,
+            "mutation($c: String!) { verifyOtp(code: $c) }",
+            json!({ "c": crate::mfa::code_in(&mail) }),
+        )
+        .await;
+    assert_eq!(stepped["data"]["verifyOtp"], true, "{stepped}");
+    let r = app
+        .gql_as(&root.access, SET_ROLE, json!({ "id": id, "role": "ADMIN" }))
+        .await;
+    assert_eq!(r["data"]["setUserRole"]["role"], "ADMIN", "{r}");
+}
