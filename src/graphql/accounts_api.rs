@@ -118,12 +118,14 @@ impl AccountsMutation {
         Ok(true)
     }
 
-    /// Deletes the caller's account and everything that belongs to it.
-    async fn delete_account(&self, ctx: &Context<'_>, password: String) -> GqlResult<bool> {
+    /// Deletes the caller's account and everything that belongs to it:
+    /// `password` is required when the account has one; an account without
+    /// one needs a recent sign-in or step-up.
+    async fn delete_account(&self, ctx: &Context<'_>, password: Option<String>) -> GqlResult<bool> {
         let caller = principal(ctx).await?;
         state(ctx)?
             .accounts
-            .delete_account(caller, &password, client(ctx)?)
+            .delete_account(caller, password.as_deref(), client(ctx)?)
             .await?;
         Ok(true)
     }

@@ -1,6 +1,7 @@
 //! Integration tests: a real authql on port 0, a fresh database per test
 //! (SQLite, or TEST_DATABASE_URL's server), a real SMTP sink on loopback.
 
+mod account_deletion;
 mod account_security;
 mod admin;
 mod avatar;
