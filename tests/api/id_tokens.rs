@@ -98,3 +98,31 @@ async fn an_id_token_issued_in_the_future_is_refused() {
     let r = app.gql(NATIVE, json!({ "t": issued_at(20) })).await;
     assert!(signed_in(&r), "{r}");
 }
+
+#[tokio::test]
+async fn a_spent_id_token_is_forgotten_by_the_scheduled_prune_once_it_has_expired() {
+    use authql::entities::used_id_tokens::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let provider = Provider::start().await;
+    let app = app_with_settings(&provider, |_| {}).await;
+    for (sub, nonce) in [("rita-1", "r-1"), ("sam-1", "s-1")] {
+        let token = provider.id_token_for(sub, &format!("{sub}@example.com"), APP_CLIENT_ID, Some(nonce));
+        assert!(signed_in(&app.gql(NATIVE, json!({ "t": token, "n": nonce })).await));
+    }
+    authql::jobs::prune(&app.state).await.unwrap();
+    assert_eq!(app.count("used_id_tokens").await, 2, "live tokens are remembered");
+    let first = Entity::find().one(&app.state.db.read).await.unwrap().unwrap();
+    Entity::update_many()
+        .col_expr(
+            Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .filter(Column::Id.eq(first.id))
+        .exec(app.state.db.writer())
+        .await
+        .unwrap();
+    assert!(authql::jobs::prune(&app.state).await.unwrap() >= 1);
+    assert_eq!(app.count("used_id_tokens").await, 1, "only the expired one went");
+}
