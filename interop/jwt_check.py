@@ -1,4 +1,4 @@
-"""PyJWT verifies an access token with nothing but /.well-known/jwks.json;
+"""PyJWT verifies an access token (typ at+jwt, RFC 9068) with nothing but /.well-known/jwks.json;
 after logout authql refuses the token while an offline verifier still accepts it."""
 
 import jwt
@@ -12,10 +12,13 @@ token = auth["accessToken"]
 jwks = jwt.PyJWKClient(URL + "/.well-known/jwks.json")
 key = jwks.get_signing_key_from_jwt(token)
 claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience="authql", issuer=URL,
-                    options={"require": ["exp", "iat", "sub", "iss", "aud"]})
+                    options={"require": ["exp", "iat", "sub", "iss", "aud", "jti", "client_id"]})
 me = graphql("{ me { id } }", token=token)
 assert claims["sub"] == me["data"]["me"]["id"], (claims, me)
 assert jwt.get_unverified_header(token)["alg"] == "EdDSA"
+# RFC 9068: a verifier that checks the type (PyJWT leaves it to the caller) sees an access token.
+assert jwt.get_unverified_header(token)["typ"] == "at+jwt", jwt.get_unverified_header(token)
+assert claims["client_id"] == "authql" and claims["jti"], claims
 
 assert graphql("mutation { logout }", token=token)["data"]["logout"] is True
 refused = graphql("{ me { id } }", token=token)

@@ -72,7 +72,8 @@ pub async fn start(state: &AppState) -> Result<JobScheduler, JobSchedulerError> 
 
 /// Deletes what is past its retention, in bounded batches: security events
 /// and audit entries older than AUDIT_RETENTION, sent mail older than
-/// MAIL_RETENTION, spent and expired tokens, long-ended sessions. Returns
+/// MAIL_RETENTION, spent and expired tokens (ID tokens remembered against
+/// replay among them), long-ended sessions. Returns
 /// how many rows went.
 ///
 /// # Errors
@@ -83,7 +84,8 @@ pub async fn prune(state: &AppState) -> AppResult<u64> {
     let pruned = events::prune(&state.db, retention.audit).await?
         + audit::prune(&state.db, retention.audit).await?
         + state.outbox.purge(retention.mail).await?
-        + one_time::purge_expired(&state.db).await?;
+        + one_time::purge_expired(&state.db).await?
+        + crate::oauth::forget_expired_id_tokens(&state.db).await?;
     if pruned > 0 {
         tracing::info!(pruned, "pruned rows past their retention");
     }

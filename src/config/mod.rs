@@ -22,7 +22,7 @@ use url::Url;
 use crate::limits::Quotas;
 
 pub use settings::Settings;
-pub use values::{AppEnv, LogFormat, LoginEmailOtp, Secret, SqliteSync, TokenTransport};
+pub use values::{AccessTokenTyp, AppEnv, LogFormat, LoginEmailOtp, Secret, SqliteSync, TokenTransport};
 
 /// Token and session lifetimes.
 #[derive(Clone, Debug)]
@@ -35,6 +35,8 @@ pub struct TokenConfig {
     /// How recent a sign-in or step-up a sensitive operation needs.
     pub step_up_window: Duration,
     pub audience: String,
+    /// The `typ` header of access tokens (ACCESS_TOKEN_TYP).
+    pub access_typ: AccessTokenTyp,
 }
 
 /// How long records are kept.
@@ -235,6 +237,7 @@ impl Settings {
                 max_lifetime: self.session_max_lifetime,
                 step_up_window: self.step_up_window,
                 audience: self.jwt_audience,
+                access_typ: self.access_token_typ,
             },
             oauth: oauth::from_env()?,
             retention: RetentionConfig {

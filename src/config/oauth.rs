@@ -21,6 +21,8 @@ pub struct ProviderConfig {
     pub scopes: Vec<String>,
     /// Other client ids whose ID tokens count as ours (native apps).
     pub extra_audiences: Vec<String>,
+    /// Whether `signInWithIdToken` needs a nonce (GOOGLE_REQUIRE_NONCE, OIDC_<NAME>_REQUIRE_NONCE).
+    pub require_nonce: bool,
 }
 
 /// GitHub (OAuth 2, no OpenID Connect).
@@ -75,6 +77,7 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
             client_secret: Secret::new(secret),
             scopes: vec!["email".to_owned(), "profile".to_owned()],
             extra_audiences: list("GOOGLE_ALLOWED_AUDIENCES"),
+            require_nonce: flag("GOOGLE_REQUIRE_NONCE", var("GOOGLE_REQUIRE_NONCE"))?,
         });
     }
     for name in list("OIDC_PROVIDERS") {
@@ -100,6 +103,7 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
                 scopes
             },
             extra_audiences: list(&key("ALLOWED_AUDIENCES")),
+            require_nonce: flag(&key("REQUIRE_NONCE"), var(&key("REQUIRE_NONCE")))?,
             name,
         });
     }
@@ -134,4 +138,28 @@ fn issuer_url(variable: &str, value: &str) -> Result<Url, ConfigError> {
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http"))
         .ok_or_else(|| ConfigError(format!("{variable}: expected an http(s) URL")))
+}
+
+/// A true/false setting (also 1/0, yes/no, on/off; unset is false).
+fn flag(variable: &str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(_) => Err(ConfigError(format!("{variable}: expected true or false"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flag;
+
+    #[test]
+    fn a_flag_is_false_unless_set_and_refuses_what_is_neither() {
+        assert!(!flag("X", None).unwrap());
+        assert!(flag("X", Some("TRUE".into())).unwrap());
+        assert!(!flag("X", Some("off".into())).unwrap());
+        let err = flag("OIDC_CORP_REQUIRE_NONCE", Some("maybe".into())).unwrap_err();
+        assert!(err.0.contains("OIDC_CORP_REQUIRE_NONCE"), "{err}");
+    }
 }

@@ -176,6 +176,16 @@ pub struct Settings {
     /// `aud` claim of access tokens.
     #[arg(long, env = "JWT_AUDIENCE", value_name = "JWT_AUDIENCE", default_value = "authql")]
     pub jwt_audience: String,
+    /// `typ` header of access tokens: at+jwt (RFC 9068), or JWT for verifiers that accept only that.
+    #[arg(
+        long,
+        env = "ACCESS_TOKEN_TYP",
+        value_name = "ACCESS_TOKEN_TYP",
+        value_enum,
+        ignore_case = true,
+        default_value = "at+jwt"
+    )]
+    pub access_token_typ: values::AccessTokenTyp,
     /// argon2id memory cost in KiB.
     #[arg(long, env = "PASSWORD_HASH_MEMORY_KIB", value_name = "PASSWORD_HASH_MEMORY_KIB", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(8..=4_194_304))]
     pub password_hash_memory_kib: u32,

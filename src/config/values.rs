@@ -52,6 +52,27 @@ pub enum TokenTransport {
     Both,
 }
 
+/// The `typ` header of access tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessTokenTyp {
+    /// RFC 9068's `at+jwt`: no other JWT the key signs can pass for an access token.
+    #[value(name = "at+jwt")]
+    AtJwt,
+    /// The generic `JWT`, for verifiers that accept nothing else by default.
+    #[value(name = "JWT")]
+    Jwt,
+}
+
+impl AccessTokenTyp {
+    /// The header value, as written into tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AtJwt => "at+jwt",
+            Self::Jwt => "JWT",
+        }
+    }
+}
+
 /// A value that must never be printed: Debug and Display show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

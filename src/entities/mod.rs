@@ -10,4 +10,5 @@ pub mod refresh_tokens;
 pub mod security_events;
 pub mod sessions;
 pub mod signing_keys;
+pub mod used_id_tokens;
 pub mod users;

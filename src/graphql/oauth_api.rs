@@ -49,7 +49,8 @@ impl OAuthMutation {
     }
 
     /// Native sign-in: the ID token an app got from the provider's own SDK
-    /// (checked as at the callback; `nonce` when the app sent one). Answers like `login`.
+    /// (checked as at the callback; `nonce` when the app sent one, required
+    /// where the provider's settings say so). Each token signs in once. Answers like `login`.
     async fn sign_in_with_id_token(
         &self,
         ctx: &Context<'_>,

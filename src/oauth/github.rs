@@ -89,6 +89,7 @@ impl GitHub {
             subject: user.id.to_string(),
             email_verified: primary.as_ref().is_some_and(|e| e.verified),
             email: primary.map(|e| e.email),
+            expires_at: None,
         })
     }
 

@@ -4,7 +4,7 @@
 use openidconnect::Nonce;
 use openidconnect::core::CoreIdToken;
 
-use super::{OAuth, refused};
+use super::{OAuth, refused, replay};
 use crate::accounts::LoginOutcome;
 use crate::client::ClientInfo;
 use crate::entities::users::{self, reread_from_writer};
@@ -17,10 +17,12 @@ impl OAuth {
     /// Native sign-in: an app signed the person in with the provider's own
     /// SDK and sends the ID token, checked exactly as at the callback (its
     /// audience may also be one of the provider's allowed app ids; its nonce
-    /// is checked when the app sent one). Answers like `login`.
+    /// is checked when the app sent one, and must be sent where the provider's
+    /// settings require it). Each token signs in once. Answers like `login`.
     ///
     /// # Errors
-    /// `INVALID_TOKEN` for a token that does not verify; `FORBIDDEN` for an
+    /// `INVALID_TOKEN` for a token that does not verify, lacks a required
+    /// nonce or was used before; `FORBIDDEN` for an
     /// unknown provider, an unverified address or a switched-off account;
     /// `RATE_LIMITED` (counted like logins).
     #[tracing::instrument(skip_all)] // `provider` is a client-chosen string
@@ -37,6 +39,11 @@ impl OAuth {
             return Err(AppError::InvalidToken);
         }
         let token: CoreIdToken = id_token.parse().map_err(|_| AppError::InvalidToken)?;
+        if p.config.require_nonce && nonce.is_none_or(str::is_empty) {
+            let refusal = AppError::InvalidToken;
+            refused(provider, &refusal, client);
+            return Err(refusal);
+        }
         let claims = match nonce {
             Some(nonce) => {
                 p.verify(&self.0.http, &token, &Nonce::new(nonce.to_owned()), true)
@@ -46,6 +53,11 @@ impl OAuth {
         };
         let claims = claims.inspect_err(|e| refused(provider, e, client))?;
         let user = self.account_for(provider, &claims, client).await?;
+        // Spent before the session opens: of two uses of one token, one signs in.
+        let expires_at = claims.expires_at.ok_or(AppError::InvalidToken)?;
+        replay::spend(self.parts().db.writer(), replay::key(provider, id_token), expires_at)
+            .await
+            .inspect_err(|e| refused(provider, e, client))?;
         self.sign_in(user, provider, client).await
     }
 

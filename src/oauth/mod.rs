@@ -2,7 +2,7 @@
 //! publishes discovery): the browser flow, ID-token checks, the linking
 //! rules, and one-time login codes traded for tokens.
 //!
-//! Owns `identities` and the login-code purpose of `one_time_tokens`. May
+//! Owns `identities`, `used_id_tokens` and the login-code purpose of `one_time_tokens`. May
 //! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
 //! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
 
@@ -12,11 +12,13 @@ mod handover;
 mod identities;
 mod linking;
 pub mod provider;
+mod replay;
 
 use std::sync::Arc;
 
 pub use flow::{Callback, FLOW_SECONDS, Finished, FlowEnd, Started};
 use provider::Provider;
+pub use replay::forget_expired_id_tokens;
 
 use crate::client::ClientInfo;
 use crate::config::Links;

@@ -16,6 +16,10 @@ use crate::error::{AppError, AppResult};
 /// Keys are refetched for an unknown `kid` at most this often.
 const REFETCH_AFTER: Duration = Duration::from_secs(60);
 
+/// How far ahead of ours a provider's clock may be: an ID token issued
+/// later than this from now is refused (openidconnect accepts any `iat`).
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// Only signatures with a private key count: HS* would let anyone holding
 /// the public key (or the client secret) sign, and `none` signs nothing.
 const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
@@ -35,6 +39,8 @@ pub struct ProviderClaims {
     pub subject: String,
     pub email: Option<String>,
     pub email_verified: bool,
+    /// When the ID token expires (`exp`); none without one (GitHub).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A configured provider and what it published.
@@ -136,7 +142,8 @@ impl Provider {
                 .id_token_verifier()
                 .set_allowed_algs(ALLOWED_ALGS)
                 .require_audience_match(!native)
-                .set_other_audience_verifier_fn(move |aud| extra.iter().any(|a| a == aud.as_str()));
+                .set_other_audience_verifier_fn(move |aud| extra.iter().any(|a| a == aud.as_str()))
+                .set_issue_time_verifier_fn(issued_by_now);
             match token.claims(&verifier, nonce.clone()) {
                 Ok(claims) => {
                     // With the library's audience match off (native), every
@@ -155,6 +162,7 @@ impl Provider {
                         subject: claims.subject().as_str().to_owned(),
                         email: claims.email().map(|e| e.as_str().to_owned()),
                         email_verified: claims.email_verified().unwrap_or(false),
+                        expires_at: Some(claims.expiration()),
                     });
                 }
                 Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey))
@@ -168,5 +176,14 @@ impl Provider {
                 }
             }
         }
+    }
+}
+
+/// Refuses an `iat` in the future beyond [`CLOCK_SKEW`].
+fn issued_by_now(iat: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    if iat > chrono::Utc::now() + CLOCK_SKEW {
+        Err(format!("issued in the future ({iat})"))
+    } else {
+        Ok(())
     }
 }

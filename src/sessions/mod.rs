@@ -92,7 +92,7 @@ impl Sessions {
         } = parts;
         let db_for_writer = db.clone();
         Self {
-            verifier: Arc::new(Verifier::new(&issuer, &policy.audience)),
+            verifier: Arc::new(Verifier::new(&issuer, &policy.audience, policy.access_typ)),
             db,
             keys,
             crypto,

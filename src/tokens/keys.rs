@@ -23,6 +23,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::config::AccessTokenTyp;
 use crate::crypto::Crypto;
 use crate::db::{self, Db};
 use crate::entities::signing_keys;
@@ -39,27 +40,37 @@ const RELOAD_BACKOFF: Duration = Duration::from_secs(5);
 pub struct Signer {
     pub kid: String,
     key: SigningKey,
-    /// The encoded JWS header, the same for every token of this key.
-    header: String,
+    /// The encoded JWS headers of each `typ`, the same for every token of this key.
+    at_jwt_header: String,
+    jwt_header: String,
 }
 
 impl Signer {
     fn new(kid: String, key: SigningKey) -> Self {
-        let header = serde_json::json!({ "alg": "EdDSA", "kid": kid, "typ": "JWT" });
+        let header = |typ: AccessTokenTyp| {
+            let header = serde_json::json!({ "alg": "EdDSA", "kid": kid, "typ": typ.as_str() });
+            URL_SAFE_NO_PAD.encode(header.to_string())
+        };
         Self {
-            header: URL_SAFE_NO_PAD.encode(header.to_string()),
+            at_jwt_header: header(AccessTokenTyp::AtJwt),
+            jwt_header: header(AccessTokenTyp::Jwt),
             kid,
             key,
         }
     }
 
-    /// A compact JWS (RFC 7515) of `claims`: `header.payload.signature`, EdDSA over the first two.
+    /// A compact JWS (RFC 7515) of `claims` with header `typ`:
+    /// `header.payload.signature`, EdDSA over the first two.
     ///
     /// # Errors
     /// Only if the claims cannot be serialised.
-    pub fn sign<T: serde::Serialize>(&self, claims: &T) -> AppResult<String> {
+    pub fn sign<T: serde::Serialize>(&self, typ: AccessTokenTyp, claims: &T) -> AppResult<String> {
         let payload = serde_json::to_vec(claims).map_err(|e| AppError::internal(format!("claims: {e}")))?;
-        let mut token = format!("{}.{}", self.header, URL_SAFE_NO_PAD.encode(payload));
+        let header = match typ {
+            AccessTokenTyp::AtJwt => &self.at_jwt_header,
+            AccessTokenTyp::Jwt => &self.jwt_header,
+        };
+        let mut token = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
         let signature = self.key.sign(token.as_bytes());
         token.push('.');
         token.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));

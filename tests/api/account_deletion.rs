@@ -1,34 +1,17 @@
 //! Deleting one's own account: with its password when it has one, with a
 //! recent proof of identity (the step-up rule) when it has none.
 
-use std::time::Duration;
-
-use authql::config::Secret;
-use authql::config::oauth::ProviderConfig;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, code, spawn_app, spawn_app_with};
-use crate::oidc_provider::{CLIENT_ID, CLIENT_SECRET, Provider};
+use crate::helpers::{PASSWORD, TestApp, code, spawn_app};
+use crate::oidc_provider::{CLIENT_ID, Provider};
 
 const DELETE_WITH: &str = "mutation($p: String) { deleteAccount(password: $p) }";
 const DELETE: &str = "mutation { deleteAccount }";
 
 /// authql with `provider` configured as `test`.
 async fn app_with(provider: &Provider) -> TestApp {
-    let issuer = provider.issuer.parse().unwrap();
-    spawn_app_with(move |c| {
-        c.oauth.providers = vec![ProviderConfig {
-            name: "test".to_owned(),
-            display_name: "Test Provider".to_owned(),
-            issuer,
-            client_id: CLIENT_ID.to_owned(),
-            client_secret: Secret::new(CLIENT_SECRET),
-            scopes: vec!["email".to_owned()],
-            extra_audiences: Vec::new(),
-        }];
-        c.oauth.timeout = Duration::from_secs(2);
-    })
-    .await
+    crate::oauth::app_with_settings(provider, |_| {}).await
 }
 
 /// The access token of a new account made by signing in with the provider: it has no password.

@@ -1,5 +1,6 @@
 //! Hostile and broken input: each gets its code, never a 500, and nothing is written.
 
+use authql::config::AccessTokenTyp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
@@ -151,6 +152,8 @@ async fn a_megabyte_email_inside_the_body_limit_is_a_field_error() {
 fn sign(claims: &Value, kid: &str, key: &EncodingKey, alg: Algorithm) -> String {
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
+    // The access token's own type, so that only the signature or key is wrong.
+    header.typ = Some("at+jwt".to_owned());
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
@@ -168,7 +171,11 @@ async fn forged_expired_and_garbage_tokens_are_unauthenticated() {
         let mut c = claims.clone();
         c["iat"] = json!(now - 7200);
         c["exp"] = json!(now - 3600);
-        app.state.keys.with_signer(|s| s.sign(&c)).unwrap().unwrap()
+        app.state
+            .keys
+            .with_signer(|s| s.sign(AccessTokenTyp::AtJwt, &c))
+            .unwrap()
+            .unwrap()
     };
     // Another Ed25519 key claiming the server's kid.
     let foreign = {
@@ -199,7 +206,11 @@ async fn forged_expired_and_garbage_tokens_are_unauthenticated() {
     let other_audience = {
         let mut c = claims.clone();
         c["aud"] = json!("someone-else");
-        app.state.keys.with_signer(|s| s.sign(&c)).unwrap().unwrap()
+        app.state
+            .keys
+            .with_signer(|s| s.sign(AccessTokenTyp::AtJwt, &c))
+            .unwrap()
+            .unwrap()
     };
     let tampered = {
         let mut parts: Vec<String> = tokens.access.split('.').map(str::to_owned).collect();

@@ -1,6 +1,7 @@
 //! Integration tests: a real authql on port 0, a fresh database per test
 //! (SQLite, or TEST_DATABASE_URL's server), a real SMTP sink on loopback.
 
+mod access_tokens;
 mod account_deletion;
 mod account_security;
 mod admin;
@@ -16,6 +17,7 @@ mod flow;
 mod github_double;
 mod graphql_http;
 mod helpers;
+mod id_tokens;
 mod instances;
 mod jwks;
 mod limits;

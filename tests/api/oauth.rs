@@ -17,21 +17,28 @@ use crate::oidc_provider::{CLIENT_ID, CLIENT_SECRET, Provider, Tweak};
 const EXCHANGE: &str = "mutation($c: String!) { exchangeLoginCode(code: $c) { mfaRequired mfaToken mfaMethods auth { accessToken user { id email emailVerified } } } }";
 
 /// The client id of the test's native app, allowed besides the web client's.
-const APP_CLIENT_ID: &str = "authql-test-android-app";
+pub const APP_CLIENT_ID: &str = "authql-test-android-app";
 
 /// authql with `provider` configured as `test`.
 async fn app_with(provider: &Provider) -> TestApp {
-    let issuer = provider.issuer.parse().unwrap();
+    app_with_settings(provider, |_| {}).await
+}
+
+/// authql with `provider` configured as `test`, its settings adjusted by `tweak`.
+pub async fn app_with_settings(provider: &Provider, tweak: impl FnOnce(&mut ProviderConfig)) -> TestApp {
+    let mut config = ProviderConfig {
+        name: "test".to_owned(),
+        display_name: "Test Provider".to_owned(),
+        issuer: provider.issuer.parse().unwrap(),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        scopes: vec!["email".to_owned()],
+        extra_audiences: vec![APP_CLIENT_ID.to_owned()],
+        require_nonce: false,
+    };
+    tweak(&mut config);
     spawn_app_with(move |c| {
-        c.oauth.providers = vec![ProviderConfig {
-            name: "test".to_owned(),
-            display_name: "Test Provider".to_owned(),
-            issuer,
-            client_id: CLIENT_ID.to_owned(),
-            client_secret: Secret::new(CLIENT_SECRET),
-            scopes: vec!["email".to_owned()],
-            extra_audiences: vec![APP_CLIENT_ID.to_owned()],
-        }];
+        c.oauth.providers = vec![config];
         c.oauth.timeout = Duration::from_secs(2);
     })
     .await
@@ -226,12 +233,18 @@ async fn broken_id_tokens_and_refusals_end_in_an_error_redirect() {
         (Tweak::WrongIssuer, "INVALID_TOKEN"),
         (Tweak::AlgNone, "INVALID_TOKEN"),
         (Tweak::Hs256WithPublicKey, "INVALID_TOKEN"),
+        (Tweak::IssuedAhead(300), "INVALID_TOKEN"),
         (Tweak::Denied, "FORBIDDEN"),
     ] {
         provider.tweak(tweak);
         assert_eq!(sign_in(&app).await, Err(expected.to_owned()), "{tweak:?}");
     }
     assert_eq!(app.count("identities").await, 0, "nothing was linked");
+    provider.tweak(Tweak::IssuedAhead(20));
+    assert!(
+        sign_in(&app).await.is_ok(),
+        "a provider's clock a little ahead is tolerated"
+    );
     provider.tweak(Tweak::None);
     assert!(sign_in(&app).await.is_ok(), "and a good token still works");
 }
@@ -330,6 +343,7 @@ async fn a_provider_that_is_down_or_silent_ends_in_service_unavailable_in_bounde
                 client_secret: Secret::new(CLIENT_SECRET),
                 scopes: Vec::new(),
                 extra_audiences: Vec::new(),
+                require_nonce: false,
             }];
             c.oauth.timeout = Duration::from_secs(1);
         })
@@ -372,7 +386,7 @@ async fn a_key_the_provider_rotated_in_is_fetched_when_a_token_names_it() {
     );
 }
 
-const NATIVE: &str = "mutation($t: String!, $n: String) { signInWithIdToken(provider: \"test\", idToken: $t, nonce: $n) { mfaRequired auth { accessToken user { email } } } }";
+pub const NATIVE: &str = "mutation($t: String!, $n: String) { signInWithIdToken(provider: \"test\", idToken: $t, nonce: $n) { mfaRequired auth { accessToken user { email } } } }";
 
 #[tokio::test]
 async fn a_native_app_signs_in_with_the_id_token_of_the_providers_sdk() {

@@ -46,6 +46,8 @@ pub enum Tweak {
     Denied,
     /// The ID token carries no address; UserInfo has it (as many providers do).
     EmailOnlyInUserInfo,
+    /// The ID token says it was issued this many seconds from now (a clock ahead, or a forgery).
+    IssuedAhead(i64),
 }
 
 struct Issued {
@@ -116,6 +118,12 @@ impl Provider {
     /// An ID token for `person` as an app's own sign-in SDK gets it: for
     /// `audience` (the app's client id), with `nonce` if the app sent one.
     pub fn id_token_for(&self, sub: &str, email: &str, audience: &str, nonce: Option<&str>) -> String {
+        self.id_token_with(sub, email, audience, nonce, json!({}))
+    }
+
+    /// Like [`Provider::id_token_for`], with the claims in `extra` set
+    /// (added, or replacing those of the same name).
+    pub fn id_token_with(&self, sub: &str, email: &str, audience: &str, nonce: Option<&str>, extra: Value) -> String {
         let issued = Issued {
             nonce: nonce.unwrap_or_default().to_owned(),
             challenge: String::new(),
@@ -126,7 +134,7 @@ impl Provider {
             },
         };
         let signed = id_token(&self.shared, &issued, Tweak::None);
-        reissue(&self.shared, &signed, audience, nonce)
+        reissue(&self.shared, &signed, audience, nonce, extra)
     }
 
     /// Breaks the next ID tokens (or the consent) this way.
@@ -236,14 +244,17 @@ fn token(Form(form): Form<TokenForm>, Data(shared): Data<&Arc<Shared>>) -> Respo
         .body(body.to_string())
 }
 
-/// `token` signed again with another audience and, without a nonce, none.
-fn reissue(shared: &Shared, signed: &str, audience: &str, nonce: Option<&str>) -> String {
+/// `token` signed again with another audience, `extra`'s claims and, without a nonce, none.
+fn reissue(shared: &Shared, signed: &str, audience: &str, nonce: Option<&str>, extra: Value) -> String {
     let mut parts = signed.split('.');
     let header = parts.next().unwrap();
     let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
     claims["aud"] = json!(audience);
     if nonce.is_none() {
         claims.as_object_mut().unwrap().remove("nonce");
+    }
+    for (name, value) in extra.as_object().unwrap() {
+        claims[name] = value.clone();
     }
     let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
     let signature = key(shared).sign(input.as_bytes()).to_bytes();
@@ -286,6 +297,10 @@ fn id_token(shared: &Shared, issued: &Issued, tweak: Tweak) -> String {
         Tweak::Expired => {
             claims["iat"] = json!(now - 7200);
             claims["exp"] = json!(now - 3600);
+        }
+        Tweak::IssuedAhead(seconds) => {
+            claims["iat"] = json!(now + seconds);
+            claims["exp"] = json!(now + seconds + 300);
         }
         Tweak::WrongAudience => claims["aud"] = json!("someone-else"),
         Tweak::WrongIssuer => claims["iss"] = json!("http://127.0.0.1:1"),
