@@ -1,8 +1,10 @@
 //! Changing the address an account signs in with: a link to the new address
 //! makes the change, and the old address gets a link that undoes it.
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 use super::{Accounts, Email, find_by_email};
 use crate::client::ClientInfo;
@@ -89,7 +91,11 @@ impl Accounts {
     }
 
     /// Moves the account of a spent undo link back to its old address and
-    /// ends every session: whoever changed it is signed out.
+    /// ends every session: whoever changed it is signed out. Undo links form
+    /// a chain and the oldest wins: this one spends every undo link issued
+    /// after it (the later moves), never an earlier one, and removes the
+    /// identities and second factors added since its change. The address
+    /// being left and the address restored are both told.
     ///
     /// # Errors
     /// `INVALID_TOKEN` when the account is gone or the old address was taken meanwhile.
@@ -99,6 +105,11 @@ impl Accounts {
         link: one_time_tokens::Model,
         client: &ClientInfo,
     ) -> AppResult<()> {
+        let changed_at = link.created_at;
+        let leaving = users::Entity::find_by_id(link.user_id)
+            .one(&**tx)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
         let old_email = link.payload.ok_or(AppError::InvalidToken)?;
         // Whoever signed up with the freed address since, without confirming
         // it, has no claim to it: that would otherwise block the undo.
@@ -109,13 +120,34 @@ impl Accounts {
             .exec(&**tx)
             .await?;
         move_to(tx, link.user_id, &old_email).await?;
+        spend_later_undo_links(tx, link.user_id, changed_at).await?;
+        let removed = self.remove_added_since(tx, &leaving, changed_at, client).await?;
+        let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
         self.sessions.revoke_all(tx, link.user_id, None).await?;
         self.sessions.renew_stamp(tx, link.user_id, None).await?;
-        let mail = templates::email_restored(&old_email, &self.links.frontend("/forgot-password"));
+        let mail = templates::email_restored(&old_email, &self.links.frontend("/forgot-password"), &removed);
         self.outbox.enqueue(tx, mail).await?;
+        if leaving.email != old_email {
+            self.outbox.enqueue(tx, templates::email_undone(&leaving.email)).await?;
+        }
         events::record(&**tx, link.user_id, EventKind::EmailChangeUndone, client).await?;
         Ok(())
     }
+}
+
+/// Spends `user_id`'s undo links issued after `changed_at`: the later moves
+/// cannot be undone past an earlier undo (their links would take the
+/// account back from its owner).
+async fn spend_later_undo_links(tx: &Tx, user_id: Uuid, changed_at: DateTime<Utc>) -> AppResult<()> {
+    one_time_tokens::Entity::update_many()
+        .col_expr(one_time_tokens::Column::UsedAt, Expr::value(db::now()))
+        .filter(one_time_tokens::Column::UserId.eq(user_id))
+        .filter(one_time_tokens::Column::Purpose.eq(Purpose::UndoEmailChange.as_str()))
+        .filter(one_time_tokens::Column::UsedAt.is_null())
+        .filter(one_time_tokens::Column::CreatedAt.gt(changed_at))
+        .exec(&**tx)
+        .await?;
+    Ok(())
 }
 
 /// Sets `user_id`'s address to `email`, confirmed (its link was just opened).

@@ -5,6 +5,7 @@
 //! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,
 //! `db`, `config`, `entities`.
 
+mod added_since;
 mod admin;
 mod admin_actions;
 mod confirmation;

@@ -127,17 +127,31 @@ pub fn email_changed(to: &str, new_email: &str, undo_link: &str) -> Mail {
     )
 }
 
-/// Tells the owner an undo brought their address back.
-pub fn email_restored(to: &str, forgot_link: &str) -> Mail {
+/// Tells the owner an undo brought their address back, and what was added
+/// to the account since the change and removed with it (`removed`, in words).
+pub fn email_restored(to: &str, forgot_link: &str, removed: &[&str]) -> Mail {
+    let removed =
+        (!removed.is_empty()).then(|| format!("Added since the change and now removed: {}.", removed.join("; ")));
+    let mut lines = vec![
+        "Your account signs in with this address again, and every session was ended.",
+        "If someone else changed it, they may know your password: choose a new one now.",
+    ];
+    lines.extend(removed.as_deref());
     compose(
         MailKind::Notice,
         to,
         "Your email address was restored",
-        &[
-            "Your account signs in with this address again, and every session was ended.",
-            "If someone else changed it, they may know your password: choose a new one now.",
-        ],
+        &lines,
         Some(("Reset your password", forgot_link)),
+    )
+}
+
+/// Tells the address an undo moved the account away from.
+pub fn email_undone(to: &str) -> Mail {
+    notice(
+        to,
+        "This address no longer signs in",
+        "An earlier change of address was undone from the address the account had before. This address no longer signs in to it.",
     )
 }
 

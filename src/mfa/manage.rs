@@ -126,6 +126,17 @@ impl Mfa {
     }
 }
 
+impl Mfa {
+    /// Turns TOTP off for `user_id` in `tx`, with its recovery codes, for a
+    /// caller that renews the security stamp itself (an undo of an email change).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn switch_off_in(&self, tx: &mut Tx, user_id: Uuid) -> AppResult<()> {
+        switch_off(tx, user_id).await
+    }
+}
+
 /// Turns TOTP off for `user_id` in `tx`: the secret and the recovery codes
 /// go (the caller renews the security stamp).
 async fn switch_off(tx: &mut Tx, user_id: Uuid) -> AppResult<()> {

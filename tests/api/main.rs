@@ -12,6 +12,7 @@ mod concurrency;
 mod cookie_mode;
 mod db;
 mod devices;
+mod email_undo;
 mod enumeration;
 mod flow;
 mod github_double;
