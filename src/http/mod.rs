@@ -13,6 +13,7 @@ mod graphql_request;
 mod meta;
 mod metrics_route;
 pub mod middleware;
+mod multipart;
 mod oauth_routes;
 mod responses;
 pub mod status;
