@@ -36,9 +36,15 @@ pub struct Settings {
         default_value_t = 5
     )]
     pub device_max_failures: u32,
-    /// Serve /metrics on this (internal) address instead of the main listener.
+    /// Serve /metrics on this management address (keep it unpublished), e.g. 0.0.0.0:9100.
     #[arg(long, env = "METRICS_ADDR", value_name = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Also serve /metrics on the public listener (off: it answers 404 there).
+    #[arg(long, env = "METRICS_PUBLIC", value_name = "METRICS_PUBLIC", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub metrics_public: bool,
+    /// On SIGTERM, answer /readyz with 503 and keep serving this long before stopping, so load balancers move away first.
+    #[arg(long, env = "SHUTDOWN_DELAY", value_name = "SHUTDOWN_DELAY", value_parser = values::duration, default_value = "0s")]
+    pub shutdown_delay: Duration,
     /// Address to listen on.
     #[arg(
         long,

@@ -14,6 +14,7 @@ mod enumeration;
 mod flow;
 mod github_double;
 mod graphql_http;
+mod health;
 mod helpers;
 mod instances;
 mod jwks;
