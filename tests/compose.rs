@@ -80,7 +80,11 @@ fn compose_gives_authql_only_settings_it_knows() {
         }
         // Production, with the one exception a demo on http://localhost needs.
         assert_eq!(environment["APP_ENV"].as_str(), Some("production"), "{name}");
-        assert_eq!(environment["ALLOW_INSECURE_PUBLIC_URL"].as_str(), Some("true"), "{name}");
+        assert_eq!(
+            environment["ALLOW_INSECURE_PUBLIC_URL"].as_str(),
+            Some("true"),
+            "{name}"
+        );
         let public_url = environment["PUBLIC_URL"].as_str().unwrap_or_default();
         assert!(public_url.starts_with("http://localhost:"), "{name}: {public_url}");
         // Metrics on the management port, which is not published.

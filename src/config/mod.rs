@@ -5,6 +5,7 @@
 //! default filled in, or one line that says what is wrong.
 
 mod links;
+pub mod listing;
 pub mod oauth;
 mod secrets;
 pub use links::Links;

@@ -1,4 +1,5 @@
 //! The flags and environment variables authql reads (every flag has a variable of the same name).
+//! A secret's flag has `hide_env_values`: `--help` and `check-config` mask it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,7 +64,7 @@ pub struct Settings {
     #[arg(long, env = "DATA_DIR", value_name = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// sqlite://, postgres:// or mysql:// URL; SQLite in DATA_DIR when unset.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = values::secret)]
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = values::secret, hide_env_values = true)]
     pub database_url: Option<Secret>,
     /// Largest number of database connections per instance.
     #[arg(
