@@ -1,7 +1,10 @@
-"""PyPI prometheus-client's own text parser reads authql's /metrics, which
-counts a login, a refused login and a mail; a client-chosen operation name
-and alias never become series."""
+"""PyPI prometheus-client's own text parser reads authql's /metrics on its
+management listener (METRICS_ADDR), which counts a login, a refused login and
+a mail; a client-chosen operation name and alias never become series; the
+public listener answers /metrics with 404."""
 
+import os
+import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,7 +17,13 @@ refused = graphql('mutation { login(input: { email: "metrics@example.com", passw
 assert refused["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS", refused
 graphql("query Picked_By_A_Client { someAlias: __typename }")
 
-with urllib.request.urlopen(URL + "/metrics") as resp:
+try:
+    urllib.request.urlopen(URL + "/metrics")
+    raise AssertionError("/metrics is served on the public listener")
+except urllib.error.HTTPError as e:
+    assert e.code == 404, e.code
+
+with urllib.request.urlopen(os.environ["AUTHQL_METRICS_URL"] + "/metrics") as resp:
     text = resp.read().decode()
 families = {f.name: f for f in text_string_to_metric_families(text)}
 

@@ -72,18 +72,20 @@ start_authql() {
   URL=http://127.0.0.1:$port
 }
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export MAILDIR=$RUN/mail MAILDIR_TLS=$RUN/mail-tls
 start_sink mail || exit 1
 MAIL_PORT=$PORT
-start_authql authql SMTP_URL="smtp://127.0.0.1:$PORT" || exit 1
-export AUTHQL_URL=$URL AUTHQL_LOG=$RUN/authql.log
+# Metrics live on a management listener of their own, as in a deployment.
+METRICS_PORT=$(free_port)
+start_authql authql SMTP_URL="smtp://127.0.0.1:$PORT" METRICS_ADDR="127.0.0.1:$METRICS_PORT" || exit 1
+export AUTHQL_URL=$URL AUTHQL_LOG=$RUN/authql.log AUTHQL_METRICS_URL=http://127.0.0.1:$METRICS_PORT
 start_sink mail-tls --starttls || exit 1
 start_authql authql-tls SMTP_URL="smtp://mailer:interop-sink-password@127.0.0.1:$PORT" \
   SMTP_CA_FILE="$MAILDIR_TLS/ca.pem" || exit 1
 export AUTHQL_TLS_URL=$URL
 # npm oidc-provider, and an authql that signs in with it (both on ports chosen here:
 # each must know the other's address before it starts).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 OP_PORT=$(free_port); OIDC_AUTHQL_PORT=$(free_port)
 export OIDC_OP_URL=http://127.0.0.1:$OP_PORT
 cp "$HERE"/oidc_op.mjs "$WORK/"

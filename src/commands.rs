@@ -122,13 +122,15 @@ async fn services_for(config: &Config, email: &str) -> anyhow::Result<(Services,
 /// `authql check-config [--connect]`: what `serve` checks before it binds
 /// (every setting parsed, SMTP_URL, REDIS_URL, the password cost and the
 /// sign-in providers usable), and with `connect` the database (and its
-/// migrations), Redis and SMTP answering. Prints the effective
-/// configuration with every secret masked.
+/// migrations), Redis and SMTP answering. Prints `settings` first: each
+/// setting's line from [`crate::config::listing::listing`], secrets masked.
 ///
 /// # Errors
 /// The first thing at fault, named.
-pub async fn check_config(config: &Config, connect: bool) -> anyhow::Result<()> {
-    println!("{config:#?}");
+pub async fn check_config(config: &Config, connect: bool, settings: &[String]) -> anyhow::Result<()> {
+    for line in settings {
+        println!("{line}");
+    }
     crate::accounts::password::PasswordHasher::new(&config.password).context("PASSWORD_HASH_*")?;
     let redis = config
         .redis_url

@@ -16,12 +16,26 @@ const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 /// How often batched session activity is written.
 pub const ACTIVITY_FLUSH: Duration = Duration::from_secs(5);
 
+/// How often the gauges read from the database are refreshed; a scrape
+/// reads the last values, so scraping costs the database nothing.
+pub const GAUGES_REFRESH: Duration = Duration::from_secs(15);
+/// A refresh that takes longer leaves the last values.
+const GAUGES_WITHIN: Duration = Duration::from_secs(5);
+
 /// Starts every job; they stop when the returned scheduler is shut down.
 ///
 /// # Errors
 /// When the scheduler cannot start.
 pub async fn start(state: &AppState) -> Result<JobScheduler, JobSchedulerError> {
     let sched = JobScheduler::new().await?;
+    // The first values before the first scrape can come.
+    if let Err(e) = refresh_gauges(state).await {
+        e.log();
+    }
+    every(&sched, state, GAUGES_REFRESH, "refresh gauges", |s| async move {
+        refresh_gauges(&s).await
+    })
+    .await?;
     every(&sched, state, ACTIVITY_FLUSH, "flush activity", |s| async move {
         s.sessions.flush_activity().await
     })
@@ -68,6 +82,25 @@ pub async fn start(state: &AppState) -> Result<JobScheduler, JobSchedulerError> 
     .await?;
     sched.start().await?;
     Ok(sched)
+}
+
+/// Samples the gauges that describe the shared database into memory: live
+/// sessions, and the mail outbox's depth and longest wait. Every instance
+/// reads the same database, so each reports the deployment's figure.
+///
+/// # Errors
+/// When the database fails; the gauges keep their last values.
+pub async fn refresh_gauges(state: &AppState) -> AppResult<()> {
+    let read = async {
+        Ok::<_, crate::error::AppError>((state.sessions.count_active().await?, state.outbox.backlog().await?))
+    };
+    let Ok(read) = tokio::time::timeout(GAUGES_WITHIN, read).await else {
+        tracing::warn!("the gauges were not refreshed: the database did not answer in time");
+        return Ok(());
+    };
+    let (active, (depth, oldest)) = read?;
+    state.gauges.record(active, depth, oldest);
+    Ok(())
 }
 
 /// Deletes what is past its retention, in bounded batches: security events

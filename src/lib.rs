@@ -16,6 +16,7 @@ pub mod entities;
 pub mod error;
 pub mod events;
 pub mod graphql;
+pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod limits;

@@ -2,9 +2,10 @@
 
 use std::process::ExitCode;
 
+use authql::config::listing;
 use authql::config::{LogFormat, Settings};
 use authql::startup::Application;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 // glibc's malloc was a fifth of a refresh's CPU (bench/README.md, "The
@@ -70,14 +71,18 @@ enum Command {
 
 fn main() -> ExitCode {
     // A missing .env is normal; a broken one should not pass silently.
-    if let Err(e) = dotenvy::dotenv()
-        && !e.not_found()
-    {
-        eprintln!("authql: cannot read .env: {e}");
-        return ExitCode::from(2);
-    }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let dotenv = match listing::load_dotenv() {
+        Ok(dotenv) => dotenv,
+        Err(e) => {
+            eprintln!("authql: cannot read .env: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) if e.use_stderr() => {
             eprintln!("authql: configuration error: {}", one_line(&e));
             return ExitCode::from(2);
@@ -96,7 +101,11 @@ fn main() -> ExitCode {
             println!("{}", authql::config::generate_secret());
             ExitCode::SUCCESS
         }
-        command => run(command, cli.settings),
+        Some(Command::CheckConfig { connect }) => {
+            let settings = listing::listing(&Cli::command(), &matches, &dotenv);
+            run(Some(Command::CheckConfig { connect }), cli.settings, &settings)
+        }
+        command => run(command, cli.settings, &[]),
     }
 }
 
@@ -116,7 +125,8 @@ fn one_line(e: &clap::Error) -> String {
     }
 }
 
-fn run(command: Option<Command>, settings: Settings) -> ExitCode {
+/// Runs `command` with `settings`; `listed` is check-config's listing of them.
+fn run(command: Option<Command>, settings: Settings, listed: &[String]) -> ExitCode {
     init_logging(settings.log_format);
     let config = match settings.resolve() {
         Ok(config) => config,
@@ -140,7 +150,7 @@ fn run(command: Option<Command>, settings: Settings) -> ExitCode {
             }) => authql::commands::rotate_key(&config, now, revoke_previous).await,
             Some(Command::CreateAdmin { email }) => authql::commands::create_admin(&config, &email).await,
             Some(Command::ResetMfa { email }) => authql::commands::reset_mfa(&config, &email).await,
-            Some(Command::CheckConfig { connect }) => authql::commands::check_config(&config, connect).await,
+            Some(Command::CheckConfig { connect }) => authql::commands::check_config(&config, connect, listed).await,
             _ => Application::build(config).await?.run_until(shutdown_signal()).await,
         }
     });

@@ -15,6 +15,7 @@ use crate::accounts::{AccountParts, Accounts, PasswordScreen};
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
+use crate::health::Health;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
@@ -87,7 +88,7 @@ impl Application {
         let app = http::app(state.clone(), graphql::schema(state.clone())).boxed();
         if let Some(addr) = state.config.metrics_addr {
             let listener = poem::listener::TcpListener::bind(addr);
-            let metrics = http::metrics_app(state.clone());
+            let metrics = http::management_app(state.clone());
             let stopped = shutdown.clone();
             tokio::spawn(async move {
                 let served = Server::new(listener)
@@ -99,6 +100,16 @@ impl Application {
             });
         }
         tracing::info!(port, public_url = %state.config.public_url, "authql is serving");
+        // Unready first, then SHUTDOWN_DELAY of serving while load balancers notice.
+        let (health, delay) = (state.health.clone(), state.config.shutdown_delay);
+        let stop = async move {
+            stop.await;
+            health.stop();
+            if !delay.is_zero() {
+                tracing::info!(delay = %humantime::format_duration(delay), "stopping: not ready, still serving");
+                tokio::time::sleep(delay).await;
+            }
+        };
         let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(app, stop, Some(Duration::from_secs(10)))
             .await;
@@ -208,6 +219,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         &config.oauth,
     )
     .context("cannot set up the sign-in providers")?;
+    let health = Arc::new(Health::new(db.clone(), limits.clone(), outbox.clone()));
     Ok(Services {
         config,
         db,
@@ -215,6 +227,8 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         keys,
         limits,
         outbox,
+        gauges: crate::telemetry::Sampled::default(),
+        health,
         sessions,
         mfa,
         accounts,

@@ -9,6 +9,7 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
+use crate::health::Health;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
@@ -29,6 +30,10 @@ pub struct Services {
     pub keys: Arc<KeyStore>,
     pub limits: Arc<Limits>,
     pub outbox: Arc<Outbox>,
+    /// The database-wide gauges, as last sampled.
+    pub gauges: crate::telemetry::Sampled,
+    /// Readiness, checked at most once a second.
+    pub health: Arc<Health>,
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub accounts: Accounts,

@@ -1,11 +1,12 @@
 //! Metrics in the Prometheus text format: the recorder every module's
-//! `metrics::` calls feed, and what is measured at scrape time.
+//! `metrics::` calls feed, and the sampled gauges a scrape publishes.
 //!
 //! Labels are bounded: routes are a fixed list, GraphQL operations are the
 //! schema's root fields (never client-chosen operation names or aliases),
 //! outcomes and classes are enums.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -81,4 +82,38 @@ pub fn http_request(path: &str, status: u16, took: Duration) {
     let route = route_of(path);
     ::metrics::counter!("authql_http_requests_total", "route" => route, "status" => status_label(status)).increment(1);
     ::metrics::histogram!("authql_http_request_duration_seconds", "route" => route).record(took.as_secs_f64());
+}
+
+/// Gauges of the shared database (live sessions, the mail outbox), sampled
+/// by a job and kept here; a scrape publishes them without a query.
+#[derive(Default)]
+pub struct Sampled {
+    taken: AtomicBool,
+    sessions_active: AtomicU64,
+    outbox_depth: AtomicU64,
+    outbox_oldest_due_ms: AtomicU64,
+}
+
+impl Sampled {
+    /// Keeps one sample: live sessions, mail waiting, and how long the longest-due mail has waited.
+    pub fn record(&self, sessions_active: u64, outbox_depth: u64, oldest_due: Option<Duration>) {
+        self.sessions_active.store(sessions_active, Ordering::Relaxed);
+        self.outbox_depth.store(outbox_depth, Ordering::Relaxed);
+        let waited = oldest_due.map_or(0, |age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+        self.outbox_oldest_due_ms.store(waited, Ordering::Relaxed);
+        self.taken.store(true, Ordering::Release);
+    }
+
+    /// Sets the gauges from the last sample, if one was taken: several
+    /// servers in one process (tests) share the recorder, so each sets its
+    /// own values just before rendering them.
+    pub fn publish(&self) {
+        if !self.taken.load(Ordering::Acquire) {
+            return;
+        }
+        let get = |value: &AtomicU64| value.load(Ordering::Relaxed) as f64;
+        ::metrics::gauge!("authql_sessions_active").set(get(&self.sessions_active));
+        ::metrics::gauge!("authql_mail_outbox_depth").set(get(&self.outbox_depth));
+        ::metrics::gauge!("authql_mail_outbox_oldest_due_seconds").set(get(&self.outbox_oldest_due_ms) / 1000.0);
+    }
 }

@@ -79,12 +79,98 @@ fn compose_gives_authql_only_settings_it_knows() {
         for key in keys {
             assert!(known.contains(&key), "{name} sets {key}, which authql does not read");
         }
+        // Production, with the one exception a demo on http://localhost needs.
+        assert_eq!(environment["APP_ENV"].as_str(), Some("production"), "{name}");
+        assert_eq!(
+            environment["ALLOW_INSECURE_PUBLIC_URL"].as_str(),
+            Some("true"),
+            "{name}"
+        );
+        let public_url = environment["PUBLIC_URL"].as_str().unwrap_or_default();
+        assert!(public_url.starts_with("http://localhost:"), "{name}: {public_url}");
+        // Metrics on the management port, which is not published.
+        assert_eq!(environment["METRICS_ADDR"].as_str(), Some("0.0.0.0:9100"), "{name}");
+        let ports = service["ports"].as_vec().expect("published ports");
+        for port in ports {
+            let port = port.as_str().unwrap_or_default();
+            assert!(!port.ends_with(":9100") && port != "9100", "{name} publishes {port}");
+        }
         checked += 1;
     }
     assert_eq!(checked, 2, "two authql instances");
     assert!(
         !services["postgres"].is_badvalue() && !services["redis"].is_badvalue() && !services["mailpit"].is_badvalue()
     );
+}
+
+/// The comment lines just above the first line holding `needle`, joined.
+fn comment_above(text: &str, needle: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains(needle)).expect(needle);
+    let mut block: Vec<&str> = lines[..at]
+        .iter()
+        .rev()
+        .take_while(|l| l.trim_start().starts_with('#'))
+        .map(|l| l.trim())
+        .collect();
+    block.reverse();
+    block.join(" ")
+}
+
+#[test]
+fn compose_says_why_it_allows_http_and_what_a_deployment_must_fill_in() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/compose.yaml")).unwrap();
+    let why = comment_above(&text, "ALLOW_INSECURE_PUBLIC_URL: ");
+    assert!(why.contains("http://localhost"), "a comment says why: {why:?}");
+    let header: Vec<&str> = text.lines().take_while(|l| l.starts_with('#')).collect();
+    let from = header
+        .iter()
+        .position(|l| l.contains("A real deployment must fill in"))
+        .expect("the header names what a real deployment fills in");
+    let named: String = header[from..].join("\n");
+    for variable in [
+        "PUBLIC_URL",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SMTP_URL",
+        "MAIL_FROM",
+        "TRUSTED_PROXIES",
+    ] {
+        assert!(named.contains(variable), "the header names {variable}");
+    }
+}
+
+/// The `KEY=value` pairs of the Dockerfile's ENV instructions.
+fn dockerfile_env(dockerfile: &str) -> Vec<(String, String)> {
+    let joined = dockerfile.replace("\\\n", " ");
+    joined
+        .lines()
+        .filter_map(|l| l.strip_prefix("ENV "))
+        .flat_map(str::split_whitespace)
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_image_starts_in_production_with_metrics_on_an_unexposed_port() {
+    let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    let env = dockerfile_env(&dockerfile);
+    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    assert_eq!(get("APP_ENV"), Some("production"), "{env:?}");
+    assert_eq!(get("METRICS_ADDR"), Some("0.0.0.0:9100"), "{env:?}");
+    assert_eq!(get("LISTEN_ADDR"), Some("0.0.0.0:8080"), "{env:?}");
+    let known = known_settings();
+    for (key, _) in &env {
+        assert!(known.contains(key), "the image sets {key}, which authql does not read");
+    }
+    let exposed: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("EXPOSE "))
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert_eq!(exposed, ["8080"], "only the public port is exposed");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! default filled in, or one line that says what is wrong.
 
 mod links;
+pub mod listing;
 pub mod oauth;
 mod secrets;
 pub use links::Links;
@@ -113,8 +114,12 @@ pub struct LimitsConfig {
 pub struct Config {
     pub env: AppEnv,
     pub listen_addr: SocketAddr,
-    /// Where /metrics is served when not on the main listener.
+    /// The management listener serving /metrics (METRICS_ADDR).
     pub metrics_addr: Option<SocketAddr>,
+    /// METRICS_PUBLIC: /metrics on the public listener too.
+    pub metrics_public: bool,
+    /// SHUTDOWN_DELAY: how long a stopping instance serves while not ready.
+    pub shutdown_delay: Duration,
     pub public_url: Url,
     pub frontend_url: Option<Url>,
     pub data_dir: PathBuf,
@@ -217,6 +222,8 @@ impl Settings {
             env: self.app_env,
             listen_addr: self.listen_addr,
             metrics_addr: self.metrics_addr,
+            metrics_public: self.metrics_public,
+            shutdown_delay: self.shutdown_delay,
             public_url,
             frontend_url: self.frontend_url,
             data_dir: self.data_dir,

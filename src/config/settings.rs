@@ -1,4 +1,5 @@
 //! The flags and environment variables authql reads (every flag has a variable of the same name).
+//! A secret's flag has `hide_env_values`: `--help` and `check-config` mask it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,9 +37,15 @@ pub struct Settings {
         default_value_t = 5
     )]
     pub device_max_failures: u32,
-    /// Serve /metrics on this (internal) address instead of the main listener.
+    /// Serve /metrics on this management address (keep it unpublished), e.g. 0.0.0.0:9100.
     #[arg(long, env = "METRICS_ADDR", value_name = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Also serve /metrics on the public listener (off: it answers 404 there).
+    #[arg(long, env = "METRICS_PUBLIC", value_name = "METRICS_PUBLIC", value_parser = BoolishValueParser::new(), default_value = "false")]
+    pub metrics_public: bool,
+    /// On SIGTERM, answer /readyz with 503 and keep serving this long before stopping, so load balancers move away first.
+    #[arg(long, env = "SHUTDOWN_DELAY", value_name = "SHUTDOWN_DELAY", value_parser = values::duration, default_value = "0s")]
+    pub shutdown_delay: Duration,
     /// Address to listen on.
     #[arg(
         long,
@@ -57,7 +64,7 @@ pub struct Settings {
     #[arg(long, env = "DATA_DIR", value_name = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// sqlite://, postgres:// or mysql:// URL; SQLite in DATA_DIR when unset.
-    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = values::secret)]
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = values::secret, hide_env_values = true)]
     pub database_url: Option<Secret>,
     /// Largest number of database connections per instance.
     #[arg(

@@ -1,14 +1,12 @@
 //! Reading a GraphQL-over-HTTP request: a GET's query string, or a POST's
 //! JSON or multipart body, within their limits; and why one is refused.
 
-use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, ParseRequestError, Request as GqlRequest};
+use async_graphql::{BatchRequest, Request as GqlRequest};
 use poem::http::{StatusCode, header};
 use poem::{Body, Request, Response};
-use tokio::io::AsyncReadExt;
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
+use super::multipart;
 use super::responses::graphql_error;
 use crate::error::ErrorCode;
 use crate::graphql::guardrails::MAX_BATCH;
@@ -20,7 +18,8 @@ const PREFLIGHTED: [&str; 3] = [
     "x-apollo-operation-name",
     "x-requested-with",
 ];
-/// What a GraphQL multipart request may hold besides its file (the operations and map parts).
+/// What a GraphQL multipart request may hold besides its file and its JSON
+/// parts: part headers and boundaries.
 const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 /// Why a request cannot run.
@@ -33,7 +32,7 @@ pub(super) struct Rejection {
 }
 
 impl Rejection {
-    fn new(status: Option<StatusCode>, code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: Option<StatusCode>, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -153,23 +152,17 @@ pub(super) async fn read_post(
                     "a multipart request needs the header Apollo-Require-Preflight (or X-Requested-With)",
                 ));
             }
-            // The one file is an avatar; it must declare its length.
-            let max = max_avatar + MULTIPART_OVERHEAD;
+            // The one file is an avatar; the request must declare its length.
+            let max = max_avatar + 2 * limit + MULTIPART_OVERHEAD;
             if declared.is_none_or(|len| len > max) {
                 return Err(too_large(max));
             }
-            let opts = MultipartOptions::default().max_num_files(1).max_file_size(max_avatar);
-            let reader = body.into_async_read().take(max as u64).compat();
-            let batch = async_graphql::http::receive_batch_body(Some(content_type), reader, opts)
-                .await
-                .map_err(|e| match e {
-                    ParseRequestError::PayloadTooLarge => too_large(max),
-                    _ => Rejection::new(
-                        Some(StatusCode::BAD_REQUEST),
-                        ErrorCode::BadUserInput,
-                        "malformed GraphQL multipart request",
-                    ),
-                })?;
+            let caps = multipart::Caps {
+                json: limit,
+                file: max_avatar,
+                total: max,
+            };
+            let batch = multipart::read(content_type, body, &caps).await?;
             // Multipart exists for uploads; anything else comes as JSON, under its cap.
             let carries_file = match &batch {
                 BatchRequest::Single(r) => !r.uploads.is_empty(),
@@ -196,7 +189,7 @@ fn unsupported(message: &str) -> Rejection {
     )
 }
 
-fn too_large(limit: usize) -> Rejection {
+pub(super) fn too_large(limit: usize) -> Rejection {
     Rejection::new(
         Some(StatusCode::PAYLOAD_TOO_LARGE),
         ErrorCode::PayloadTooLarge,

@@ -1,11 +1,10 @@
 //! Health checks and the JWKS document.
 
-use std::time::Duration;
-
 use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Response, handler};
 
+use crate::health::Readiness;
 use crate::state::AppState;
 
 /// Liveness: the process answers HTTP.
@@ -14,44 +13,32 @@ pub fn healthz() -> &'static str {
     "ok"
 }
 
-/// A check that has not answered by then counts as failed.
-const CHECK_WITHIN: Duration = Duration::from_secs(2);
-
-/// Readiness, as JSON: `status` is `ok` (200) when the database answers, its
-/// migrations are applied and (with REDIS_URL) Redis answers; `unavailable`
-/// (503) otherwise. SMTP is reported but does not make an instance unready:
-/// mail waits in the outbox, and every instance shares the one relay.
+/// Readiness, as JSON: `status` is `ok` (200) or `unavailable` (503) with
+/// each check's word, or `stopping` (503) once the instance shuts down.
 #[handler]
 pub async fn readyz(Data(state): Data<&AppState>) -> Response {
-    let (database, migrations, redis, smtp) = tokio::join!(
-        within(state.db.ping()),
-        within(state.db.migrations_applied()),
-        within(state.limits.redis_answers()),
-        within(state.outbox.smtp_answers()),
-    );
-    let database = matches!(database, Some(Ok(())));
-    let migrations = matches!(migrations, Some(Ok(true)));
-    // Not configured (`Some(None)`) is fine; no answer in time is not.
-    let redis_ok = matches!(redis, Some(None | Some(true)));
-    let ready = database && migrations && redis_ok;
-    if !ready {
-        tracing::warn!(database, migrations, redis_ok, "not ready");
-    }
-    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let optional = |answer: Option<Option<bool>>, absent: &'static str| match answer {
-        Some(None) => absent,
-        Some(Some(ok)) => word(ok),
-        None => "unavailable",
-    };
-    let body = serde_json::json!({
-        "status": word(ready),
-        "checks": {
-            "database": word(database),
-            "migrations": if migrations { "ok" } else if database { "pending" } else { "unavailable" },
-            "redis": optional(redis, "not configured"),
-            "smtp": optional(smtp, "files"),
+    let (ready, body) = match state.health.readiness().await {
+        Readiness::Stopping => (false, serde_json::json!({ "status": "stopping" })),
+        Readiness::Checked(checks) => {
+            let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+            let optional = |check: Option<bool>, absent: &'static str| check.map_or(absent, word);
+            let migrations = match (checks.migrations, checks.database) {
+                (true, _) => "ok",
+                (false, true) => "pending",
+                (false, false) => "unavailable",
+            };
+            let body = serde_json::json!({
+                "status": word(checks.ready()),
+                "checks": {
+                    "database": word(checks.database),
+                    "migrations": migrations,
+                    "redis": optional(checks.redis, "not configured"),
+                    "smtp": optional(checks.smtp, "files"),
+                }
+            });
+            (checks.ready(), body)
         }
-    });
+    };
     Response::builder()
         .status(if ready {
             StatusCode::OK
@@ -61,11 +48,6 @@ pub async fn readyz(Data(state): Data<&AppState>) -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
         .body(body.to_string())
-}
-
-/// `check`'s answer, or `None` when it did not come within [`CHECK_WITHIN`].
-async fn within<T>(check: impl std::future::Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(CHECK_WITHIN, check).await.ok()
 }
 
 /// The public keys that verify access tokens.

@@ -13,6 +13,7 @@ mod graphql_request;
 mod meta;
 mod metrics_route;
 pub mod middleware;
+mod multipart;
 mod oauth_routes;
 mod responses;
 pub mod status;
@@ -64,8 +65,8 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .http
         .force_https
         .then(|| ForceHttps::new(&state.config.public_url, &state.config.http.trusted_proxies));
-    // With METRICS_ADDR, metrics live on that internal listener only.
-    let routes = if state.config.metrics_addr.is_none() {
+    // Metrics are for the operator: the management listener (METRICS_ADDR), or here on request.
+    let routes = if state.config.metrics_public {
         routes.at("/metrics", get(metrics_route::metrics))
     } else {
         routes
@@ -102,10 +103,12 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .around(middleware::observe)
 }
 
-/// The metrics listener of METRICS_ADDR: `/metrics` alone.
-pub fn metrics_app(state: AppState) -> impl Endpoint {
+/// The management listener of METRICS_ADDR: `/metrics` and the health checks.
+pub fn management_app(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/metrics", get(metrics_route::metrics))
+        .at("/healthz", get(meta::healthz))
+        .at("/readyz", get(meta::readyz))
         .data(state)
         .with(CatchPanic::new())
 }

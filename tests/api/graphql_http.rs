@@ -505,3 +505,41 @@ async fn a_repeated_query_is_answered_from_its_own_text_and_limits_hold_every_ti
         assert_eq!(code(&r), Some("QUERY_TOO_COMPLEX"), "{r}");
     }
 }
+
+/// The JSON part of a multipart request is held to MAX_BODY_BYTES like a
+/// JSON body: a large query text beside a tiny file is refused, not run.
+#[tokio::test]
+async fn a_multipart_operations_part_over_max_body_bytes_is_refused_unrun() {
+    let app = spawn_app().await;
+    let me = app.user_with_tokens("padded@example.com").await;
+    let png = {
+        let mut out = Vec::new();
+        image::RgbImage::new(2, 2)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let limit = app.state.config.http.max_body_bytes;
+    let query = format!(
+        "mutation($f: Upload!) {{ uploadAvatar(file: $f) {{ avatarUrl }} }} #{}",
+        "x".repeat(limit + 1)
+    );
+    let operations = json!({ "query": query, "variables": { "f": null } });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", r#"{ "0": ["variables.f"] }"#)
+        .part("0", reqwest::multipart::Part::bytes(png).file_name("a.png"));
+    let resp = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&me.access)
+        .header("apollo-require-preflight", "true")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(code(&resp.json().await.unwrap()), Some("PAYLOAD_TOO_LARGE"));
+    let avatar = app.gql_as(&me.access, "{ me { avatarUrl } }", json!({})).await;
+    assert!(avatar["data"]["me"]["avatarUrl"].is_null(), "nothing ran: {avatar}");
+}

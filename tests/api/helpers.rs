@@ -178,6 +178,11 @@ pub const REFRESH: &str =
 pub const ME: &str = "{ me { id email emailVerified username role active providers } }";
 
 impl TestApp {
+    /// Asks the server to stop, as SIGTERM does; it keeps serving for SHUTDOWN_DELAY.
+    pub fn begin_shutdown(&self) {
+        self.stop.cancel();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

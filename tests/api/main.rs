@@ -17,6 +17,7 @@ mod enumeration;
 mod flow;
 mod github_double;
 mod graphql_http;
+mod health;
 mod helpers;
 mod id_tokens;
 mod instances;

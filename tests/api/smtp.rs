@@ -64,6 +64,8 @@ impl Received {
 pub(crate) struct Store {
     pub(crate) messages: Mutex<Vec<Received>>,
     pub(crate) arrived: Notify,
+    /// Connections opened and NOOPs received: every time a client checked on the server.
+    pub(crate) probes: std::sync::atomic::AtomicUsize,
 }
 
 /// The sink: where it listens and what it received.
@@ -120,6 +122,11 @@ impl MailSink {
     /// A sink URL for SMTP_URL.
     pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// How often a client has checked on this server (a connection or a NOOP).
+    pub fn probes(&self) -> usize {
+        self.store.probes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every message received so far.

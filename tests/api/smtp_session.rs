@@ -87,6 +87,8 @@ impl Handler for Collector {
 
 /// Serves one client until it quits or hangs up.
 pub async fn run(stream: TcpStream, peer: IpAddr, store: Arc<Store>, tls: Option<(TlsAcceptor, Security)>) {
+    store.probes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let counts = store.clone();
     let conversation = Arc::new(Mutex::new(Conversation::default()));
     let mut builder = SessionBuilder::new("authql-test-sink");
     if matches!(tls, Some((_, Security::StartTls))) {
@@ -110,7 +112,7 @@ pub async fn run(stream: TcpStream, peer: IpAddr, store: Arc<Store>, tls: Option
     let greeting = session.greeting().buffer().unwrap();
     match tls {
         None | Some((_, Security::CleartextAuth)) => {
-            converse(stream, &greeting, &mut session).await;
+            converse(stream, &greeting, &mut session, &counts).await;
         }
         Some((acceptor, Security::Implicit)) => {
             let Ok(secured) = acceptor.accept(stream).await else {
@@ -118,10 +120,10 @@ pub async fn run(stream: TcpStream, peer: IpAddr, store: Arc<Store>, tls: Option
             };
             conversation.lock().unwrap().tls = true;
             session.tls_active();
-            converse(secured, &greeting, &mut session).await;
+            converse(secured, &greeting, &mut session, &counts).await;
         }
         Some((acceptor, Security::StartTls)) => {
-            let Some(stream) = converse(stream, &greeting, &mut session).await else {
+            let Some(stream) = converse(stream, &greeting, &mut session, &counts).await else {
                 return;
             };
             let Ok(secured) = acceptor.accept(stream).await else {
@@ -130,14 +132,14 @@ pub async fn run(stream: TcpStream, peer: IpAddr, store: Arc<Store>, tls: Option
             conversation.lock().unwrap().tls = true;
             session.tls_active();
             // After STARTTLS the client speaks first (EHLO again): no greeting.
-            converse(secured, b"", &mut session).await;
+            converse(secured, b"", &mut session, &counts).await;
         }
     }
 }
 
 /// Sends `greeting`, then answers line by line. Returns the stream when the
 /// client asked for STARTTLS (after saying yes), `None` when it is done.
-async fn converse<S>(stream: S, greeting: &[u8], session: &mut Session<Collector>) -> Option<S>
+async fn converse<S>(stream: S, greeting: &[u8], session: &mut Session<Collector>, store: &Store) -> Option<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -151,6 +153,9 @@ where
         match stream.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => return None,
             Ok(_) => {}
+        }
+        if line.trim_ascii().eq_ignore_ascii_case(b"NOOP") {
+            store.probes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         let response = session.process(&line);
         match response.action {

@@ -110,7 +110,11 @@ fn check_config_prints_the_configuration_without_secrets_and_names_what_is_wrong
     for secret in [SECRET_KEY, "smtp-password-9", "corp-client-secret-5"] {
         assert!(!said.contains(secret), "a secret was printed: {said}");
     }
-    assert!(said.contains("access_ttl") && said.contains("[redacted]"), "{said}");
+    assert!(said.contains("ACCESS_TOKEN_TTL=30m  (default)"), "{said}");
+    assert!(
+        said.contains("SMTP_URL=smtp://mailer:****@127.0.0.1:1  (env)"),
+        "{said}"
+    );
     // Nothing answers SMTP there: named, and a failure.
     assert!(!out.status.success());
     assert!(said.contains("SMTP_URL"), "{said}");
@@ -128,4 +132,70 @@ fn check_config_prints_the_configuration_without_secrets_and_names_what_is_wrong
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
+}
+
+/// `check-config` lists every setting by its variable, as Keycloak's
+/// show-config does: where each value came from, and secrets masked.
+#[test]
+fn check_config_lists_each_setting_with_its_source_and_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("SECRET_KEY={SECRET_KEY}\nMAIL_FROM=\"authql <dotenv@example.com>\"\nJWT_AUDIENCE=from-dotenv\n"),
+    )
+    .unwrap();
+    let out = authql(dir.path())
+        .args(["--access-token-ttl", "15m", "check-config"])
+        .env(
+            "DATABASE_URL",
+            "postgres://user:db-password-7@db.example.com:5432/authql",
+        )
+        // The environment wins over .env.
+        .env("JWT_AUDIENCE", "from-env")
+        .env("REDIS_URL", "redis://:redis-password-8@cache.example.com:6379/2")
+        .env("OIDC_PROVIDERS", "corp")
+        .env("OIDC_CORP_ISSUER", "https://id.example.com")
+        .env("OIDC_CORP_CLIENT_ID", "authql")
+        .env("OIDC_CORP_CLIENT_SECRET", "corp-client-secret-5")
+        .env("RATE_LIMIT_PASSWORD", "ip:30/2s")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let said = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    for secret in [SECRET_KEY, "db-password-7", "redis-password-8", "corp-client-secret-5"] {
+        assert!(!said.contains(secret), "a secret was printed: {said}");
+    }
+    let lines: Vec<&str> = stdout.lines().collect();
+    for expected in [
+        "ACCESS_TOKEN_TTL=15m  (flag)",
+        "DATABASE_URL=postgres://user:****@db.example.com:5432/authql  (env)",
+        "REDIS_URL=redis://:****@cache.example.com:6379/2  (env)",
+        "SECRET_KEY=****  (.env)",
+        "MAIL_FROM=authql <dotenv@example.com>  (.env)",
+        "JWT_AUDIENCE=from-env  (env)",
+        "REFRESH_TOKEN_TTL=1d  (default)",
+        "PASSWORD_HASH_MEMORY_KIB=256  (env)",
+        "PUBLIC_URL  (not set)",
+        "OIDC_CORP_CLIENT_ID=authql  (env)",
+        "OIDC_CORP_CLIENT_SECRET=****  (env)",
+        "RATE_LIMIT_PASSWORD=ip:30/2s  (env)",
+    ] {
+        assert!(lines.contains(&expected), "no line {expected:?} in:\n{stdout}");
+    }
+    // Every setting `--help` names has its line.
+    let help = authql(dir.path()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for variable in help
+        .split("[env: ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['=', ']']).next())
+    {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{variable}=")) || l.starts_with(&format!("{variable}  "))),
+            "{variable} is not listed:\n{stdout}"
+        );
+    }
 }
