@@ -19,6 +19,7 @@ mod helpers;
 mod instances;
 mod jwks;
 mod limits;
+mod lookalike;
 mod mail;
 mod mail_tls;
 mod metrics;
