@@ -11,6 +11,7 @@ mod concurrency;
 mod cookie_mode;
 mod db;
 mod devices;
+mod email_migration;
 mod enumeration;
 mod flow;
 mod github_double;
