@@ -11,6 +11,7 @@ mod m20261130_000005_identities;
 mod m20261130_000006_audit_log;
 mod m20261201_000007_devices;
 mod m20261204_000008_security_stamp;
+mod m20261204_000009_exact_emails;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_audit_log::Migration),
             Box::new(m20261201_000007_devices::Migration),
             Box::new(m20261204_000008_security_stamp::Migration),
+            Box::new(m20261204_000009_exact_emails::Migration),
         ]
     }
 }

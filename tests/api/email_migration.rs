@@ -14,7 +14,7 @@ use crate::db::TestDb;
 use crate::helpers::{spawn_app_on_db, test_config};
 use crate::smtp::MailSink;
 
-const MIGRATION: &str = "m20261204_000008_exact_emails";
+const MIGRATION: &str = "m20261204_000009_exact_emails";
 
 /// A database migrated up to, not including, the migration under test.
 async fn before_the_migration() -> (TestDb, DatabaseConnection) {
