@@ -63,6 +63,21 @@ impl Email {
     pub fn local_part(&self) -> &str {
         self.0.split('@').next().unwrap_or_default()
     }
+
+    /// What part of an address typed in a search looks like when stored:
+    /// lower-case, its domain part in the IDNA ASCII form. `None` when that is
+    /// the text itself (ASCII) or IDNA refuses it.
+    pub fn search_form(text: &str) -> Option<String> {
+        let text: String = text.to_lowercase().nfc().collect();
+        if text.is_ascii() {
+            return None;
+        }
+        // Lenient IDNA: a search may hold part of a domain, not a whole host name.
+        Some(match text.rsplit_once('@') {
+            Some((local, domain)) => format!("{local}@{}", idna::domain_to_ascii(domain).ok()?),
+            None => idna::domain_to_ascii(&text).ok()?,
+        })
+    }
 }
 
 impl std::fmt::Display for Email {

@@ -3,6 +3,7 @@
 
 mod account_deletion;
 mod account_security;
+mod addresses;
 mod admin;
 mod avatar;
 mod bad_input;
@@ -20,7 +21,6 @@ mod helpers;
 mod instances;
 mod jwks;
 mod limits;
-mod lookalike;
 mod mail;
 mod mail_tls;
 mod metrics;
