@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{LOGIN, PASSWORD, SIGNUP, TestApp, code, spawn_app};
 use crate::oauth::{app_with, signed_in_user};
 use crate::oidc_provider::Provider;
 
@@ -178,5 +178,33 @@ async fn administrators_find_addresses_ignoring_case_and_in_unicode() {
     ] {
         let r = app.gql_as(&admin.access, search, json!({ "s": text })).await;
         assert_eq!(r["data"]["users"]["nodes"], json!([{ "email": found }]), "{text}: {r}");
+    }
+}
+
+#[tokio::test]
+async fn a_non_ascii_local_part_is_bad_input_wherever_an_address_comes_in() {
+    let app = spawn_app().await;
+    let me = app.user_with_tokens("me@example.com").await;
+    let jurgen = "jürgen@example.com";
+    let signup = json!({ "input": { "email": jurgen, "password": PASSWORD } });
+    let login = json!({ "input": { "email": jurgen, "password": PASSWORD } });
+    for (token, query, vars, field) in [
+        (None, SIGNUP, signup, "email"),
+        (None, LOGIN, login, "email"),
+        (None, FORGOT, json!({ "e": jurgen }), "email"),
+        (None, RESEND, json!({ "e": jurgen }), "email"),
+        (
+            Some(&me.access),
+            CHANGE_EMAIL,
+            json!({ "e": jurgen, "p": PASSWORD }),
+            "newEmail",
+        ),
+    ] {
+        let r = match token {
+            Some(token) => app.gql_as(token, query, vars).await,
+            None => app.gql(query, vars).await,
+        };
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{query}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{query}: {r}");
     }
 }
