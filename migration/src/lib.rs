@@ -12,6 +12,7 @@ mod m20261130_000006_audit_log;
 mod m20261201_000007_devices;
 mod m20261204_000008_security_stamp;
 mod m20261205_000009_used_id_tokens;
+mod m20261205_000010_exact_emails;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_devices::Migration),
             Box::new(m20261204_000008_security_stamp::Migration),
             Box::new(m20261205_000009_used_id_tokens::Migration),
+            Box::new(m20261205_000010_exact_emails::Migration),
         ]
     }
 }

@@ -22,6 +22,12 @@ pub const MAX_PAGE: u64 = 100;
 /// Longest search text.
 const MAX_SEARCH: usize = 254;
 
+/// A LIKE pattern for values containing `text`, whose % and _ match themselves.
+fn contains(text: &str) -> LikeExpr {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
 /// What [`Accounts::make_admin`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum MadeAdmin {
@@ -55,20 +61,17 @@ impl Accounts {
             if search.chars().count() > MAX_SEARCH {
                 return Err(AppError::bad_input(Field::Search, "is too long"));
             }
-            // The caller's text is literal: its % and _ match themselves.
-            let escaped = search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
             let lower = |col: users::Column| Expr::expr(Func::lower(Expr::col(col)));
-            query = query.filter(
-                Condition::any()
-                    .add(lower(users::Column::Email).like(pattern()))
-                    .add(lower(users::Column::Username).like(pattern()))
-                    .add(lower(users::Column::DisplayName).like(pattern())),
-            );
+            let text = search.to_lowercase();
+            let mut matches = Condition::any()
+                .add(lower(users::Column::Email).like(contains(&text)))
+                .add(lower(users::Column::Username).like(contains(&text)))
+                .add(lower(users::Column::DisplayName).like(contains(&text)));
+            // Addresses are stored with ASCII domains; an admin may type the Unicode one.
+            if let Some(ascii) = Email::search_form(search) {
+                matches = matches.add(lower(users::Column::Email).like(contains(&ascii)));
+            }
+            query = query.filter(matches);
         }
         let total = query.clone().count(&self.db.read).await?;
         let page = query

@@ -77,7 +77,8 @@ impl Accounts {
         // Only the newest link works, so an old mail lying around is harmless.
         one_time::invalidate_all(&*tx, user.id, Purpose::ConfirmEmail).await?;
         let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
-        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+        // To the address on the account, never the one typed, whatever matched it.
+        let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
         self.outbox.enqueue(&mut tx, mail).await?;
         tx.commit().await?;
         Ok(())

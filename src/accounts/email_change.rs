@@ -49,8 +49,9 @@ impl Accounts {
             return Err(AppError::bad_input(Field::NewEmail, "this is already your address"));
         }
         let mut tx = self.db.begin().await?;
-        if find_by_email(&*tx, &new_email).await?.is_some() {
-            let mail = templates::address_wanted(new_email.as_str());
+        if let Some(owner) = find_by_email(&*tx, &new_email).await? {
+            // To the owner's address as stored, never the one typed.
+            let mail = templates::address_wanted(&owner.email);
             self.outbox.enqueue(&mut tx, mail).await?;
         } else {
             one_time::invalidate_all(&*tx, user.id, Purpose::ChangeEmail).await?;

@@ -46,8 +46,9 @@ impl Accounts {
         one_time::invalidate_all(&*tx, user.id, Purpose::ResetPassword).await?;
         let token = one_time::create(&*tx, user.id, Purpose::ResetPassword).await?;
         let link = self.links.frontend(&format!("/reset-password?token={token}"));
+        // To the address on the account, never the one typed, whatever matched it.
         self.outbox
-            .enqueue(&mut tx, templates::reset_password(email.as_str(), &link))
+            .enqueue(&mut tx, templates::reset_password(&user.email, &link))
             .await?;
         events::record(&*tx, user.id, EventKind::PasswordResetRequested, client).await?;
         tx.commit().await?;

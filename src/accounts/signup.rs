@@ -123,7 +123,7 @@ impl Accounts {
         };
         events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
         let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
-        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+        let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
         self.outbox.enqueue(&mut tx, mail).await?;
         let session = if self.require_confirmation {
             None
@@ -165,27 +165,30 @@ impl Accounts {
             confirmation_required: true,
             auth: None,
         };
-        if user.email_verified_at.is_none() && self.start_over(email, user.id, pending, client).await? {
+        if user.email_verified_at.is_none() && self.start_over(&user, pending, client).await? {
             return Ok(answer);
         }
-        // A burst of sign-ups for a confirmed address sends one mail, not one each.
+        // Mail goes to the address on the account, never the one typed,
+        // whatever matched it. A burst of sign-ups for a confirmed address
+        // sends one mail, not one each.
         if !self
             .outbox
-            .sent_recently(email.as_str(), MailKind::AccountExists, REPEAT_MAIL_WINDOW)
+            .sent_recently(&user.email, MailKind::AccountExists, REPEAT_MAIL_WINDOW)
             .await?
         {
             let mut tx = self.db.begin().await?;
-            let mail = templates::account_exists(email.as_str(), &self.links.frontend("/forgot-password"));
+            let mail = templates::account_exists(&user.email, &self.links.frontend("/forgot-password"));
             self.outbox.enqueue(&mut tx, mail).await?;
             tx.commit().await?;
         }
         Ok(answer)
     }
 
-    /// Replaces the pending credentials of unconfirmed account `user_id`
-    /// with `pending`; earlier confirmation links stop working and a new one
-    /// is mailed. False when the account was confirmed meanwhile.
-    async fn start_over(&self, email: &Email, user_id: Uuid, pending: Pending, client: &ClientInfo) -> AppResult<bool> {
+    /// Replaces the pending credentials of unconfirmed account `user` with
+    /// `pending`; earlier confirmation links stop working and a new one is
+    /// mailed to its address. False when the account was confirmed meanwhile.
+    async fn start_over(&self, user: &users::Model, pending: Pending, client: &ClientInfo) -> AppResult<bool> {
+        let user_id = user.id;
         ensure_free(
             &self.db,
             pending.username.as_deref(),
@@ -222,7 +225,7 @@ impl Accounts {
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
-        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+        let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
         self.outbox.enqueue(&mut tx, mail).await?;
         tx.commit().await?;
         Ok(true)

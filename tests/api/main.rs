@@ -4,6 +4,7 @@
 mod access_tokens;
 mod account_deletion;
 mod account_security;
+mod addresses;
 mod admin;
 mod avatar;
 mod bad_input;
@@ -12,6 +13,7 @@ mod concurrency;
 mod cookie_mode;
 mod db;
 mod devices;
+mod email_migration;
 mod email_undo;
 mod enumeration;
 mod flow;

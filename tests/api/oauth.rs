@@ -20,7 +20,7 @@ const EXCHANGE: &str = "mutation($c: String!) { exchangeLoginCode(code: $c) { mf
 pub const APP_CLIENT_ID: &str = "authql-test-android-app";
 
 /// authql with `provider` configured as `test`.
-async fn app_with(provider: &Provider) -> TestApp {
+pub(crate) async fn app_with(provider: &Provider) -> TestApp {
     app_with_settings(provider, |_| {}).await
 }
 
@@ -73,7 +73,7 @@ async fn exchange(app: &TestApp, login_code: &str) -> Value {
     app.gql(EXCHANGE, json!({ "c": login_code })).await
 }
 
-async fn signed_in_user(app: &TestApp) -> Value {
+pub(crate) async fn signed_in_user(app: &TestApp) -> Value {
     let code = sign_in(app).await.expect("signed in");
     let r = exchange(app, &code).await;
     r["data"]["exchangeLoginCode"]["auth"]["user"].clone()
