@@ -12,7 +12,8 @@ const SEND_OTP: &str = "mutation { sendOtp }";
 const VERIFY_OTP: &str = "mutation($c: String!) { verifyOtp(code: $c) }";
 const VERIFY_STEP_UP: &str = "mutation($c: String!) { verifyStepUp(code: $c) }";
 const SEND_LOGIN_OTP: &str = "mutation($t: String!) { sendLoginOtp(mfaToken: $t) }";
-const LIMIT_NOTICES: &str = "SELECT COUNT(*) AS n FROM mail_outbox WHERE subject = 'Someone is trying to get past your second step'";
+const LIMIT_NOTICES: &str =
+    "SELECT COUNT(*) AS n FROM mail_outbox WHERE subject = 'Someone is trying to get past your second step'";
 
 /// `n` six-digit codes that are not `right`.
 fn wrong_codes(right: &str, n: u32) -> Vec<String> {
@@ -34,7 +35,10 @@ async fn the_sixth_guess_of_a_mailed_step_up_code_fails_even_when_right() {
     let app = unlimited(|_| {}).await;
     let email = "guessed@example.com";
     let me = app.user_with_tokens(email).await;
-    assert_eq!(app.gql_as(&me.access, SEND_OTP, json!({})).await["data"]["sendOtp"], true);
+    assert_eq!(
+        app.gql_as(&me.access, SEND_OTP, json!({})).await["data"]["sendOtp"],
+        true
+    );
     let otp = code_in(&app.mail.wait_for_nth(email, 2).await);
     for guess in wrong_codes(&otp, 5) {
         let r = app.gql_as(&me.access, VERIFY_OTP, json!({ "c": guess })).await;
@@ -44,7 +48,10 @@ async fn the_sixth_guess_of_a_mailed_step_up_code_fails_even_when_right() {
     assert_eq!(code(&r), Some("INVALID_CODE"), "five wrong tries spent the code: {r}");
 
     // A new code has five tries of its own.
-    assert_eq!(app.gql_as(&me.access, SEND_OTP, json!({})).await["data"]["sendOtp"], true);
+    assert_eq!(
+        app.gql_as(&me.access, SEND_OTP, json!({})).await["data"]["sendOtp"],
+        true
+    );
     let otp = code_in(&app.mail.wait_for_nth(email, 3).await);
     let r = app.gql_as(&me.access, VERIFY_OTP, json!({ "c": otp })).await;
     assert_eq!(r["data"]["verifyOtp"], true, "{r}");
@@ -64,7 +71,10 @@ async fn a_mailed_login_code_is_spent_after_five_wrong_tries_across_logins() {
     let guesses = wrong_codes(&otp, 5);
     for (n, guess) in guesses.iter().enumerate() {
         let token = if n < 3 { &first } else { &second };
-        assert_eq!(code(&verify(&app, token, guess, "EMAIL_OTP").await), Some("INVALID_CODE"));
+        assert_eq!(
+            code(&verify(&app, token, guess, "EMAIL_OTP").await),
+            Some("INVALID_CODE")
+        );
     }
     let r = verify(&app, &second, &otp, "EMAIL_OTP").await;
     assert_eq!(code(&r), Some("INVALID_CODE"), "the code took five wrong tries: {r}");
@@ -129,16 +139,24 @@ async fn the_accounts_second_factor_budget_runs_out_across_logins_and_step_ups()
         assert_eq!(code(&verify(&app, &token, &guess, "TOTP").await), Some("INVALID_CODE"));
     }
     assert_eq!(app.scalar(LIMIT_NOTICES).await, 0);
-    let r = app.gql_as(&me.access, VERIFY_STEP_UP, json!({ "c": "not-a-code" })).await;
-    assert_eq!(code(&r), Some("INVALID_CODE"), "the fourth wrong code, in a step-up: {r}");
+    let r = app
+        .gql_as(&me.access, VERIFY_STEP_UP, json!({ "c": "not-a-code" }))
+        .await;
+    assert_eq!(
+        code(&r),
+        Some("INVALID_CODE"),
+        "the fourth wrong code, in a step-up: {r}"
+    );
     assert_eq!(app.scalar(LIMIT_NOTICES).await, 1, "the owner is told when it runs out");
 
     let fresh = mfa_token(&app, email).await;
     let refused = [
         verify(&app, &fresh, &recovery[0], "RECOVERY_CODE").await,
         verify(&app, &token, &recovery[1], "RECOVERY_CODE").await,
-        app.gql_as(&me.access, VERIFY_STEP_UP, json!({ "c": recovery[2] })).await,
-        app.gql_as(&me.access, VERIFY_STEP_UP, json!({ "c": "not-a-code" })).await,
+        app.gql_as(&me.access, VERIFY_STEP_UP, json!({ "c": recovery[2] }))
+            .await,
+        app.gql_as(&me.access, VERIFY_STEP_UP, json!({ "c": "not-a-code" }))
+            .await,
     ];
     for r in refused {
         assert_eq!(code(&r), Some("RATE_LIMITED"), "{r}");

@@ -188,7 +188,10 @@ async fn sign_ups_count_in_the_clients_mail_limit_for_the_address() {
         assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "another client: {r}");
     }
     let forgot = json!({ "query": "mutation($e: String!) { forgotPassword(email: $e) }", "variables": { "e": "free@example.com" } });
-    assert_eq!(code(&post_from(&app, "203.0.113.1", forgot).await), Some("RATE_LIMITED"));
+    assert_eq!(
+        code(&post_from(&app, "203.0.113.1", forgot).await),
+        Some("RATE_LIMITED")
+    );
 }
 
 /// Anonymous callers can empty an address's mail bucket with forgotPassword;
@@ -224,7 +227,8 @@ async fn strangers_cannot_spend_the_owners_mail_quota() {
         let r = post_from(&app, "203.0.113.66", forgot.clone()).await;
         assert_eq!(r["data"]["forgotPassword"], true, "{r}");
     }
-    let resend = json!({ "query": "mutation($e: String!) { resendConfirmation(email: $e) }", "variables": { "e": owner } });
+    let resend =
+        json!({ "query": "mutation($e: String!) { resendConfirmation(email: $e) }", "variables": { "e": owner } });
     let r = post_from(&app, "198.51.100.7", resend).await;
     assert_eq!(r["data"]["resendConfirmation"], true, "{r}");
     // The sign-up's link, two reset links, and the owner's new link.
@@ -248,7 +252,8 @@ async fn the_twenty_first_mail_of_a_day_to_one_address_is_not_sent() {
     }
     let mailed = format!("SELECT COUNT(*) AS n FROM mail_outbox WHERE recipient = '{target}'");
     assert_eq!(app.scalar(&mailed).await, 20);
-    let forgot = json!({ "query": "mutation($e: String!) { forgotPassword(email: $e) }", "variables": { "e": target } });
+    let forgot =
+        json!({ "query": "mutation($e: String!) { forgotPassword(email: $e) }", "variables": { "e": target } });
     let r = post_from(&app, "203.0.113.99", forgot).await;
     assert_eq!(r["data"]["forgotPassword"], true, "no signal to the sender: {r}");
     // Other addresses are not affected.
