@@ -81,11 +81,13 @@ impl Accounts {
         self.screen.check(Field::Password, &input.password).await?;
         ensure_free(&self.db, username.as_deref(), phone.as_deref(), None).await?;
         // Every sign-up mails the address (a link, or "this address is
-        // registered"), so it counts in the address's mail limit, alike
-        // whether or not the address is registered.
+        // registered"), so it counts in the client's mail limit for the
+        // address (SIGNUP counts the client already), alike whether or not
+        // the address is registered; past the address's day, nothing is sent.
         self.limits
-            .check(Limit::Mail, None, Some(Key::Account(email.as_str())))
+            .check_for_key(Limit::Mail, client.ip, Key::Account(email.as_str()))
             .await?;
+        let mail = self.daily_mail_left(&email).await;
         let password_hash = self.passwords.hash(&input.password).await?;
 
         let pending = Pending {
@@ -116,15 +118,17 @@ impl Accounts {
                     return Err(e.into());
                 };
                 if violates(&constraint, "users", "email") {
-                    return self.already_registered(&email, pending, client).await;
+                    return self.already_registered(&email, pending, client, mail).await;
                 }
                 return Err(taken_field(&constraint).unwrap_or_else(|| e.into()));
             }
         };
         events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
         let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
-        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
-        self.outbox.enqueue(&mut tx, mail).await?;
+        if mail {
+            let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+            self.outbox.enqueue(&mut tx, mail).await?;
+        }
         let session = if self.require_confirmation {
             None
         } else {
@@ -148,12 +152,14 @@ impl Accounts {
     /// hears what a new sign-up hears. An address nobody confirmed yet is not
     /// anybody's: the sign-up starts over with these credentials, and only
     /// its link confirms, so whoever signed up first with someone else's
-    /// address gets nothing once the owner signs up and confirms.
+    /// address gets nothing once the owner signs up and confirms. Nothing is
+    /// mailed without `mail` (the address had its day's mail).
     async fn already_registered(
         &self,
         email: &Email,
         pending: Pending,
         client: &ClientInfo,
+        mail: bool,
     ) -> AppResult<SignupOutcome> {
         if !self.require_confirmation {
             return Err(AppError::EmailTaken);
@@ -165,14 +171,15 @@ impl Accounts {
             confirmation_required: true,
             auth: None,
         };
-        if user.email_verified_at.is_none() && self.start_over(email, user.id, pending, client).await? {
+        if user.email_verified_at.is_none() && self.start_over(email, user.id, pending, client, mail).await? {
             return Ok(answer);
         }
         // A burst of sign-ups for a confirmed address sends one mail, not one each.
-        if !self
-            .outbox
-            .sent_recently(email.as_str(), MailKind::AccountExists, REPEAT_MAIL_WINDOW)
-            .await?
+        if mail
+            && !self
+                .outbox
+                .sent_recently(email.as_str(), MailKind::AccountExists, REPEAT_MAIL_WINDOW)
+                .await?
         {
             let mut tx = self.db.begin().await?;
             let mail = templates::account_exists(email.as_str(), &self.links.frontend("/forgot-password"));
@@ -184,8 +191,15 @@ impl Accounts {
 
     /// Replaces the pending credentials of unconfirmed account `user_id`
     /// with `pending`; earlier confirmation links stop working and a new one
-    /// is mailed. False when the account was confirmed meanwhile.
-    async fn start_over(&self, email: &Email, user_id: Uuid, pending: Pending, client: &ClientInfo) -> AppResult<bool> {
+    /// is mailed (with `mail`). False when the account was confirmed meanwhile.
+    async fn start_over(
+        &self,
+        email: &Email,
+        user_id: Uuid,
+        pending: Pending,
+        client: &ClientInfo,
+        mail: bool,
+    ) -> AppResult<bool> {
         ensure_free(
             &self.db,
             pending.username.as_deref(),
@@ -222,8 +236,10 @@ impl Accounts {
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
-        let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
-        self.outbox.enqueue(&mut tx, mail).await?;
+        if mail {
+            let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
+            self.outbox.enqueue(&mut tx, mail).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
