@@ -39,6 +39,8 @@ struct Pending {
     last_name: Option<String>,
     phone: Option<String>,
     password_hash: String,
+    /// Whether the address gets this sign-up's mail: not past its day's (MAIL_DAILY).
+    mail: bool,
 }
 
 /// The answer to a sign-up.
@@ -97,6 +99,7 @@ impl Accounts {
             last_name,
             phone,
             password_hash,
+            mail,
         };
 
         let mut tx = self.db.begin().await?;
@@ -118,7 +121,7 @@ impl Accounts {
                     return Err(e.into());
                 };
                 if violates(&constraint, "users", "email") {
-                    return self.already_registered(&email, pending, client, mail).await;
+                    return self.already_registered(&email, pending, client).await;
                 }
                 return Err(taken_field(&constraint).unwrap_or_else(|| e.into()));
             }
@@ -152,14 +155,12 @@ impl Accounts {
     /// hears what a new sign-up hears. An address nobody confirmed yet is not
     /// anybody's: the sign-up starts over with these credentials, and only
     /// its link confirms, so whoever signed up first with someone else's
-    /// address gets nothing once the owner signs up and confirms. Nothing is
-    /// mailed without `mail` (the address had its day's mail).
+    /// address gets nothing once the owner signs up and confirms.
     async fn already_registered(
         &self,
         email: &Email,
         pending: Pending,
         client: &ClientInfo,
-        mail: bool,
     ) -> AppResult<SignupOutcome> {
         if !self.require_confirmation {
             return Err(AppError::EmailTaken);
@@ -171,7 +172,8 @@ impl Accounts {
             confirmation_required: true,
             auth: None,
         };
-        if user.email_verified_at.is_none() && self.start_over(email, user.id, pending, client, mail).await? {
+        let mail = pending.mail;
+        if user.email_verified_at.is_none() && self.start_over(email, user.id, pending, client).await? {
             return Ok(answer);
         }
         // A burst of sign-ups for a confirmed address sends one mail, not one each.
@@ -191,15 +193,8 @@ impl Accounts {
 
     /// Replaces the pending credentials of unconfirmed account `user_id`
     /// with `pending`; earlier confirmation links stop working and a new one
-    /// is mailed (with `mail`). False when the account was confirmed meanwhile.
-    async fn start_over(
-        &self,
-        email: &Email,
-        user_id: Uuid,
-        pending: Pending,
-        client: &ClientInfo,
-        mail: bool,
-    ) -> AppResult<bool> {
+    /// is mailed. False when the account was confirmed meanwhile.
+    async fn start_over(&self, email: &Email, user_id: Uuid, pending: Pending, client: &ClientInfo) -> AppResult<bool> {
         ensure_free(
             &self.db,
             pending.username.as_deref(),
@@ -236,7 +231,7 @@ impl Accounts {
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
-        if mail {
+        if pending.mail {
             let mail = templates::confirm_email(email.as_str(), &self.confirm_link(&token));
             self.outbox.enqueue(&mut tx, mail).await?;
         }
