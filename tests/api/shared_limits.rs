@@ -170,9 +170,10 @@ async fn the_second_factor_budget_is_shared_and_right_codes_cost_nothing() {
         c.limits.quotas = authql::limits::Quotas::from_vars(vars).unwrap();
     })
     .await;
-    let b = spawn_app_beside(&a, |_| {}).await;
     let email = "budget@example.com";
     let (_, _, recovery) = enrolled(&a, email).await;
+    // Started after the mail `enrolled` waits for: its outbox worker could send it.
+    let b = spawn_app_beside(&a, |_| {}).await;
     for (app, right) in [(&a, &recovery[0]), (&b, &recovery[1])] {
         let token = mfa_token(app, email).await;
         let r = verify(app, &token, right, "RECOVERY_CODE").await;
