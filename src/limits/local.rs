@@ -144,9 +144,11 @@ impl Local {
         self.buckets.iter().find(|(l, _)| *l == limit).map(|(_, b)| b)
     }
 
-    /// Takes a cell from each of `target`'s buckets in turn: the cells the
-    /// key's bucket has left, or, at the first empty one, how long to wait
-    /// and whether it was the key's.
+    /// Takes a cell from each of `target`'s buckets in turn; returns the
+    /// cells the key's bucket has left.
+    ///
+    /// # Errors
+    /// At the first empty bucket: how long to wait, and whether it was the key's.
     pub fn take(&self, limit: Limit, target: &Target) -> Result<Option<u32>, (Duration, bool)> {
         let Some(buckets) = self.of(limit) else {
             return Ok(None);

@@ -24,7 +24,7 @@ impl Mfa {
     ///
     /// # Errors
     /// `RATE_LIMITED` when the budget is spent: even a right code waits.
-    pub(super) async fn take_try(&self, user_id: Uuid, client: &ClientInfo) -> AppResult<Try> {
+    pub(super) async fn take_from_budget(&self, user_id: Uuid, client: &ClientInfo) -> AppResult<Try> {
         let taken = self
             .limits
             .take(Limit::SecondFactor, client.ip, Some(Key::Owner(user_id)))
@@ -33,15 +33,16 @@ impl Mfa {
     }
 
     /// The code was right: the try goes back to the budget once `tx` commits.
-    pub(super) fn right_on_commit(&self, tx: &mut Tx, attempt: Try) {
+    pub(super) fn give_back_on_commit(&self, tx: &mut Tx, attempt: Try) {
         let limits = self.limits.clone();
         tx.after_commit(move || {
             tokio::spawn(async move { limits.give_back(attempt.0).await });
         });
     }
 
-    /// The code was right, and nothing else is written about it.
-    pub(super) async fn right(&self, attempt: Try) {
+    /// The code was right, and nothing else is written about it (or no
+    /// code was looked at): the try goes back to the budget.
+    pub(super) async fn give_back(&self, attempt: Try) {
         self.limits.give_back(attempt.0).await;
     }
 
@@ -50,7 +51,7 @@ impl Mfa {
     ///
     /// # Errors
     /// When the database fails.
-    pub(super) async fn wrong(
+    pub(super) async fn wrong_code(
         &self,
         tx: &mut Tx,
         user: &users::Model,

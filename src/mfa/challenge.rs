@@ -137,7 +137,7 @@ impl Mfa {
         self.limits.check(Limit::Code, client.ip, None).await?;
         let (row, user) = self.pending(mfa_token).await?;
         self.limits.check(Limit::Code, None, Some(Key::Owner(user.id))).await?;
-        let attempt = self.take_try(user.id, client).await?;
+        let attempt = self.take_from_budget(user.id, client).await?;
         // Everything from here is one transaction: the code's spending, the
         // token's, the session and its device. A racer that spent the token
         // first rolls this back, code and all.
@@ -147,7 +147,7 @@ impl Mfa {
         // statement, so racers cannot get more than five between them.
         if !one_time::take_try(db, row.id, MAX_ATTEMPTS).await? {
             // No code was looked at: the budget's try goes back.
-            self.right(attempt).await;
+            self.give_back(attempt).await;
             return Err(AppError::InvalidToken);
         }
         // A method the account does not offer is a wrong code, counted as one.
@@ -161,12 +161,12 @@ impl Mfa {
             };
         if !right {
             events::record(db, user.id, EventKind::MfaFailed, client).await?;
-            self.wrong(&mut tx, &user, attempt, client).await?;
+            self.wrong_code(&mut tx, &user, attempt, client).await?;
             tx.commit().await?;
             return Err(AppError::InvalidCode);
         }
         one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
-        self.right_on_commit(&mut tx, attempt);
+        self.give_back_on_commit(&mut tx, attempt);
         let by_provider = row.payload.as_deref().is_some_and(|p| p.starts_with(PROVIDER_PREFIX));
         let signed_in_by = match (method, by_provider) {
             (Method::Totp, false) => SignInMethod::PasswordAndTotp,

@@ -30,19 +30,19 @@ impl Mfa {
         self.limits
             .check(Limit::Code, client.ip, Some(Key::Owner(user_id)))
             .await?;
-        let attempt = self.take_try(user_id, client).await?;
+        let attempt = self.take_from_budget(user_id, client).await?;
         if self.check_totp(self.db.writer(), &user, code).await? {
-            self.right(attempt).await;
+            self.give_back(attempt).await;
             return Ok(());
         }
         let mut tx = self.db.begin().await?;
         if recovery_codes::spend(&*tx, &self.crypto, user_id, code).await? {
             self.recovery_code_used(&mut tx, &user).await?;
-            self.right_on_commit(&mut tx, attempt);
+            self.give_back_on_commit(&mut tx, attempt);
             tx.commit().await?;
             return Ok(());
         }
-        self.wrong(&mut tx, &user, attempt, client).await?;
+        self.wrong_code(&mut tx, &user, attempt, client).await?;
         tx.commit().await?;
         Err(AppError::InvalidCode)
     }

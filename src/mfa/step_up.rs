@@ -45,15 +45,15 @@ impl Mfa {
         if caller.user().totp_enabled_at.is_some() {
             return Err(AppError::InvalidCode);
         }
-        let attempt = self.take_try(user_id, client).await?;
+        let attempt = self.take_from_budget(user_id, client).await?;
         let mut tx = self.db.begin().await?;
         if !codes::spend_mailed(&*tx, &self.crypto, user_id, Purpose::StepUpOtp, code, MAX_ATTEMPTS).await? {
-            // Committed: the code's try and the budget's count, right or not.
-            self.wrong(&mut tx, caller.user(), attempt, client).await?;
+            // Committed: the try counts although the code was wrong.
+            self.wrong_code(&mut tx, caller.user(), attempt, client).await?;
             tx.commit().await?;
             return Err(AppError::InvalidCode);
         }
-        self.right_on_commit(&mut tx, attempt);
+        self.give_back_on_commit(&mut tx, attempt);
         self.sessions.mark_stepped_up(&mut tx, caller).await?;
         tx.commit().await?;
         Ok(())
