@@ -41,6 +41,8 @@ pub enum EventKind {
     RoleChangedByAdmin,
     PasswordResetSentByAdmin,
     LoginLimited,
+    /// The account's budget of wrong second-factor codes ran out.
+    SecondFactorLimited,
     DeviceRevoked,
     DeviceForgotten,
 }
@@ -77,6 +79,7 @@ impl EventKind {
             Self::RoleChangedByAdmin => "ROLE_CHANGED_BY_ADMIN",
             Self::PasswordResetSentByAdmin => "PASSWORD_RESET_SENT_BY_ADMIN",
             Self::LoginLimited => "LOGIN_LIMITED",
+            Self::SecondFactorLimited => "SECOND_FACTOR_LIMITED",
             Self::DeviceRevoked => "DEVICE_REVOKED",
             Self::DeviceForgotten => "DEVICE_FORGOTTEN",
         }

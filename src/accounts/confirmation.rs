@@ -47,8 +47,9 @@ impl Accounts {
         Ok(())
     }
 
-    /// Mails a new confirmation link if `email` belongs to an unconfirmed account.
-    /// The answer is the same either way, and the work happens after it.
+    /// Mails a new confirmation link if `email` belongs to an unconfirmed
+    /// account and has mail left today. The answer is the same either way,
+    /// and the work happens after it.
     ///
     /// # Errors
     /// `RATE_LIMITED`.
@@ -57,6 +58,9 @@ impl Accounts {
         self.limits
             .check(Limit::Mail, client.ip, Some(Key::Account(email.as_str())))
             .await?;
+        if !self.daily_mail_left(&email).await {
+            return Ok(());
+        }
         let accounts = self.clone();
         in_background(move || {
             let (accounts, email) = (accounts.clone(), email.clone());

@@ -22,7 +22,8 @@ impl Accounts {
     /// Mails a link to `new_email` that moves the caller's account there.
     /// Sensitive: `password`, when given, is the proof; otherwise the
     /// session needs a recent one. A taken address answers exactly like a
-    /// free one; its owner gets a notice instead of a link.
+    /// free one; its owner gets a notice instead of a link. An address that
+    /// had its day's mail (MAIL_DAILY) gets nothing, with the same answer.
     ///
     /// # Errors
     /// `STEP_UP_REQUIRED`; `INVALID_CREDENTIALS` for a wrong password;
@@ -47,6 +48,9 @@ impl Accounts {
         let user = reread_from_writer(&self.db, caller.user().id).await?;
         if user.email == new_email.as_str() {
             return Err(AppError::bad_input(Field::NewEmail, "this is already your address"));
+        }
+        if !self.daily_mail_left(&new_email).await {
+            return Ok(());
         }
         let mut tx = self.db.begin().await?;
         if let Some(owner) = find_by_email(&*tx, &new_email).await? {

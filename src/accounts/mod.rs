@@ -93,6 +93,17 @@ impl Accounts {
         }
         Ok(user)
     }
+
+    /// Whether `email` may still get mail anyone can ask for today
+    /// (MAIL_DAILY); takes one if so. Past it the caller sends nothing and
+    /// answers as if it had, so the sender learns nothing.
+    async fn daily_mail_left(&self, email: &Email) -> bool {
+        let taken = self
+            .limits
+            .check(Limit::MailDaily, None, Some(Key::Account(email.as_str())))
+            .await;
+        taken.map_err(|refused| refused.record()).is_ok()
+    }
 }
 
 /// The user with this email.

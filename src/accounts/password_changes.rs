@@ -16,8 +16,9 @@ use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
 
 impl Accounts {
-    /// Mails a reset link if `email` belongs to an active account. The answer is
-    /// the same either way, and the work happens after it.
+    /// Mails a reset link if `email` belongs to an active account and has
+    /// mail left today. The answer is the same either way, and the work
+    /// happens after it.
     ///
     /// # Errors
     /// `RATE_LIMITED`.
@@ -26,6 +27,9 @@ impl Accounts {
         self.limits
             .check(Limit::Mail, client.ip, Some(Key::Account(email.as_str())))
             .await?;
+        if !self.daily_mail_left(&email).await {
+            return Ok(());
+        }
         let (accounts, client) = (self.clone(), client.clone());
         in_background(move || {
             let (accounts, email, client) = (accounts.clone(), email.clone(), client.clone());

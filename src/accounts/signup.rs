@@ -39,6 +39,8 @@ struct Pending {
     last_name: Option<String>,
     phone: Option<String>,
     password_hash: String,
+    /// Whether the address gets this sign-up's mail: not past its day's (MAIL_DAILY).
+    mail: bool,
 }
 
 /// The answer to a sign-up.
@@ -81,11 +83,13 @@ impl Accounts {
         self.screen.check(Field::Password, &input.password).await?;
         ensure_free(&self.db, username.as_deref(), phone.as_deref(), None).await?;
         // Every sign-up mails the address (a link, or "this address is
-        // registered"), so it counts in the address's mail limit, alike
-        // whether or not the address is registered.
+        // registered"), so it counts in the client's mail limit for the
+        // address (SIGNUP counts the client already), alike whether or not
+        // the address is registered; past the address's day, nothing is sent.
         self.limits
-            .check(Limit::Mail, None, Some(Key::Account(email.as_str())))
+            .check_for_key(Limit::Mail, client.ip, Key::Account(email.as_str()))
             .await?;
+        let mail = self.daily_mail_left(&email).await;
         let password_hash = self.passwords.hash(&input.password).await?;
 
         let pending = Pending {
@@ -95,6 +99,7 @@ impl Accounts {
             last_name,
             phone,
             password_hash,
+            mail,
         };
 
         let mut tx = self.db.begin().await?;
@@ -123,8 +128,10 @@ impl Accounts {
         };
         events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
         let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
-        let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
-        self.outbox.enqueue(&mut tx, mail).await?;
+        if mail {
+            let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
+            self.outbox.enqueue(&mut tx, mail).await?;
+        }
         let session = if self.require_confirmation {
             None
         } else {
@@ -165,16 +172,18 @@ impl Accounts {
             confirmation_required: true,
             auth: None,
         };
+        let mail = pending.mail;
         if user.email_verified_at.is_none() && self.start_over(&user, pending, client).await? {
             return Ok(answer);
         }
         // Mail goes to the address on the account, never the one typed,
         // whatever matched it. A burst of sign-ups for a confirmed address
         // sends one mail, not one each.
-        if !self
-            .outbox
-            .sent_recently(&user.email, MailKind::AccountExists, REPEAT_MAIL_WINDOW)
-            .await?
+        if mail
+            && !self
+                .outbox
+                .sent_recently(&user.email, MailKind::AccountExists, REPEAT_MAIL_WINDOW)
+                .await?
         {
             let mut tx = self.db.begin().await?;
             let mail = templates::account_exists(&user.email, &self.links.frontend("/forgot-password"));
@@ -225,8 +234,10 @@ impl Accounts {
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
-        let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
-        self.outbox.enqueue(&mut tx, mail).await?;
+        if pending.mail {
+            let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
+            self.outbox.enqueue(&mut tx, mail).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }

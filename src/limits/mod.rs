@@ -1,7 +1,9 @@
 //! Rate limits per client IP and per account, counted per operation.
 //!
 //! Every limited operation takes one cell from its buckets when it runs, so
-//! ten aliased `login` fields in one request count as ten attempts. Without
+//! ten aliased `login` fields in one request count as ten attempts; an
+//! operation that only counts failures takes its cell before it tries and
+//! gives it back when it succeeds, so racers cannot try more. Without
 //! REDIS_URL the buckets live in this process, so with several instances each
 //! enforces its own; with it they live in Redis and every instance shares
 //! them. While Redis cannot be reached, each instance falls back to its own
@@ -57,6 +59,15 @@ impl Key<'_> {
     }
 }
 
+/// The buckets one attempt takes a cell from (each if its class has it):
+/// the client's, the client's for this key, and the key's.
+#[derive(Clone, Debug, Default)]
+struct Target {
+    ip: Option<IpAddr>,
+    ip_key: Option<String>,
+    key: Option<String>,
+}
+
 /// The address a client is counted by: IPv4 as it is, IPv6 cut to its
 /// first `prefix` bits (one host gets a /64, 2^64 addresses).
 fn client_key(ip: IpAddr, prefix: u8) -> IpAddr {
@@ -79,13 +90,38 @@ pub struct Exhausted {
     pub by_key: bool,
 }
 
+impl Exhausted {
+    /// Logs and counts the refusal; for a caller that answers as if it had not been refused.
+    pub fn record(&self) {
+        tracing::info!(limit = self.limit.name(), by_key = self.by_key, "rate limited");
+        ::metrics::counter!("authql_rate_limited_total", "class" => self.limit.name()).increment(1);
+    }
+}
+
 impl From<Exhausted> for AppError {
     fn from(e: Exhausted) -> Self {
-        tracing::info!(limit = e.limit.name(), by_key = e.by_key, "rate limited");
-        ::metrics::counter!("authql_rate_limited_total", "class" => e.limit.name()).increment(1);
+        e.record();
         Self::RateLimited {
             retry_after: e.wait.as_secs() + u64::from(e.wait.subsec_nanos() > 0),
         }
+    }
+}
+
+/// An attempt's cells, taken by [`Limits::take`], to give back if it succeeds.
+#[derive(Debug)]
+pub struct Taken {
+    limit: Limit,
+    target: Target,
+    /// Whether they were taken in Redis (not in this instance's fallback).
+    shared: bool,
+    /// The cells the key's bucket has left; `None` without one.
+    left: Option<u32>,
+}
+
+impl Taken {
+    /// Whether this attempt took the last cell of the key's bucket.
+    pub fn was_last(&self) -> bool {
+        self.left == Some(0)
     }
 }
 
@@ -124,32 +160,94 @@ impl Limits {
     ///
     /// # Errors
     /// [`Exhausted`] (which is `RATE_LIMITED` with the seconds to wait) when
-    /// either bucket is empty.
+    /// any of the buckets is empty.
     pub async fn check(&self, limit: Limit, ip: Option<IpAddr>, key: Option<Key<'_>>) -> Result<(), Exhausted> {
-        if !self.enabled {
-            return Ok(());
-        }
+        self.take(limit, ip, key).await.map(drop)
+    }
+
+    /// Like [`Limits::check`], without the client's own bucket of `limit`
+    /// (its `ip` one), for an operation that another class already counts
+    /// per client; the `ip+account` bucket still counts it.
+    ///
+    /// # Errors
+    /// [`Exhausted`] as for [`Limits::check`].
+    pub async fn check_for_key(&self, limit: Limit, ip: Option<IpAddr>, key: Key<'_>) -> Result<(), Exhausted> {
+        let target = Target {
+            ip: None,
+            ..self.target(ip, Some(key))
+        };
+        self.take_from(limit, target).await.map(drop)
+    }
+
+    /// Takes one attempt like [`Limits::check`] and returns it, so that an
+    /// attempt that succeeds can be given back ([`Limits::give_back`]).
+    ///
+    /// # Errors
+    /// [`Exhausted`] as for [`Limits::check`].
+    pub async fn take(&self, limit: Limit, ip: Option<IpAddr>, key: Option<Key<'_>>) -> Result<Taken, Exhausted> {
+        self.take_from(limit, self.target(ip, key)).await
+    }
+
+    fn target(&self, ip: Option<IpAddr>, key: Option<Key<'_>>) -> Target {
         let ip = ip.map(|ip| client_key(ip, self.ipv6_prefix));
-        let bucket = key.map(|k| k.bucket());
-        let bucket = bucket.as_deref();
-        let refused = match &self.shared {
-            None => self.local.check(limit, ip, bucket),
-            Some(shared) => match shared.check(limit, ip, bucket).await {
-                Ok(refused) => {
+        let key = key.map(|k| k.bucket());
+        let ip_key = ip.zip(key.as_deref()).map(|(ip, key)| format!("{ip}|{key}"));
+        Target { ip, ip_key, key }
+    }
+
+    async fn take_from(&self, limit: Limit, target: Target) -> Result<Taken, Exhausted> {
+        if !self.enabled {
+            return Ok(Taken {
+                limit,
+                target: Target::default(),
+                shared: false,
+                left: None,
+            });
+        }
+        let (outcome, shared) = match &self.shared {
+            None => (self.local.take(limit, &target), false),
+            Some(shared) => match shared.take(limit, &target).await {
+                Ok(outcome) => {
                     if self.degraded.swap(false, Ordering::Relaxed) {
                         tracing::info!("Redis answers again: rate limits are shared again");
                     }
-                    refused
+                    (outcome, true)
                 }
                 Err(error) => {
-                    if !self.degraded.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(%error, "Redis cannot be reached: rate limits are per instance until it is back");
-                    }
-                    self.local.check(limit, ip, bucket)
+                    self.redis_failed(&error);
+                    (self.local.take(limit, &target), false)
                 }
             },
         };
-        refused.map_or(Ok(()), |(wait, by_key)| Err(Exhausted { limit, wait, by_key }))
+        match outcome {
+            Ok(left) => Ok(Taken {
+                limit,
+                target,
+                shared,
+                left,
+            }),
+            Err((wait, by_key)) => Err(Exhausted { limit, wait, by_key }),
+        }
+    }
+
+    /// Gives back the cells of an attempt that succeeded, where they were
+    /// taken; while Redis cannot be reached, they are lost (the attempt counted).
+    pub async fn give_back(&self, taken: Taken) {
+        if !taken.shared {
+            self.local.give_back(taken.limit, &taken.target);
+            return;
+        }
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.give_back(taken.limit, &taken.target).await
+        {
+            self.redis_failed(&error);
+        }
+    }
+
+    fn redis_failed(&self, error: &str) {
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "Redis cannot be reached: rate limits are per instance until it is back");
+        }
     }
 
     /// Whether the shared buckets' Redis answers; `None` without REDIS_URL.
@@ -167,88 +265,4 @@ impl Limits {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ipv6_clients_are_their_prefix() {
-        let key = |ip: &str, prefix| client_key(ip.parse().unwrap(), prefix).to_string();
-        assert_eq!(key("2001:db8:1:2:3:4:5:6", 64), "2001:db8:1:2::");
-        assert_eq!(key("2001:db8:1:2:3:4:5:6", 48), "2001:db8:1::");
-        assert_eq!(key("2001:db8::1", 128), "2001:db8::1");
-        assert_eq!(key("203.0.113.9", 64), "203.0.113.9");
-    }
-
-    #[tokio::test]
-    async fn accounts_are_limited_across_addresses_and_addresses_across_accounts() {
-        let limits = Limits::new(true, 64, &Quotas::default(), None).unwrap();
-        let ip = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
-        let ann = |name| Some(Key::Account(name));
-        for n in 0..10 {
-            limits
-                .check(Limit::Password, ip(n), ann("ann@example.com"))
-                .await
-                .unwrap();
-        }
-        let refused = limits
-            .check(Limit::Password, ip(11), ann("ANN@example.com"))
-            .await
-            .expect_err("the 11th guess at one account is limited, whatever the address");
-        assert!(refused.by_key);
-        assert!((1..=60).contains(&refused.wait.as_secs()));
-        assert!(
-            limits
-                .check(Limit::Password, ip(11), ann("bob@example.com"))
-                .await
-                .is_ok()
-        );
-        for _ in 0..20 {
-            let _ = limits.check(Limit::Signup, ip(1), None).await;
-        }
-        assert!(!limits.check(Limit::Signup, ip(1), None).await.unwrap_err().by_key);
-        assert!(limits.check(Limit::Signup, ip(2), None).await.is_ok());
-        let off = Limits::new(false, 64, &Quotas::default(), None).unwrap();
-        assert!(off.check(Limit::Signup, ip(1), None).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn devices_and_owners_have_buckets_of_their_own() {
-        let limits = Limits::new(true, 64, &Quotas::default(), None).unwrap();
-        let id = Uuid::new_v4();
-        let name = id.to_string();
-        for _ in 0..10 {
-            limits
-                .check(Limit::Password, None, Some(Key::Account(&name)))
-                .await
-                .unwrap();
-        }
-        assert!(
-            limits
-                .check(Limit::Password, None, Some(Key::Account(&name)))
-                .await
-                .is_err()
-        );
-        // Naming an account after a device or an owner reaches neither's bucket.
-        assert!(limits.check(Limit::Password, None, Some(Key::Device(id))).await.is_ok());
-        assert!(limits.check(Limit::Password, None, Some(Key::Owner(id))).await.is_ok());
-    }
-
-    #[tokio::test]
-    async fn a_class_switched_off_lets_everything_through() {
-        let mut quotas = Quotas::default();
-        quotas.set(
-            Limit::Signup,
-            ClassQuota {
-                ip: None,
-                account: None,
-            },
-        );
-        let limits = Limits::new(true, 64, &quotas, None).unwrap();
-        for _ in 0..100 {
-            limits
-                .check(Limit::Signup, Some(IpAddr::from([10, 0, 0, 1])), None)
-                .await
-                .unwrap();
-        }
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! The limit classes, their default quotas, and the `RATE_LIMIT_<CLASS>`
-//! syntax an operator tunes them with (`ip:30/2s,account:10/1m`, or `off`).
+//! syntax an operator tunes them with (`ip:30/2s,account:10/1m`,
+//! `ip+address:3/10m`, or `off`).
 
 use std::time::Duration;
 
@@ -11,8 +12,13 @@ pub enum Limit {
     /// Creating accounts, and the username and phone checks of updateProfile.
     Signup,
     /// Requests that send mail to an address: resendConfirmation, forgotPassword,
-    /// changeEmail, sign-up's mails, mailed login and step-up codes.
+    /// changeEmail, sign-up's mails, mailed login and step-up codes. Counted
+    /// per client and address together, so a stranger's requests spend the
+    /// stranger's bucket for the address, not its owner's.
     Mail,
+    /// The mail anyone can ask for that one address receives in a day; past
+    /// it nothing is sent, and the answer does not say so.
+    MailDaily,
     /// Spending mailed tokens: confirmEmail, resetPassword, the confirmation link.
     MailedToken,
     /// Refreshing tokens.
@@ -21,16 +27,21 @@ pub enum Limit {
     Upload,
     /// Second-factor codes: TOTP, mailed codes, recovery codes.
     Code,
+    /// Wrong second-factor codes of one account, across logins and
+    /// step-ups; a right code costs nothing.
+    SecondFactor,
     /// How often an owner is told that their account's password bucket is empty.
     LockoutNotice,
 }
 
 /// Every class, in the order of the README's table.
-pub const ALL: [Limit; 8] = [
+pub const ALL: [Limit; 10] = [
     Limit::Password,
     Limit::Code,
+    Limit::SecondFactor,
     Limit::Signup,
     Limit::Mail,
+    Limit::MailDaily,
     Limit::MailedToken,
     Limit::Refresh,
     Limit::Upload,
@@ -43,8 +54,10 @@ impl Limit {
         match self {
             Self::Password => "password",
             Self::Code => "code",
+            Self::SecondFactor => "second_factor",
             Self::Signup => "signup",
             Self::Mail => "mail",
+            Self::MailDaily => "mail_daily",
             Self::MailedToken => "mailed_token",
             Self::Refresh => "refresh",
             Self::Upload => "upload",
@@ -55,21 +68,31 @@ impl Limit {
     /// The quotas authql ships with.
     pub fn default_quota(self) -> ClassQuota {
         let s = Duration::from_secs;
+        let day = s(24 * 3600);
         let q = |burst, every| Some(Quota { burst, every });
         let (ip, account) = match self {
             // ~70 guesses an hour per account (or known device), from however many addresses.
             Self::Password => (q(30, s(2)), q(10, s(60))),
             Self::Signup => (q(20, s(30)), None),
-            // Also keeps anyone from flooding one mailbox.
-            Self::Mail => (q(10, s(60)), q(3, s(600))),
+            // The address's bucket is per client (below): the owner keeps their own.
+            Self::Mail => (q(10, s(60)), None),
+            // Keeps many clients together from flooding one mailbox.
+            Self::MailDaily => (None, q(20, day)),
             Self::MailedToken => (q(20, s(3)), None),
             Self::Refresh => (q(120, Duration::from_millis(50)), None),
             Self::Upload => (q(20, s(6)), q(10, s(60))),
             // A six-digit code has a million values: ~70 guesses an hour per account.
             Self::Code => (q(30, s(2)), q(10, s(60))),
+            // Whoever guesses here got past the password already (or holds a session).
+            Self::SecondFactor => (None, q(20, day)),
             Self::LockoutNotice => (None, q(1, s(3600))),
         };
-        ClassQuota { ip, account }
+        let ip_account = if self == Self::Mail { q(3, s(600)) } else { None };
+        ClassQuota {
+            ip,
+            ip_account,
+            account,
+        }
     }
 }
 
@@ -80,11 +103,22 @@ pub struct Quota {
     pub every: Duration,
 }
 
-/// A class's buckets: per client address and per account; `None` is unlimited.
+/// A class's buckets: per client address, per client address and account
+/// together, and per account; `None` is unlimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassQuota {
     pub ip: Option<Quota>,
+    pub ip_account: Option<Quota>,
     pub account: Option<Quota>,
+}
+
+impl ClassQuota {
+    /// No bucket: the class lets everything through.
+    pub const OFF: Self = Self {
+        ip: None,
+        ip_account: None,
+        account: None,
+    };
 }
 
 /// The quotas of every class.
@@ -130,21 +164,19 @@ impl Quotas {
     }
 }
 
-/// `off`, or comma-separated `ip:N/T` and `account:N/T` (N at once, then one
-/// more every T: `500ms`, `2s`, `1m`, `1h`), each `off` too. A bucket not
-/// named keeps its default.
+/// `off`, or comma-separated `ip:N/T`, `account:N/T` and `ip+account:N/T`
+/// (N at once, then one more every T: `500ms`, `2s`, `1m`, `1h`, `1d`), each
+/// `off` too; `address` is another name for `account`, as the mail classes
+/// count addresses. A bucket not named keeps its default.
 fn parse(value: &str, default: ClassQuota) -> Result<ClassQuota, String> {
     if value.trim().eq_ignore_ascii_case("off") {
-        return Ok(ClassQuota {
-            ip: None,
-            account: None,
-        });
+        return Ok(ClassQuota::OFF);
     }
     let mut quota = default;
     for part in value.split(',').map(str::trim) {
         let (bucket, rule) = part
             .split_once(':')
-            .ok_or_else(|| format!("expected ip:N/T or account:N/T, found {part:?}"))?;
+            .ok_or_else(|| format!("expected ip:N/T, account:N/T or ip+account:N/T, found {part:?}"))?;
         let rule = if rule.trim().eq_ignore_ascii_case("off") {
             None
         } else {
@@ -152,8 +184,9 @@ fn parse(value: &str, default: ClassQuota) -> Result<ClassQuota, String> {
         };
         match bucket.trim() {
             "ip" => quota.ip = rule,
-            "account" => quota.account = rule,
-            other => return Err(format!("unknown bucket {other:?} (ip or account)")),
+            "account" | "address" => quota.account = rule,
+            "ip+account" | "ip+address" => quota.ip_account = rule,
+            other => return Err(format!("unknown bucket {other:?} (ip, account or ip+account)")),
         }
     }
     Ok(quota)
@@ -190,7 +223,9 @@ mod tests {
         let quotas = Quotas::from_vars(vars(&[
             ("RATE_LIMIT_PASSWORD", "ip:100/1s, account:5/10m"),
             ("RATE_LIMIT_SIGNUP", "off"),
-            ("RATE_LIMIT_MAIL", "account:off"),
+            ("RATE_LIMIT_MAIL", "ip+address:5/1h"),
+            ("RATE_LIMIT_SECOND_FACTOR", "account:off"),
+            ("RATE_LIMIT_MAIL_DAILY", "address:50/1d"),
         ]))
         .unwrap();
         let password = quotas.of(Limit::Password);
@@ -208,15 +243,18 @@ mod tests {
                 every: Duration::from_secs(600)
             })
         );
-        assert_eq!(
-            quotas.of(Limit::Signup),
-            ClassQuota {
-                ip: None,
-                account: None
-            }
-        );
-        assert_eq!(quotas.of(Limit::Mail).account, None);
+        assert_eq!(quotas.of(Limit::Signup), ClassQuota::OFF);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(quotas.of(Limit::Mail).ip_account, Some(Quota { burst: 5, every: hour }));
         assert_eq!(quotas.of(Limit::Mail).ip, Limit::Mail.default_quota().ip);
+        assert_eq!(quotas.of(Limit::SecondFactor), ClassQuota::OFF);
+        assert_eq!(
+            quotas.of(Limit::MailDaily).account,
+            Some(Quota {
+                burst: 50,
+                every: 24 * hour
+            })
+        );
         assert_eq!(quotas.of(Limit::Refresh), Limit::Refresh.default_quota());
     }
 
@@ -227,6 +265,7 @@ mod tests {
             ("ip:0/1s", "positive whole number"),
             ("ip:10/soon", "not a duration"),
             ("host:10/1s", "unknown bucket"),
+            ("ip+host:3/10m", "unknown bucket"),
             ("10/1s", "expected ip:N/T"),
         ] {
             let error = Quotas::from_vars(vars(&[("RATE_LIMIT_CODE", value)])).unwrap_err();

@@ -209,6 +209,22 @@ pub fn login_limited(to: &str) -> Mail {
     )
 }
 
+/// The account's budget of wrong second-factor codes ran out.
+pub fn second_factor_limited(to: &str) -> Mail {
+    compose(
+        MailKind::Notice,
+        to,
+        "Someone is trying to get past your second step",
+        &[
+            "Several wrong codes were just given for your account's second step (authenticator, recovery or \
+             mailed codes), so codes are not accepted for a while.",
+            "Whoever gave them got past your password or a sign-in with a provider, or holds one of your \
+             sessions. If it was not you, change your password and sign out everywhere.",
+        ],
+        None,
+    )
+}
+
 /// Two-step verification was turned on.
 pub fn mfa_enabled(to: &str) -> Mail {
     notice(

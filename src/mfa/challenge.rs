@@ -137,29 +137,36 @@ impl Mfa {
         self.limits.check(Limit::Code, client.ip, None).await?;
         let (row, user) = self.pending(mfa_token).await?;
         self.limits.check(Limit::Code, None, Some(Key::Owner(user.id))).await?;
+        let attempt = self.take_from_budget(user.id, client).await?;
         // Everything from here is one transaction: the code's spending, the
         // token's, the session and its device. A racer that spent the token
         // first rolls this back, code and all.
         let mut tx = self.db.begin().await?;
         let db = &*tx;
+        // The token's try is taken before the code is looked at, in one
+        // statement, so racers cannot get more than five between them.
+        if !one_time::take_try(db, row.id, MAX_ATTEMPTS).await? {
+            // No code was looked at: the budget's try goes back.
+            self.give_back(attempt).await;
+            return Err(AppError::InvalidToken);
+        }
         // A method the account does not offer is a wrong code, counted as one.
         let right = self.methods_for(&user).contains(&method)
             && match method {
                 Method::Totp => self.check_totp(db, &user, code).await?,
-                Method::EmailOtp => codes::spend(db, &self.crypto, user.id, Purpose::LoginOtp, code).await?,
+                Method::EmailOtp => {
+                    codes::spend_mailed(db, &self.crypto, user.id, Purpose::LoginOtp, code, MAX_ATTEMPTS).await?
+                }
                 Method::RecoveryCode => recovery_codes::spend(db, &self.crypto, user.id, code).await?,
             };
         if !right {
-            let attempts = one_time::count_attempt(db, row.id).await?;
-            if attempts >= MAX_ATTEMPTS {
-                // This login is over: the password has to be given again.
-                one_time::consume(db, mfa_token, Purpose::MfaLogin).await.ok();
-            }
             events::record(db, user.id, EventKind::MfaFailed, client).await?;
+            self.wrong_code(&mut tx, &user, attempt, client).await?;
             tx.commit().await?;
             return Err(AppError::InvalidCode);
         }
         one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
+        self.give_back_on_commit(&mut tx, attempt);
         let by_provider = row.payload.as_deref().is_some_and(|p| p.starts_with(PROVIDER_PREFIX));
         let signed_in_by = match (method, by_provider) {
             (Method::Totp, false) => SignInMethod::PasswordAndTotp,

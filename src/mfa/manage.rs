@@ -30,15 +30,20 @@ impl Mfa {
         self.limits
             .check(Limit::Code, client.ip, Some(Key::Owner(user_id)))
             .await?;
+        let attempt = self.take_from_budget(user_id, client).await?;
         if self.check_totp(self.db.writer(), &user, code).await? {
+            self.give_back(attempt).await;
             return Ok(());
         }
-        if recovery_codes::spend(self.db.writer(), &self.crypto, user_id, code).await? {
-            let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin().await?;
+        if recovery_codes::spend(&*tx, &self.crypto, user_id, code).await? {
             self.recovery_code_used(&mut tx, &user).await?;
+            self.give_back_on_commit(&mut tx, attempt);
             tx.commit().await?;
             return Ok(());
         }
+        self.wrong_code(&mut tx, &user, attempt, client).await?;
+        tx.commit().await?;
         Err(AppError::InvalidCode)
     }
 

@@ -5,6 +5,7 @@
 //! `one_time_tokens`. May call: `sessions`, `tokens`, `mail`, `events`,
 //! `limits`, `db`, `crypto`, `entities`.
 
+mod budget;
 pub mod challenge;
 pub mod manage;
 pub mod recovery_codes;
@@ -33,7 +34,8 @@ pub enum Method {
     RecoveryCode,
 }
 
-/// Wrong codes one login (one MFA token) may try before the token is spent.
+/// Codes one login (one MFA token), or one mailed code, may be tried with
+/// before it is spent.
 pub const MAX_ATTEMPTS: i32 = 5;
 
 /// The MFA service. Cheap to clone.

@@ -3,7 +3,7 @@
 //! [`Crypto::code_hash`]), each spent once.
 
 use rand::RngExt;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -109,6 +109,38 @@ pub async fn spend(
         .exec(conn)
         .await?;
     Ok(spent.rows_affected >= 1)
+}
+
+/// Spends `code` if it is the live mailed code of `purpose` for `user_id`
+/// (only the newest is live) and that code has tries left: each call takes
+/// one of its `max` tries first, right or wrong, so after `max` wrong tries
+/// even the right code fails.
+///
+/// # Errors
+/// When the database fails.
+pub async fn spend_mailed(
+    conn: &impl ConnectionTrait,
+    crypto: &Crypto,
+    user_id: Uuid,
+    purpose: Purpose,
+    code: &str,
+    max: i32,
+) -> AppResult<bool> {
+    // The try is taken in one conditional update, not read and then
+    // written, so concurrent guesses cannot take more than `max`.
+    let tried = Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::Attempts.lt(max))
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::ExpiresAt.gt(db::now()))
+        .exec(conn)
+        .await?;
+    if tried.rows_affected == 0 {
+        return Ok(false);
+    }
+    spend(conn, crypto, user_id, purpose, code).await
 }
 
 #[cfg(test)]

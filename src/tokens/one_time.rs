@@ -231,17 +231,23 @@ pub async fn consume(conn: &impl ConnectionTrait, token: &str, purpose: Purpose)
     consume_any(conn, token, &[purpose]).await
 }
 
-/// Counts a wrong code against the token `id`; returns the attempts so far.
+/// Takes one of the `max` tries of the live token `id`, before what is
+/// tried with it is looked at; false when it has none left (or is spent or
+/// expired). One conditional update: of concurrent tries, at most `max`
+/// ever get one.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn count_attempt(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<i32> {
-    Entity::update_many()
+pub async fn take_try(conn: &impl ConnectionTrait, id: Uuid, max: i32) -> AppResult<bool> {
+    let taken = Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .filter(Column::Id.eq(id))
+        .filter(Column::Attempts.lt(max))
+        .filter(Column::UsedAt.is_null())
+        .filter(Column::ExpiresAt.gt(db::now()))
         .exec(conn)
         .await?;
-    Ok(Entity::find_by_id(id).one(conn).await?.map_or(i32::MAX, |t| t.attempts))
+    Ok(taken.rows_affected == 1)
 }
 
 /// Spends every live token of `purpose` for `user_id`, so only a newer one works.

@@ -141,13 +141,15 @@ pub async fn spawn_app_beside(first: &TestApp, tweak: impl FnOnce(&mut Config)) 
     start(config, mail, data_dir, None).await
 }
 
-/// Lifts the per-address mail limit (three mails per ten minutes) for tests
-/// that send more mail to one address than that for other reasons.
+/// Lifts the per-address mail limits (three mails per client and ten
+/// minutes, twenty a day) for tests that send more mail to one address than
+/// that for other reasons.
 pub fn unlimited_mail_per_address(config: &mut Config) {
-    use authql::limits::Limit;
+    use authql::limits::{ClassQuota, Limit};
     let mut mail = config.limits.quotas.of(Limit::Mail);
-    mail.account = None;
+    mail.ip_account = None;
     config.limits.quotas.set(Limit::Mail, mail);
+    config.limits.quotas.set(Limit::MailDaily, ClassQuota::OFF);
 }
 
 /// The `extensions.code` of the first error, if any.

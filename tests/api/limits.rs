@@ -169,26 +169,27 @@ async fn an_ipv6_64_is_one_client() {
 }
 
 /// Sign-ups mail the address (a confirmation link, or "this address is
-/// registered"): they count in its mail limit like forgotPassword, and alike
-/// whether or not the address is registered.
+/// registered"): they count in the client's mail bucket for that address
+/// like forgotPassword, and alike whether or not the address is registered.
 #[tokio::test]
-async fn sign_ups_count_in_the_addresses_mail_limit() {
+async fn sign_ups_count_in_the_clients_mail_limit_for_the_address() {
     let app = spawn_app_with(|c| c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
     app.confirmed_user("taken@example.com").await;
     let signup =
         |email: &str| json!({ "query": SIGNUP, "variables": { "input": { "email": email, "password": PASSWORD } } });
-    // The taken address's own sign-up spent one of its three.
-    for (email, allowed) in [("taken@example.com", 2), ("free@example.com", 3)] {
-        for n in 0..allowed {
-            let r = post_from(&app, &format!("203.0.113.{n}"), signup(email)).await;
+    for email in ["taken@example.com", "free@example.com"] {
+        for _ in 0..3 {
+            let r = post_from(&app, "203.0.113.1", signup(email)).await;
             assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
         }
-        let r = post_from(&app, "203.0.113.50", signup(email)).await;
+        let r = post_from(&app, "203.0.113.1", signup(email)).await;
         assert_eq!(code(&r), Some("RATE_LIMITED"), "{email}: {r}");
+        let r = post_from(&app, "203.0.113.2", signup(email)).await;
+        assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "another client: {r}");
     }
-    let forgot = "mutation($e: String!) { forgotPassword(email: $e) }";
+    let forgot = json!({ "query": "mutation($e: String!) { forgotPassword(email: $e) }", "variables": { "e": "free@example.com" } });
     assert_eq!(
-        code(&app.gql(forgot, json!({ "e": "free@example.com" })).await),
+        code(&post_from(&app, "203.0.113.1", forgot).await),
         Some("RATE_LIMITED")
     );
 }
@@ -210,4 +211,57 @@ async fn the_owner_gets_codes_whatever_strangers_did_to_the_address() {
     assert_eq!(sent["data"]["sendOtp"], true, "{sent}");
     let code_mail = app.mail.wait_for_nth("owner@example.com", before + 1).await;
     assert!(code_mail.text().chars().filter(char::is_ascii_digit).count() >= 6);
+}
+
+/// A stranger's requests for an address spend that client's bucket for it,
+/// not the owner's: the owner still gets their own mail from their client.
+#[tokio::test]
+async fn strangers_cannot_spend_the_owners_mail_quota() {
+    let app = spawn_app_with(|c| c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let owner = "mine@example.com";
+    let signup = json!({ "query": SIGNUP, "variables": { "input": { "email": owner, "password": PASSWORD } } });
+    let r = post_from(&app, "198.51.100.7", signup).await;
+    assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
+    let forgot = json!({ "query": "mutation($e: String!) { forgotPassword(email: $e) }", "variables": { "e": owner } });
+    for _ in 0..2 {
+        let r = post_from(&app, "203.0.113.66", forgot.clone()).await;
+        assert_eq!(r["data"]["forgotPassword"], true, "{r}");
+    }
+    let resend =
+        json!({ "query": "mutation($e: String!) { resendConfirmation(email: $e) }", "variables": { "e": owner } });
+    let r = post_from(&app, "198.51.100.7", resend).await;
+    assert_eq!(r["data"]["resendConfirmation"], true, "{r}");
+    // The sign-up's link, two reset links, and the owner's new link.
+    app.mail.wait_for_nth(owner, 4).await;
+    let links = app.mail.to(owner);
+    let confirmations = links.iter().filter(|m| m.subject() == links[0].subject()).count();
+    assert_eq!(confirmations, 2, "the owner's resent link arrived");
+}
+
+/// MAIL_DAILY bounds what one address receives in a day, from however many
+/// clients; past it the answer is the same and nothing is sent.
+#[tokio::test]
+async fn the_twenty_first_mail_of_a_day_to_one_address_is_not_sent() {
+    let app = spawn_app_with(|c| c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let target = "flooded@example.com";
+    let signup = json!({ "query": SIGNUP, "variables": { "input": { "email": target, "password": PASSWORD } } });
+    // Sign-ups of an address nobody confirmed each mail it a new link, before the answer.
+    for n in 0..21 {
+        let r = post_from(&app, &format!("203.0.113.{}", n / 3), signup.clone()).await;
+        assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "#{n}: {r}");
+    }
+    let mailed = format!("SELECT COUNT(*) AS n FROM mail_outbox WHERE recipient = '{target}'");
+    assert_eq!(app.scalar(&mailed).await, 20);
+    let forgot =
+        json!({ "query": "mutation($e: String!) { forgotPassword(email: $e) }", "variables": { "e": target } });
+    let r = post_from(&app, "203.0.113.99", forgot).await;
+    assert_eq!(r["data"]["forgotPassword"], true, "no signal to the sender: {r}");
+    // Other addresses are not affected.
+    let r = post_from(
+        &app,
+        "203.0.113.99",
+        json!({ "query": SIGNUP, "variables": { "input": { "email": "calm@example.com", "password": PASSWORD } } }),
+    )
+    .await;
+    assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
 }

@@ -9,6 +9,7 @@ mod admin;
 mod avatar;
 mod bad_input;
 mod breached;
+mod code_tries;
 mod concurrency;
 mod cookie_mode;
 mod db;

@@ -34,10 +34,16 @@ async fn test_redis() -> Option<url::Url> {
 
 /// An instance limiting through `redis`, under keys no other test uses.
 async fn app_on_redis(redis: &url::Url) -> TestApp {
+    app_on_redis_with(redis, |_| {}).await
+}
+
+/// [`app_on_redis`], after `tweak` has adjusted the configuration.
+async fn app_on_redis_with(redis: &url::Url, tweak: impl FnOnce(&mut authql::config::Config)) -> TestApp {
     let prefix = format!("authql-test-{}:", uuid::Uuid::new_v4().simple());
     spawn_app_with(|c| {
         c.redis_url = Some(Secret::new(redis.as_str()));
         c.redis_key_prefix = prefix;
+        tweak(c);
     })
     .await
 }
@@ -160,4 +166,66 @@ async fn readiness_fails_while_redis_is_cut_and_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     panic!("never ready again after Redis came back");
+}
+
+/// SECOND_FACTOR in Redis: every instance spends one budget, and a right
+/// code gives its try back there too.
+#[tokio::test]
+async fn the_second_factor_budget_is_shared_and_right_codes_cost_nothing() {
+    use crate::mfa::{enrolled, mfa_token, verify};
+    let Some(redis) = test_redis().await else { return };
+    let a = app_on_redis_with(&redis, |c| {
+        let vars = |name: &str| (name == "RATE_LIMIT_SECOND_FACTOR").then(|| "account:3/1d".to_owned());
+        c.limits.quotas = authql::limits::Quotas::from_vars(vars).unwrap();
+    })
+    .await;
+    let email = "budget@example.com";
+    let (_, _, recovery) = enrolled(&a, email).await;
+    // Started after the mail `enrolled` waits for: its outbox worker could send it.
+    let b = spawn_app_beside(&a, |_| {}).await;
+    for (app, right) in [(&a, &recovery[0]), (&b, &recovery[1])] {
+        let token = mfa_token(app, email).await;
+        let r = verify(app, &token, right, "RECOVERY_CODE").await;
+        assert!(r["data"]["verifyMfa"]["accessToken"].is_string(), "{r}");
+    }
+    let token = mfa_token(&a, email).await;
+    for (app, guess) in [(&a, "wrong-one"), (&b, "wrong-two"), (&a, "wrong-three")] {
+        assert_eq!(
+            code(&verify(app, &token, guess, "RECOVERY_CODE").await),
+            Some("INVALID_CODE")
+        );
+    }
+    let notices =
+        "SELECT COUNT(*) AS n FROM mail_outbox WHERE subject = 'Someone is trying to get past your second step'";
+    assert_eq!(
+        a.scalar(notices).await,
+        1,
+        "the wrong code that emptied it told the owner"
+    );
+    for app in [&a, &b] {
+        let fresh = mfa_token(app, email).await;
+        let r = verify(app, &fresh, &recovery[2], "RECOVERY_CODE").await;
+        assert_eq!(code(&r), Some("RATE_LIMITED"), "{r}");
+    }
+}
+
+/// MAIL's bucket per client and address lives in Redis too.
+#[tokio::test]
+async fn a_clients_mail_bucket_for_an_address_is_shared() {
+    let Some(redis) = test_redis().await else { return };
+    let a = app_on_redis_with(&redis, |c| {
+        c.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]
+    })
+    .await;
+    let b = spawn_app_beside(&a, |_| {}).await;
+    let forgot = serde_json::json!({ "query": "mutation { forgotPassword(email: \"x@example.com\") }" });
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    for app in [&a, &b, &a] {
+        let r = app.post_with(&from("203.0.113.5"), &forgot).await;
+        assert_eq!(r["data"]["forgotPassword"], true, "{r}");
+    }
+    let r = b.post_with(&from("203.0.113.5"), &forgot).await;
+    assert_eq!(code(&r), Some("RATE_LIMITED"), "{r}");
+    let r = b.post_with(&from("203.0.113.6"), &forgot).await;
+    assert_eq!(r["data"]["forgotPassword"], true, "another client: {r}");
 }
