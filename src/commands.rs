@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 
 use crate::accounts::{self, Email, MadeAdmin};
-use crate::config::Config;
+use crate::config::{Config, RequireMfa};
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::entities::users;
@@ -86,6 +86,17 @@ pub async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
     match made {
         MadeAdmin::Promoted => println!("{email} is now an administrator"),
         MadeAdmin::Created => println!("created the administrator account {email}"),
+    }
+    if config.mfa.require != RequireMfa::Off {
+        println!(
+            "REQUIRE_MFA={}: until it turns on two-step verification (setupMfa, then enableMfa), \
+             this administrator can sign in but do nothing else",
+            if config.mfa.require == RequireMfa::All {
+                "all"
+            } else {
+                "admins"
+            }
+        );
     }
     Ok(())
 }

@@ -185,6 +185,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         issuer: config.issuer(),
         new_device_notices: config.new_device_notices,
         device_max_failures: config.limits.device_max_failures,
+        require_mfa: config.mfa.require,
     });
     let mfa = Mfa::new(
         db.clone(),

@@ -23,7 +23,7 @@ use url::Url;
 use crate::limits::Quotas;
 
 pub use settings::Settings;
-pub use values::{AccessTokenTyp, AppEnv, LogFormat, LoginEmailOtp, Secret, SqliteSync, TokenTransport};
+pub use values::{AccessTokenTyp, AppEnv, LogFormat, LoginEmailOtp, RequireMfa, Secret, SqliteSync, TokenTransport};
 
 /// Token and session lifetimes.
 #[derive(Clone, Debug)]
@@ -55,6 +55,9 @@ pub struct MfaConfig {
     /// The issuer authenticator apps show.
     pub issuer: String,
     pub login_email_otp: LoginEmailOtp,
+    /// Which accounts must have a second factor before they may do anything
+    /// but enrol one (REQUIRE_MFA).
+    pub require: RequireMfa,
 }
 
 /// argon2id cost and how many hashes may run at once.
@@ -254,6 +257,7 @@ impl Settings {
             mfa: MfaConfig {
                 issuer: self.mfa_issuer,
                 login_email_otp: self.login_email_otp,
+                require: self.require_mfa,
             },
             password: PasswordConfig {
                 memory_kib: self.password_hash_memory_kib,

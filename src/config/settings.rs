@@ -171,6 +171,16 @@ pub struct Settings {
         default_value = "off"
     )]
     pub login_email_otp: values::LoginEmailOtp,
+    /// Which accounts must have a second factor (`off`, `admins` or `all`):
+    /// one that has none signs in, but can do nothing but enrol one.
+    #[arg(
+        long,
+        env = "REQUIRE_MFA",
+        value_name = "REQUIRE_MFA",
+        value_enum,
+        default_value = "admins"
+    )]
+    pub require_mfa: values::RequireMfa,
     /// The issuer authenticator apps show beside the account.
     #[arg(long, env = "MFA_ISSUER", value_name = "MFA_ISSUER", default_value = "authql")]
     pub mfa_issuer: String,

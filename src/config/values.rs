@@ -40,6 +40,17 @@ pub enum LoginEmailOtp {
     Always,
 }
 
+/// Which accounts must have a second factor (REQUIRE_MFA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RequireMfa {
+    /// None: each owner decides.
+    Off,
+    /// Administrators.
+    Admins,
+    /// Every account.
+    All,
+}
+
 /// How refresh tokens (and device credentials) travel to and from clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenTransport {

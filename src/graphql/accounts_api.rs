@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object};
 
-use super::context::{client, principal, state};
+use super::context::{client, principal, principal_enrolling, state};
 use super::delivery::deliver;
 use super::errors::GqlResult;
 use super::types::{SignupPayload, User};
@@ -39,7 +39,7 @@ pub struct AccountsQuery;
 impl AccountsQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<User> {
-        Ok(User::from(principal(ctx).await?.user()))
+        Ok(User::from(principal_enrolling(ctx).await?.user()))
     }
 }
 

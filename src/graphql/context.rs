@@ -82,8 +82,19 @@ pub fn client<'a>(ctx: &Context<'a>) -> GqlResult<&'a ClientInfo> {
 ///
 /// # Errors
 /// `UNAUTHENTICATED` without a valid access token of a live session of an
-/// active account.
+/// active account; `FORBIDDEN` for an account that must enrol a second
+/// factor first (REQUIRE_MFA).
 pub async fn principal<'a>(ctx: &Context<'a>) -> GqlResult<&'a Principal> {
+    Ok(principal_enrolling(ctx).await?.require_enrolled()?)
+}
+
+/// [`principal`], also for an account that must enrol a second factor
+/// first: only for enrolling one (and stepping up to do it), `me`,
+/// `logout`, `logoutAll` and `sessionEvents`.
+///
+/// # Errors
+/// `UNAUTHENTICATED` as for [`principal`].
+pub async fn principal_enrolling<'a>(ctx: &Context<'a>) -> GqlResult<&'a Principal> {
     let info = request_info(ctx)?;
     let caller = ctx.data::<OperationCaller>()?;
     let sessions = &state(ctx)?.sessions;

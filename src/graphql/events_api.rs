@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
-use super::context::{SessionEndSignal, principal, state};
+use super::context::{SessionEndSignal, principal_enrolling, state};
 use super::errors::GqlResult;
 use crate::sessions::watch::SessionEnded;
 
@@ -43,7 +43,7 @@ impl SessionsSubscription {
 }
 
 async fn watch(ctx: &Context<'_>) -> GqlResult<impl Stream<Item = SessionEnded> + Send + 'static + use<>> {
-    let caller = principal(ctx).await?;
+    let caller = principal_enrolling(ctx).await?;
     let sooner = ctx.data_opt::<SessionEndSignal>().map(SessionEndSignal::wait);
     Ok(state(ctx)?.sessions.watch_end(caller, sooner)?)
 }

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, InputObject, Object};
 
-use super::context::{client, principal, state};
+use super::context::{client, principal, principal_enrolling, state};
 use super::delivery::deliver;
 use super::errors::GqlResult;
 use super::types::{AuthPayload, MfaMethod, MfaSetup, RecoveryCodes};
@@ -37,7 +37,7 @@ impl MfaMutation {
 
     /// Starts TOTP enrolment; nothing changes for logins until `enableMfa`.
     async fn setup_mfa(&self, ctx: &Context<'_>) -> GqlResult<MfaSetup> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         let enrolment = state(ctx)?.mfa.setup(caller).await?;
         Ok(MfaSetup {
             secret: enrolment.secret,
@@ -48,7 +48,7 @@ impl MfaMutation {
 
     /// Turns MFA on with a current TOTP code; returns recovery codes, shown once.
     async fn enable_mfa(&self, ctx: &Context<'_>, code: String) -> GqlResult<RecoveryCodes> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         let codes = state(ctx)?.mfa.enable(caller, &code, client(ctx)?).await?;
         Ok(RecoveryCodes { codes })
     }
@@ -72,7 +72,7 @@ impl MfaMutation {
 
     /// Mails the caller a six-digit code to confirm it is them (step-up).
     async fn send_otp(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         state(ctx)?.mfa.send_step_up_code(caller, client(ctx)?).await?;
         Ok(true)
     }
@@ -87,7 +87,7 @@ impl MfaMutation {
 
     /// Spends a mailed step-up code: the caller's session may do sensitive things for STEP_UP_WINDOW.
     async fn verify_otp(&self, ctx: &Context<'_>, code: String) -> GqlResult<bool> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         state(ctx)?.mfa.verify_step_up_code(caller, &code, client(ctx)?).await?;
         Ok(true)
     }

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use uuid::Uuid;
 
-use super::context::{client, principal, state};
+use super::context::{client, principal, principal_enrolling, state};
 use super::delivery::{clear_refresh_cookie, deliver, deliver_login, presented_device, refresh_from_cookie};
 use super::errors::GqlResult;
 use super::types::{AuthPayload, Device, LoginPayload, SecurityEvent, Session};
@@ -86,7 +86,7 @@ impl SessionsMutation {
 
     /// Ends the caller's session.
     async fn logout(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         state(ctx)?
             .sessions
             .revoke(
@@ -102,7 +102,7 @@ impl SessionsMutation {
 
     /// Ends every session of the caller; returns how many.
     async fn logout_all(&self, ctx: &Context<'_>) -> GqlResult<i32> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         let ended = state(ctx)?.sessions.logout_all(caller.user().id, client(ctx)?).await?;
         clear_refresh_cookie(ctx)?;
         Ok(i32::try_from(ended).unwrap_or(i32::MAX))

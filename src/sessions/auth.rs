@@ -1,4 +1,7 @@
-//! The check every authenticated request passes: a valid access token of a live session.
+//! The check every authenticated operation passes, on every transport: a
+//! valid access token of a live session of an active account, with what
+//! the account may do read fresh (its role, whether it must enrol a second
+//! factor first).
 
 use std::sync::Arc;
 
@@ -6,18 +9,44 @@ use sea_orm::EntityTrait;
 
 use super::Sessions;
 use super::cache::LiveSession;
+use crate::config::RequireMfa;
+use crate::entities::users::Role;
 use crate::entities::{sessions, users};
 use crate::error::{AppError, AppResult};
 use crate::tokens::jwt::Claims;
 
-/// The caller of an authenticated request.
+/// The caller of an authenticated operation.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub claims: Arc<Claims>,
     live: Arc<LiveSession>,
+    must_enrol: bool,
 }
 
+/// Why an account that must have a second factor, and has none, is refused.
+pub const ENROL_FIRST: &str =
+    "turn on two-step verification first (setupMfa, then enableMfa): this account must have a second factor";
+
 impl Principal {
+    /// Whether REQUIRE_MFA asks this account for a second factor it does not
+    /// have yet: until it enrols one it may do nothing else (see
+    /// [`Principal::require_enrolled`]).
+    pub fn must_enrol(&self) -> bool {
+        self.must_enrol
+    }
+
+    /// `self`, unless it must enrol a second factor first.
+    ///
+    /// # Errors
+    /// `FORBIDDEN`, saying to enrol, when [`Principal::must_enrol`].
+    pub fn require_enrolled(&self) -> AppResult<&Self> {
+        if self.must_enrol {
+            Err(AppError::Forbidden(ENROL_FIRST))
+        } else {
+            Ok(self)
+        }
+    }
+
     /// The signed-in user, as of at most a second ago.
     pub fn user(&self) -> &users::Model {
         &self.live.user
@@ -42,7 +71,12 @@ impl Sessions {
             return Err(AppError::Unauthenticated);
         }
         self.activity.touch(live.session.id, live.user.id);
-        Ok(Principal { claims, live })
+        let must_enrol = needs_second_factor(self.require_mfa, &live.user);
+        Ok(Principal {
+            claims,
+            live,
+            must_enrol,
+        })
     }
 
     /// Session `sid` and its user, as of at most a second ago (the cache), or
@@ -65,4 +99,14 @@ impl Sessions {
         self.cache.put(live.clone());
         Ok(Some(live))
     }
+}
+
+/// Whether `policy` asks `user` for a second factor it does not have.
+fn needs_second_factor(policy: RequireMfa, user: &users::Model) -> bool {
+    let required = match policy {
+        RequireMfa::Off => false,
+        RequireMfa::Admins => user.role == Role::Admin,
+        RequireMfa::All => true,
+    };
+    required && user.totp_enabled_at.is_none()
 }

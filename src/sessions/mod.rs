@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::config::TokenConfig;
+use crate::config::{RequireMfa, TokenConfig};
 use crate::crypto::Crypto;
 use crate::db::{Db, Tx};
 use crate::limits::Limits;
@@ -50,6 +50,8 @@ pub struct SessionParts {
     pub new_device_notices: bool,
     /// DEVICE_MAX_FAILURES.
     pub device_max_failures: u32,
+    /// REQUIRE_MFA.
+    pub require_mfa: RequireMfa,
 }
 
 /// The sessions service: everything a session's life touches. Cheap to clone.
@@ -74,6 +76,8 @@ pub struct Sessions {
     watchers: Arc<watch::Watchers>,
     /// Group commit of refresh rotations (none outside a runtime).
     successors: Option<Arc<successors::SuccessorWriter>>,
+    /// Which accounts must have a second factor before anything else.
+    require_mfa: RequireMfa,
 }
 
 impl Sessions {
@@ -89,6 +93,7 @@ impl Sessions {
             issuer,
             new_device_notices,
             device_max_failures,
+            require_mfa,
         } = parts;
         let db_for_writer = db.clone();
         Self {
@@ -106,6 +111,7 @@ impl Sessions {
             device_max_failures,
             watchers: Arc::default(),
             successors: successors::SuccessorWriter::start(db_for_writer).map(Arc::new),
+            require_mfa,
         }
     }
 

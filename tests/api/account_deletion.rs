@@ -14,9 +14,11 @@ async fn app_with(provider: &Provider) -> TestApp {
     crate::oauth::app_with_settings(provider, |_| {}).await
 }
 
-/// The access token of a new account made by signing in with the provider: it has no password.
-async fn provider_only(app: &TestApp, provider: &Provider, email: &str) -> String {
-    let token = provider.id_token_for(&format!("sub-{email}"), email, CLIENT_ID, None);
+/// The access token of a sign-in with the provider to the account of
+/// `email`, made by the first such sign-in without a password. `nonce`
+/// makes each ID token a new one (each is accepted once).
+async fn provider_only(app: &TestApp, provider: &Provider, email: &str, nonce: &str) -> String {
+    let token = provider.id_token_for(&format!("sub-{email}"), email, CLIENT_ID, Some(nonce));
     let r = app
         .gql(
             "mutation($t: String!) { signInWithIdToken(provider: \"test\", idToken: $t) { auth { accessToken } } }",
@@ -34,13 +36,13 @@ async fn an_account_without_a_password_deletes_itself_with_a_recent_proof() {
     let provider = Provider::start().await;
     let app = app_with(&provider).await;
 
-    let access = provider_only(&app, &provider, "pia@example.com").await;
+    let access = provider_only(&app, &provider, "pia@example.com", "first").await;
     crate::account_security::age_sessions(&app, "pia@example.com").await;
     let r = app.gql_as(&access, DELETE, json!({})).await;
     assert_eq!(code(&r), Some("STEP_UP_REQUIRED"), "an old session is no proof: {r}");
     assert_eq!(app.count("users").await, 1);
 
-    let access = provider_only(&app, &provider, "pia@example.com").await;
+    let access = provider_only(&app, &provider, "pia@example.com", "second").await;
     let r = app.gql_as(&access, DELETE, json!({})).await;
     assert_eq!(r["data"]["deleteAccount"], true, "a fresh sign-in is: {r}");
     assert_eq!(app.count("users").await, 0);

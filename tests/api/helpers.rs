@@ -59,6 +59,9 @@ pub async fn test_config(db: &TestDb, data_dir: &std::path::Path, smtp_url: Opti
     config.mail.poll_interval = Duration::from_millis(100);
     config.mail.retry_base = Duration::from_millis(200);
     config.database_max_connections = 5;
+    // Administrators in tests act without enrolling a second factor first;
+    // tests/api/require_mfa.rs tests REQUIRE_MFA, and tests/cli its default.
+    config.mfa.require = authql::config::RequireMfa::Off;
     config
 }
 

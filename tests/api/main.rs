@@ -37,6 +37,7 @@ mod persisted;
 mod profile;
 mod proxy;
 mod recovery;
+mod require_mfa;
 mod retention;
 mod session_events;
 mod sessions;

@@ -51,7 +51,12 @@ async fn create_admin_makes_an_administrator_who_can_list_accounts() {
 
     let made = create("boss@example.com", "Correct-Horse-Battery-Staple-42\n");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    assert!(String::from_utf8_lossy(&made.stdout).contains("created the administrator account"));
+    let said = String::from_utf8_lossy(&made.stdout);
+    assert!(said.contains("created the administrator account"), "{said}");
+    assert!(
+        said.contains("REQUIRE_MFA=admins") && said.contains("setupMfa"),
+        "says the administrator must enrol a second factor first: {said}"
+    );
 
     let server = Server::start(authql(dir.path()));
     let login = server
@@ -64,9 +69,30 @@ async fn create_admin_makes_an_administrator_who_can_list_accounts() {
     let token = login["data"]["login"]["auth"]["accessToken"]
         .as_str()
         .expect("confirmed, can log in");
-    let users = server
-        .gql("{ users { totalCount nodes { email role } } }", json!({}), Some(token))
+    let list = "{ users { totalCount nodes { email role } } }";
+    // REQUIRE_MFA=admins by default: nothing but enrolling until a second factor is on.
+    let users = server.gql(list, json!({}), Some(token)).await;
+    assert_eq!(users["errors"][0]["extensions"]["code"], "FORBIDDEN", "{users}");
+    let setup = server
+        .gql("mutation { setupMfa { secret } }", json!({}), Some(token))
         .await;
+    let secret = setup["data"]["setupMfa"]["secret"]
+        .as_str()
+        .expect("enrolling is allowed");
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .with_account_name("boss@example.com".to_owned())
+        .build()
+        .unwrap();
+    let enabled = server
+        .gql(
+            "mutation($c: String!) { enableMfa(code: $c) { codes } }",
+            json!({ "c": totp.generate_current().to_string() }),
+            Some(token),
+        )
+        .await;
+    assert!(enabled["data"]["enableMfa"]["codes"].is_array(), "{enabled}");
+    let users = server.gql(list, json!({}), Some(token)).await;
     assert_eq!(users["data"]["users"]["nodes"][0]["role"], "ADMIN", "{users}");
     let secrets_logged = server.stop().contains("Correct-Horse");
     assert!(!secrets_logged);
