@@ -15,6 +15,7 @@ BENCH_ONLY=limits runs only the limiter comparison, BENCH_ROUNDS (2) times alter
 BENCH_ONLY=refresh only refresh rotation; BENCH_BIN another build to compare;
 BENCH_SERVER_<NAME>=value sets NAME for the server under test;
 BENCH_ONLY=large: me and refresh over BENCH_LARGE_USERS (10 000) accounts.
+BENCH_ONLY=fragments: /healthz latency while clients send fragment chains.
 """
 
 import atexit
@@ -395,6 +396,64 @@ def table(run, argon):
     return "\n".join(lines)
 
 
+
+def fragment_chain(fan, levels):
+    """`query { ...F0 }` with each fragment spreading the next `fan` times: fan**levels fields."""
+    doc = "query { ...F0 }\n"
+    for level in range(levels):
+        doc += f"fragment F{level} on Query {{ {' '.join([f'...F{level + 1}'] * fan)} }}\n"
+    return doc + f"fragment F{levels} on Query {{ __typename }}\n"
+
+
+def fragments_only():
+    """BENCH_ONLY=fragments: /healthz latency alone, then with BENCH_BOMBS (8)
+    clients sending fragment chains of 2**30 and 3**40 fields back to back."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    bombs = int(os.environ.get("BENCH_BOMBS", "8"))
+    server = Server(None)
+    stop = threading.Event()
+    refused = []
+
+    def bomb(i):
+        doc = fragment_chain(2, 30) if i % 2 else fragment_chain(3, 40)
+        body = json.dumps({"query": doc}).encode()
+        while not stop.is_set():
+            req = urllib.request.Request(server.url + "/graphql", data=body, headers={"content-type": "application/json"})
+            with urllib.request.urlopen(req) as resp:
+                answer = json.load(resp)
+            refused.append(answer["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX")
+
+    def healthz(seconds):
+        latencies, until = [], time.time() + seconds
+        while time.time() < until:
+            started = time.perf_counter()
+            urllib.request.urlopen(server.url + "/healthz").read()
+            latencies.append((time.perf_counter() - started) * 1000)
+        latencies.sort()
+        return latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)], latencies[-1]
+
+    try:
+        time.sleep(1)
+        quiet = healthz(DURATION)
+        with ThreadPoolExecutor(bombs) as pool:
+            started = time.time()
+            running = [pool.submit(bomb, i) for i in range(bombs)]
+            loaded = healthz(DURATION)
+            stop.set()
+            for r in running:
+                r.result()
+            rate = len(refused) / (time.time() - started)
+        print("| /healthz | p50 ms | p99 ms | max ms |")
+        print("|---|---:|---:|---:|")
+        print(f"| alone | {quiet[0]:.2f} | {quiet[1]:.2f} | {quiet[2]:.2f} |")
+        print(f"| with {bombs} clients sending fragment chains | {loaded[0]:.2f} | {loaded[1]:.2f} | {loaded[2]:.2f} |")
+        print(f"\n{len(refused)} chains refused ({rate:.0f}/s), all QUERY_TOO_COMPLEX: {all(refused)}")
+    finally:
+        server.stop()
+
+
 def main():
     for tool in ("wrk",):
         if subprocess.run(["which", tool], capture_output=True).returncode != 0:
@@ -407,6 +466,9 @@ def main():
         return
     if os.environ.get("BENCH_ONLY") == "large":
         large()
+        return
+    if os.environ.get("BENCH_ONLY") == "fragments":
+        fragments_only()
         return
     argon = argon2_limit()
     print(f"raw argon2id: {argon['raw_verifies_per_sec_1_thread']:.1f} verifies/s on one thread", file=sys.stderr)

@@ -1,14 +1,21 @@
-//! Request guardrails: depth, complexity and alias limits, and a code on every error.
+//! Request guardrails: depth, complexity, expansion and alias limits, and a
+//! code on every error.
+//!
+//! The document is parsed and bounded here, in `prepare_request`, and handed
+//! to async-graphql already parsed: its own recursion check walks every
+//! fragment spread without memory, so it must only ever see a document whose
+//! expansion [`super::document_cost`] has bounded.
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextResolve, ResolveInfo,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Response, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, Value};
 
 use super::errors::ensure_codes;
+use super::parsed::ParsedQueries;
 use crate::error::ErrorCode;
 
 /// Deepest selection nesting accepted.
@@ -17,15 +24,21 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 500;
 /// Most aliased fields in one document: aliases are how one request repeats an operation.
 pub const MAX_ALIASES: usize = 15;
+/// Most fields a document may expand to once every fragment spread is
+/// replaced by its fragment: what execution would walk.
+pub const MAX_EXPANSION: u64 = 1000;
 /// Most operations in one batched HTTP request.
 pub const MAX_BATCH: usize = 10;
 
-/// The extension that applies these limits.
-pub struct Guardrails;
+/// The extension that applies these limits, with the documents it parsed.
+#[derive(Clone, Default)]
+pub struct Guardrails {
+    parsed: ParsedQueries,
+}
 
 impl ExtensionFactory for Guardrails {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Guardrails)
+        Arc::new(self.clone())
     }
 }
 
@@ -59,70 +72,54 @@ impl Extension for Guardrails {
         response
     }
 
-    async fn parse_query(
+    /// Runs after the inner extensions (a persisted query's text is known by
+    /// then): parses the text, or takes the same text's document from the
+    /// cache, and refuses it before anything else walks it.
+    async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        if doc
-            .operations
-            .iter()
-            .any(|(_, op)| depth(&op.node.selection_set.node, &doc, 0) > MAX_DEPTH)
-        {
-            return Err(too_complex(format!("nested too deep: at most {MAX_DEPTH} levels")));
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let mut request = next.run(ctx, request).await?;
+        if request.query.is_empty() {
+            // A persisted query named by its hash comes parsed.
+            check(request.parsed_query()?)?;
+        } else {
+            let doc = self.parsed.get_or_parse(&request.query).await?;
+            check(&doc)?;
+            request.set_parsed_query(doc);
         }
-        let aliases = doc
-            .operations
-            .iter()
-            .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-            .sum::<usize>()
-            + doc
-                .fragments
-                .values()
-                .map(|f| count_aliases(&f.node.selection_set.node))
-                .sum::<usize>();
-        if aliases > MAX_ALIASES {
-            return Err(too_complex(format!("too many aliases: at most {MAX_ALIASES}")));
-        }
-        Ok(doc)
+        Ok(request)
     }
 }
 
-fn too_complex(message: String) -> ServerError {
+/// Every limit that needs only the document.
+fn check(doc: &ExecutableDocument) -> ServerResult<()> {
+    super::document_cost::check(doc)?;
+    let aliases = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+        .sum::<usize>()
+        + doc
+            .fragments
+            .values()
+            .map(|f| count_aliases(&f.node.selection_set.node))
+            .sum::<usize>();
+    if aliases > MAX_ALIASES {
+        return Err(too_complex(format!("too many aliases: at most {MAX_ALIASES}")));
+    }
+    Ok(())
+}
+
+pub(super) fn too_complex(message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
         .get_or_insert_with(Default::default)
         .set("code", ErrorCode::QueryTooComplex.as_str());
     error
-}
-
-/// How deep `set` nests below `level`, following fragment spreads.
-/// Introspection's `ofType` does not count: the standard introspection
-/// query nests it seven deep to unwrap `[T!]!`-like types, and each level is
-/// one object (never a list), so it cannot multiply what a query returns.
-/// Everything else counts, introspection's lists included.
-fn depth(set: &SelectionSet, doc: &ExecutableDocument, level: usize) -> usize {
-    // Past the limit nothing more needs counting, which also ends cycles of fragments.
-    if level > MAX_DEPTH {
-        return level;
-    }
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(f) if f.node.name.node == "ofType" => depth(&f.node.selection_set.node, doc, level),
-            Selection::Field(f) => depth(&f.node.selection_set.node, doc, level + 1),
-            Selection::InlineFragment(f) => depth(&f.node.selection_set.node, doc, level),
-            Selection::FragmentSpread(spread) => doc
-                .fragments
-                .get(&spread.node.fragment_name.node)
-                .map_or(level, |f| depth(&f.node.selection_set.node, doc, level)),
-        })
-        .max()
-        .unwrap_or(level)
 }
 
 fn count_aliases(set: &SelectionSet) -> usize {

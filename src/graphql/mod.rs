@@ -6,6 +6,7 @@ pub mod accounts_api;
 pub mod admin_api;
 pub mod context;
 pub mod delivery;
+mod document_cost;
 pub mod errors;
 pub mod events_api;
 pub mod guardrails;
@@ -69,9 +70,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .extension(context::PerOperationCaller)
         .limit_complexity(guardrails::MAX_COMPLEXITY)
         .limit_recursive_depth(guardrails::MAX_DEPTH * 2)
-        .extension(guardrails::Guardrails)
-        // Inside the guardrails: their limits check every document, cached or not.
-        .extension(parsed::ParsedQueries::default())
+        // Outermost of these: it parses after the persisted-query extension has filled the text.
+        .extension(guardrails::Guardrails::default())
         .extension(ApolloPersistedQueries::new(persisted::QueriesOnly::default()))
 }
 

@@ -1,16 +1,12 @@
 //! Parsed documents kept by their exact text. Clients send the same few
 //! queries over and over, and parsing one (a pest grammar, token by token)
 //! was 3% of a refresh's CPU; a clone of the parsed document costs less
-//! (bench/README.md, "The allocator"). Only documents that parsed and passed async-graphql's own
-//! checks are kept; this extension runs inside [`super::guardrails`], so the
-//! depth and alias limits still look at every request's document.
+//! (bench/README.md, "The allocator"). [`super::guardrails`] asks here for
+//! every request's document and checks it, cached or not.
 
-use std::sync::Arc;
-
+use async_graphql::ServerResult;
 use async_graphql::extensions::apollo_persisted_queries::{CacheStorage, LruCacheStorage};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ServerResult, Variables};
+use async_graphql::parser::{parse_query, types::ExecutableDocument};
 
 /// Documents kept per instance; the least recently used go first.
 const CAPACITY: usize = 256;
@@ -18,7 +14,7 @@ const CAPACITY: usize = 256;
 /// stranger's long ones should not fill the cache.
 const MAX_QUERY_BYTES: usize = 4096;
 
-/// The extension, with its cache.
+/// The cache. Cheap to clone: clones share it.
 #[derive(Clone)]
 pub struct ParsedQueries(LruCacheStorage);
 
@@ -28,29 +24,20 @@ impl Default for ParsedQueries {
     }
 }
 
-impl ExtensionFactory for ParsedQueries {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ParsedQueries {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if query.is_empty() || query.len() > MAX_QUERY_BYTES {
-            return next.run(ctx, query, variables).await;
-        }
-        if let Some(doc) = self.0.get(query.to_owned()).await {
+impl ParsedQueries {
+    /// The document of `query`, parsed now or earlier.
+    ///
+    /// # Errors
+    /// The parser's, for text that is not GraphQL.
+    pub async fn get_or_parse(&self, query: &str) -> ServerResult<ExecutableDocument> {
+        let kept = !query.is_empty() && query.len() <= MAX_QUERY_BYTES;
+        if kept && let Some(doc) = self.0.get(query.to_owned()).await {
             return Ok(doc);
         }
-        let doc = next.run(ctx, query, variables).await?;
-        self.0.set(query.to_owned(), doc.clone()).await;
+        let doc = parse_query(query)?;
+        if kept {
+            self.0.set(query.to_owned(), doc.clone()).await;
+        }
         Ok(doc)
     }
 }

@@ -18,6 +18,7 @@ mod email_migration;
 mod email_undo;
 mod enumeration;
 mod flow;
+mod fragments;
 mod github_double;
 mod graphql_http;
 mod health;
