@@ -34,7 +34,9 @@ impl Mfa {
     /// no second factor. When a mailed code is the only method, it is mailed at once.
     ///
     /// # Errors
-    /// `RATE_LIMITED` for the mailed code; database errors.
+    /// `RATE_LIMITED` for the mailed code; `INVALID_CREDENTIALS` when the
+    /// account's credentials changed since `user` was read
+    /// ([`crate::sessions::Sessions::hold_stamp`]); database errors.
     pub async fn second_step(
         &self,
         user: &users::Model,
@@ -53,6 +55,7 @@ impl Mfa {
         }
         // The token and the code it waits for, in one transaction.
         let mut tx = self.db.begin().await?;
+        self.sessions.hold_stamp(&tx, user).await?;
         let token = one_time::create_carrying(&*tx, user.id, Purpose::MfaLogin, payload).await?;
         if mailed {
             self.queue_code(&mut tx, user, Purpose::LoginOtp, templates::login_code)
@@ -67,7 +70,8 @@ impl Mfa {
     /// already, so a mailed code is never the second step here.
     ///
     /// # Errors
-    /// When the database fails.
+    /// `INVALID_CREDENTIALS` when the account's credentials changed since
+    /// `user` was read; when the database fails.
     pub async fn second_step_after_provider(
         &self,
         user: &users::Model,
@@ -77,7 +81,10 @@ impl Mfa {
             return Ok(None);
         }
         let payload = Some(format!("{PROVIDER_PREFIX}{provider}"));
-        let token = one_time::create_carrying(self.db.writer(), user.id, Purpose::MfaLogin, payload).await?;
+        let tx = self.db.begin().await?;
+        self.sessions.hold_stamp(&tx, user).await?;
+        let token = one_time::create_carrying(&*tx, user.id, Purpose::MfaLogin, payload).await?;
+        tx.commit().await?;
         Ok(Some(Challenge {
             token,
             methods: vec![Method::Totp, Method::RecoveryCode],

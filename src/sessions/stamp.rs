@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{Principal, Sessions};
 use crate::db::Tx;
 use crate::entities::{sessions, users};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 impl Sessions {
     /// Moves `user_id`'s security stamp on in `tx`: once it commits, every
@@ -45,6 +45,31 @@ impl Sessions {
                 .await?;
         }
         self.evict_user_on_commit(tx, user_id);
+        Ok(())
+    }
+}
+
+impl Sessions {
+    /// Holds `user`'s stamp as it was when `user` was read, in `tx`: a
+    /// sign-in checks its credential against that account, and opens a
+    /// session or a second step only if nothing changed since. The statement
+    /// writes the row (to the value it has), so until `tx` ends a change of
+    /// credentials waits for it (and then ends what it opened), or has
+    /// committed already and this refuses.
+    ///
+    /// # Errors
+    /// `INVALID_CREDENTIALS` when the stamp moved on (or the account is gone):
+    /// what was checked is no longer the account's credential.
+    pub async fn hold_stamp(&self, tx: &Tx, user: &users::Model) -> AppResult<()> {
+        let held = users::Entity::update_many()
+            .col_expr(users::Column::SecurityStamp, Expr::col(users::Column::SecurityStamp))
+            .filter(users::Column::Id.eq(user.id))
+            .filter(users::Column::SecurityStamp.eq(user.security_stamp))
+            .exec(&**tx)
+            .await?;
+        if held.rows_affected == 0 {
+            return Err(AppError::InvalidCredentials);
+        }
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ impl Sessions {
     /// `method`, and records the login.
     ///
     /// # Errors
-    /// When the database fails.
+    /// As [`Sessions::open`].
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn start(&self, user: users::Model, client: &ClientInfo, method: SignInMethod) -> AppResult<AuthBundle> {
         let mut tx = self.db.begin().await?;
@@ -43,10 +43,12 @@ impl Sessions {
 
     /// Inserts a session, its first refresh token and the login event in
     /// `tx`, and tells the owner of a sign-in from a new device; returns the
-    /// session and the token.
+    /// session and the token. `user` is the account as the sign-in read it
+    /// to check the credential (see [`Sessions::hold_stamp`]).
     ///
     /// # Errors
-    /// When the database fails.
+    /// `INVALID_CREDENTIALS` when the account's stamp moved on since `user`
+    /// was read; when the database fails.
     pub async fn open(
         &self,
         tx: &mut Tx,
@@ -68,6 +70,7 @@ impl Sessions {
         known_device: bool,
     ) -> AppResult<(sessions::Model, String)> {
         let user_id = user.id;
+        self.hold_stamp(tx, user).await?;
         if self.new_device_notices && !known_device && self.is_new_device(tx, user_id, client).await? {
             let mail = templates::new_sign_in(
                 &user.email,

@@ -43,6 +43,7 @@ mod retention;
 mod session_events;
 mod sessions;
 mod shared_limits;
+mod sign_in_race;
 mod smtp;
 mod smtp_session;
 mod socket_auth;
