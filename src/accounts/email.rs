@@ -40,6 +40,15 @@ impl Email {
                 "the part before the @ must be plain ASCII (letters, digits and . _ + -)",
             ));
         }
+        // A quoted local part (`"ann"@…`) names the same mailbox as the
+        // plain one for mail servers, so it would be a second account for it:
+        // only the dot-atom form (RFC 5322 atext between single dots) is one.
+        if !is_dot_atom(local) {
+            return Err(AppError::bad_input(
+                field,
+                "the part before the @ must be plain: letters, digits and ! # $ % & ' * + - / = ? ^ _ ` { | } ~ between single dots",
+            ));
+        }
         let domain = idna::domain_to_ascii_strict(domain).map_err(|_| invalid())?;
         let email = format!("{local}@{domain}");
         let options = Options {
@@ -78,6 +87,12 @@ impl Email {
             None => idna::domain_to_ascii(&text).ok()?,
         })
     }
+}
+
+/// RFC 5322's dot-atom: `atext` characters in runs separated by single dots.
+fn is_dot_atom(local: &str) -> bool {
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    !local.is_empty() && local.split('.').all(|run| !run.is_empty() && run.chars().all(atext))
 }
 
 impl std::fmt::Display for Email {
@@ -148,9 +163,16 @@ mod tests {
             "ju\u{308}rgen@example.com",
             "пример@example.com",
             "ann\u{ad}@example.com",
+            "\"ann\"@example.com",
+            "\"a@b\"@example.com",
+            ".ann@example.com",
+            "an..n@example.com",
         ] {
             let message = refused_on(Field::NewEmail, raw);
             assert!(message.contains("before the @"), "{raw}: {message}");
+        }
+        for plain in ["o'brien@example.com", "a.b+tag@example.com", "x_y-z@example.com"] {
+            assert!(Email::parse(Field::Email, plain).is_ok(), "{plain}");
         }
     }
 

@@ -208,3 +208,22 @@ async fn a_non_ascii_local_part_is_bad_input_wherever_an_address_comes_in() {
         assert_eq!(r["errors"][0]["extensions"]["field"], field, "{query}: {r}");
     }
 }
+
+/// `"ann"@example.com` and `ann\@…`-style quoting name the same mailbox as
+/// `ann@example.com` for mail servers, so they would be a second account for
+/// one mailbox: only the plain (dot-atom) form of a local part is accepted.
+#[tokio::test]
+async fn a_quoted_spelling_of_an_address_is_refused_not_a_second_account() {
+    let app = spawn_app().await;
+    app.confirmed_user("ann@example.com").await;
+    for quoted in [
+        r#""ann"@example.com"#,
+        r#""a\nn"@example.com"#,
+        r#""ann@x"@example.com"#,
+    ] {
+        let r = app.signup(quoted, PASSWORD).await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{quoted}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], "email", "{quoted}: {r}");
+    }
+    assert_eq!(app.count("users").await, 1);
+}
