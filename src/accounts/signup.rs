@@ -235,7 +235,12 @@ impl Accounts {
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
         if pending.mail {
-            let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
+            let mail = templates::confirm_email_again(
+                &user.email,
+                &self.confirm_link(&token),
+                client.user_agent_trimmed().as_deref(),
+                client.ip_string().as_deref(),
+            );
             self.outbox.enqueue(&mut tx, mail).await?;
         }
         tx.commit().await?;

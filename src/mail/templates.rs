@@ -43,6 +43,30 @@ pub fn confirm_email(to: &str, link: &str) -> Mail {
     )
 }
 
+/// Asks the owner of an address to confirm a sign-up that replaced an
+/// earlier, unconfirmed one: whoever reads the mailbox must be able to tell
+/// a sign-up they did not make, since confirming gives its password the account.
+pub fn confirm_email_again(to: &str, link: &str, user_agent: Option<&str>, ip: Option<&str>) -> Mail {
+    let device = user_agent.unwrap_or("an unnamed device");
+    let from = ip.map(|ip| format!(" at {ip}")).unwrap_or_default();
+    let what = format!(
+        "Someone just signed up with this address from {device}{from}. This sign-up replaces an earlier \
+         sign-up that was never confirmed: the earlier link no longer works."
+    );
+    compose(
+        MailKind::ConfirmEmail,
+        to,
+        "Confirm your email address",
+        &[
+            &what,
+            "Confirming makes the password chosen in this sign-up the account's password. If you did not just \
+             sign up, do not confirm: ignore this message and the account stays unconfirmed.",
+            "The link works once and expires in 24 hours.",
+        ],
+        Some(("Confirm your email address", link)),
+    )
+}
+
 /// Tells the owner of an address that someone tried to sign up with it again.
 pub fn account_exists(to: &str, forgot_link: &str) -> Mail {
     compose(

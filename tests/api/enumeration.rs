@@ -97,3 +97,31 @@ async fn with_confirmation_off_a_taken_email_is_reported() {
     let again = app.signup("fay@example.com", PASSWORD).await;
     assert_eq!(again["errors"][0]["extensions"]["code"], "EMAIL_TAKEN");
 }
+
+/// A sign-up for an address whose account is still unconfirmed replaces the
+/// pending password (the newest sign-up wins, so a squatter cannot hold an
+/// address). Whoever reads the mailbox must be able to tell a sign-up they
+/// did not make: the mail says the earlier one was replaced, from where the
+/// new one came, and not to confirm it unless it was theirs.
+#[tokio::test]
+async fn a_repeated_sign_up_is_mailed_as_one_that_replaced_an_earlier_one() {
+    let app = spawn_app().await;
+    let to = "pending@example.com";
+    app.signup(to, PASSWORD).await;
+    let first = app.mail.wait_for_nth(to, 1).await;
+    assert!(!first.text().contains("replaces"), "{}", first.text());
+    let again = json!({ "input": { "email": to, "password": "Some-Other-Strong-Passphrase-3" } });
+    let r = app
+        .post_with(
+            &[("user-agent", "Stranger-Browser/1.0")],
+            &json!({ "query": SIGNUP, "variables": again }),
+        )
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let second = app.mail.wait_for_nth(to, 2).await;
+    let text = second.text();
+    assert_eq!(second.subject(), "Confirm your email address");
+    assert!(text.contains("replaces an earlier sign-up"), "{text}");
+    assert!(text.contains("Stranger-Browser/1.0"), "{text}");
+    assert!(text.contains("If you did not just sign up"), "{text}");
+}
