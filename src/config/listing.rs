@@ -109,13 +109,20 @@ fn shown(name: &str, value: &str, secret: bool) -> String {
         if url.password().is_some() {
             let _ = url.set_password(Some(MASK));
         }
+        // A secret may sit in any parameter's value (PostgreSQL's
+        // `options=-c password=…`), so a value that names one is masked too.
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        if pairs.iter().any(|(k, _)| secret_parameter(k)) {
+        let hides = |(k, v): &(String, String)| secret_parameter(k) || secret_parameter(v);
+        if pairs.iter().any(hides) {
             let mut query = url.query_pairs_mut();
             query.clear();
-            for (k, v) in &pairs {
-                query.append_pair(k, if secret_parameter(k) { MASK } else { v });
+            for pair in &pairs {
+                query.append_pair(&pair.0, if hides(pair) { MASK } else { &pair.1 });
             }
+        }
+        // Nothing a connection needs is in a fragment: whatever is there is masked.
+        if url.fragment().is_some_and(|f| !f.is_empty()) {
+            url.set_fragment(Some(MASK));
         }
         return url.to_string();
     }
@@ -146,6 +153,19 @@ mod tests {
             "mysql://root@db/test?password=****&ssl-mode=required"
         );
         assert_eq!(shown("REDIS_URL", "redis://cache:6379", true), "redis://cache:6379");
+        // A password inside another parameter's value, or in a fragment.
+        assert_eq!(
+            shown(
+                "DATABASE_URL",
+                "postgres://u@db/a?options=-c%20password%3Dpw-9&sslmode=require",
+                true
+            ),
+            "postgres://u@db/a?options=****&sslmode=require"
+        );
+        assert_eq!(
+            shown("DATABASE_URL", "postgres://u@db/a#pw-9", true),
+            "postgres://u@db/a#****"
+        );
         assert_eq!(shown("SECRET_KEY", "abc:def//ghi", true), "****");
         assert_eq!(
             shown(
