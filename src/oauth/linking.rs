@@ -74,6 +74,7 @@ impl OAuth {
                     }
                     let user = federated::claim_verified(&tx, user).await?;
                     events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+                    parts.sessions.renew_stamp(&mut tx, user.id, None).await?;
                     let notice = templates::identity_linked(&user.email, provider);
                     parts.outbox.enqueue(&mut tx, notice).await?;
                     user

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use crate::admin::admin;
 use crate::helpers::{PASSWORD, TestApp, Tokens, code, spawn_app_with, unlimited_mail_per_address};
 use crate::mfa::{Authenticator, enrolled};
+use crate::oauth::{app_with_config, browser, link_provider, outcome};
+use crate::oidc_provider::Provider;
 
 const ANN: &str = "ann@example.com";
 const ANN_NEW: &str = "ann.new@example.com";
@@ -29,6 +31,18 @@ enum CredentialChange {
     UndoEmailChange,
     Deactivate,
     ChangeRole,
+    /// `linkIdentity` and its browser flow.
+    LinkIdentity,
+    /// `unlinkIdentity` of an identity linked before the proofs.
+    UnlinkIdentity,
+    /// A provider sign-in whose verified address is the account's links it.
+    LinkByEmail,
+}
+
+impl CredentialChange {
+    fn needs_provider(self) -> bool {
+        matches!(self, Self::LinkIdentity | Self::UnlinkIdentity | Self::LinkByEmail)
+    }
 }
 
 /// What one row's account looks like before the change.
@@ -112,7 +126,13 @@ fn ok(r: &Value) {
 }
 
 /// Makes `change`; returns whether the other session survives it.
-async fn make(app: &TestApp, change: CredentialChange, account: &mut Account, root: Option<&Tokens>) -> bool {
+async fn make(
+    app: &TestApp,
+    change: CredentialChange,
+    account: &mut Account,
+    root: Option<&Tokens>,
+    provider: Option<&Provider>,
+) -> bool {
     let access = account.changer.access.clone();
     match change {
         CredentialChange::ChangePassword => {
@@ -209,6 +229,30 @@ async fn make(app: &TestApp, change: CredentialChange, account: &mut Account, ro
                 .await);
             true
         }
+        CredentialChange::LinkIdentity => {
+            provider
+                .unwrap()
+                .sign_in_as("ann-elsewhere", "ann.work@example.org", true);
+            assert_eq!(link_provider(app, &access).await, Ok(()));
+            true
+        }
+        CredentialChange::UnlinkIdentity => {
+            let r = app
+                .gql_as(
+                    &access,
+                    "mutation { unlinkIdentity(provider: \"test\") { providers } }",
+                    json!({}),
+                )
+                .await;
+            ok(&r);
+            true
+        }
+        CredentialChange::LinkByEmail => {
+            provider.unwrap().sign_in_as("ann-at-provider", ANN, true);
+            let end = browser().get(app.url("/auth/test")).send().await.unwrap();
+            assert!(outcome(&end).is_ok(), "{}", end.url());
+            true
+        }
     }
 }
 
@@ -225,9 +269,19 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
         UndoEmailChange,
         Deactivate,
         ChangeRole,
+        LinkIdentity,
+        UnlinkIdentity,
+        LinkByEmail,
     ];
     for change in rows {
-        let app = spawn_app_with(unlimited_mail_per_address).await;
+        let provider = match change.needs_provider() {
+            true => Some(Provider::start().await),
+            false => None,
+        };
+        let app = match &provider {
+            Some(provider) => app_with_config(provider, |_| {}, unlimited_mail_per_address).await,
+            None => spawn_app_with(unlimited_mail_per_address).await,
+        };
         let root = match change {
             Deactivate | ChangeRole => Some(admin(&app).await),
             _ => None,
@@ -243,6 +297,17 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
             account.address = ANN_NEW;
             account.other = app.login_tokens(ANN_NEW, PASSWORD).await;
         }
+        if matches!(change, UnlinkIdentity) {
+            // The identity to unlink, linked first; the proofs (and the
+            // sessions that hold them) come after it.
+            provider
+                .as_ref()
+                .unwrap()
+                .sign_in_as("ann-elsewhere", "ann.work@example.org", true);
+            assert_eq!(link_provider(&app, &account.changer.access).await, Ok(()));
+            account.changer = app.login_tokens(ANN, PASSWORD).await;
+            account.other = app.login_tokens(ANN, PASSWORD).await;
+        }
         // Proofs issued before the change. A reset can only be probed with a
         // change link (a new reset link replaces older ones anyway), and a
         // change of address only with a reset link (it spends its own).
@@ -255,7 +320,7 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
             _ => Some(reset_link(&app, account.address).await),
         };
 
-        let other_survives = make(&app, change, &mut account, root.as_ref()).await;
+        let other_survives = make(&app, change, &mut account, root.as_ref(), provider.as_ref()).await;
 
         if let Some(token) = pending_change {
             let r = app.gql(CONFIRM, json!({ "t": token })).await;
