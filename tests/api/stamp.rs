@@ -37,11 +37,17 @@ enum CredentialChange {
     UnlinkIdentity,
     /// A provider sign-in whose verified address is the account's links it.
     LinkByEmail,
+    /// The owner of the address of an account nobody confirmed signs in with
+    /// a provider that verified it (confirmation off, so the account was in use).
+    Claim,
 }
 
 impl CredentialChange {
     fn needs_provider(self) -> bool {
-        matches!(self, Self::LinkIdentity | Self::UnlinkIdentity | Self::LinkByEmail)
+        matches!(
+            self,
+            Self::LinkIdentity | Self::UnlinkIdentity | Self::LinkByEmail | Self::Claim
+        )
     }
 }
 
@@ -104,7 +110,15 @@ async fn account(app: &TestApp, change: CredentialChange) -> Account {
         change,
         CredentialChange::DisableTotp | CredentialChange::RegenerateRecoveryCodes
     );
-    let (changer, authenticator, recovery_codes) = if with_totp {
+    let (changer, authenticator, recovery_codes) = if matches!(change, CredentialChange::Claim) {
+        let r = app
+            .gql(
+                "mutation($i: SignupInput!) { signup(input: $i) { auth { accessToken refreshToken } } }",
+                json!({ "i": { "email": ANN, "password": PASSWORD } }),
+            )
+            .await;
+        (Tokens::from_auth(&r["data"]["signup"]["auth"]), None, Vec::new())
+    } else if with_totp {
         let (tokens, authenticator, codes) = enrolled(app, ANN).await;
         (tokens, Some(authenticator), codes)
     } else {
@@ -247,11 +261,12 @@ async fn make(
             ok(&r);
             true
         }
-        CredentialChange::LinkByEmail => {
+        CredentialChange::LinkByEmail | CredentialChange::Claim => {
             provider.unwrap().sign_in_as("ann-at-provider", ANN, true);
             let end = browser().get(app.url("/auth/test")).send().await.unwrap();
             assert!(outcome(&end).is_ok(), "{}", end.url());
-            true
+            // A claim ends every session.
+            matches!(change, CredentialChange::LinkByEmail)
         }
     }
 }
@@ -272,6 +287,7 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
         LinkIdentity,
         UnlinkIdentity,
         LinkByEmail,
+        Claim,
     ];
     for change in rows {
         let provider = match change.needs_provider() {
@@ -279,7 +295,17 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
             false => None,
         };
         let app = match &provider {
-            Some(provider) => app_with_config(provider, |_| {}, unlimited_mail_per_address).await,
+            Some(provider) => {
+                app_with_config(
+                    provider,
+                    |_| {},
+                    |c| {
+                        unlimited_mail_per_address(c);
+                        c.require_email_confirmation = !matches!(change, Claim);
+                    },
+                )
+                .await
+            }
             None => spawn_app_with(unlimited_mail_per_address).await,
         };
         let root = match change {
