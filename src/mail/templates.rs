@@ -5,6 +5,9 @@ use html_escape::encode_text as text;
 
 use super::{Mail, MailKind};
 
+mod providers;
+pub use providers::*;
+
 fn compose(kind: MailKind, to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) -> Mail {
     let mut plain = lines.join("\n\n");
     let mut html = String::from("<!DOCTYPE html><html><body style=\"font-family:sans-serif\">");
@@ -185,24 +188,6 @@ pub fn address_wanted(to: &str) -> Mail {
         to,
         "Someone tried to use your email address",
         "Someone asked to move another account to this address. It is yours, so nothing changed.",
-    )
-}
-
-/// An identity of `provider` was linked to the account.
-pub fn identity_linked(to: &str, provider: &str) -> Mail {
-    notice(
-        to,
-        "A sign-in provider was linked",
-        &format!("Your account can now be signed in to with {provider}."),
-    )
-}
-
-/// An identity of `provider` was unlinked from the account.
-pub fn identity_unlinked(to: &str, provider: &str) -> Mail {
-    notice(
-        to,
-        "A sign-in provider was unlinked",
-        &format!("Your account can no longer be signed in to with {provider}."),
     )
 }
 

@@ -95,6 +95,8 @@ impl OAuth {
             });
         }
         events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+        // A new way in: proofs issued before it stop counting.
+        parts.sessions.renew_stamp(&mut tx, user.id, None).await?;
         parts
             .outbox
             .enqueue(&mut tx, templates::identity_linked(&user.email, provider))
@@ -138,6 +140,8 @@ impl OAuth {
             .exec(&*tx)
             .await?;
         events::record(&*tx, user.id, EventKind::IdentityUnlinked, client).await?;
+        // The caller's own proof carries over; every other one dies.
+        parts.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;
         parts
             .outbox
             .enqueue(&mut tx, templates::identity_unlinked(&user.email, provider))

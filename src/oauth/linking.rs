@@ -2,8 +2,9 @@
 //!
 //! 1. An identity already linked signs its account in.
 //! 2. Else an account with the same address is linked, only if the provider
-//!    verified the address; if that account never confirmed it, its password
-//!    goes and its sessions end, so whoever pre-registered the address gets nothing.
+//!    verified the address; if that account never confirmed it, it is
+//!    claimed (`claim.rs`): reset to the claimant's sign-in alone, so
+//!    whoever pre-registered the address keeps nothing.
 //! 3. Else a new account is made, confirmed and without a password.
 //! 4. An address the provider did not verify never links and never creates.
 //!
@@ -68,12 +69,15 @@ impl OAuth {
                     self.record_refusal(user.id, client).await;
                     return Err(AppError::Forbidden("this account is disabled"));
                 }
-                Some(user) => {
-                    if user.email_verified_at.is_none() {
-                        parts.sessions.revoke_all(&mut tx, user.id, None).await?;
-                    }
-                    let user = federated::claim_verified(&tx, user).await?;
+                Some(user) if user.email_verified_at.is_none() => {
+                    let user = self.claim(&mut tx, user, provider, client).await?;
                     events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+                    user
+                }
+                Some(user) => {
+                    events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+                    // A new way in: proofs issued before it stop counting.
+                    parts.sessions.renew_stamp(&mut tx, user.id, None).await?;
                     let notice = templates::identity_linked(&user.email, provider);
                     parts.outbox.enqueue(&mut tx, notice).await?;
                     user

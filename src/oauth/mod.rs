@@ -6,6 +6,7 @@
 //! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
 //! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
 
+mod claim;
 mod flow;
 mod github;
 mod handover;

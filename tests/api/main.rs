@@ -32,6 +32,7 @@ mod mail_tls;
 mod metrics;
 mod mfa;
 mod oauth;
+mod oauth_claim;
 mod oidc_provider;
 mod outage;
 mod persisted;

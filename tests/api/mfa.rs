@@ -31,7 +31,14 @@ impl Authenticator {
 /// A signed-in user with MFA on: their tokens, authenticator and recovery codes.
 pub async fn enrolled(app: &TestApp, email: &str) -> (Tokens, Authenticator, Vec<String>) {
     let me = app.user_with_tokens(email).await;
-    let setup = app.gql_as(&me.access, SETUP, json!({})).await;
+    let (authenticator, codes) = enrol(app, &me.access, email).await;
+    (me, authenticator, codes)
+}
+
+/// Turns TOTP on for the account of `access` (whose address is `email`):
+/// its authenticator and recovery codes.
+pub async fn enrol(app: &TestApp, access: &str, email: &str) -> (Authenticator, Vec<String>) {
+    let setup = app.gql_as(access, SETUP, json!({})).await;
     let secret = setup["data"]["setupMfa"]["secret"]
         .as_str()
         .unwrap_or_else(|| panic!("{setup}"));
@@ -41,14 +48,14 @@ pub async fn enrolled(app: &TestApp, email: &str) -> (Tokens, Authenticator, Vec
         .with_account_name(email.to_owned())
         .build();
     let app_totp = Authenticator(built.unwrap());
-    let enabled = app.gql_as(&me.access, ENABLE, json!({ "c": app_totp.code(0) })).await;
+    let enabled = app.gql_as(access, ENABLE, json!({ "c": app_totp.code(0) })).await;
     let codes = enabled["data"]["enableMfa"]["codes"]
         .as_array()
         .unwrap_or_else(|| panic!("{enabled}"))
         .iter()
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
-    (me, app_totp, codes)
+    (app_totp, codes)
 }
 
 /// The six-digit code of a mailed "Your … code is 123456." line.

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use crate::admin::admin;
 use crate::helpers::{PASSWORD, TestApp, Tokens, code, spawn_app_with, unlimited_mail_per_address};
 use crate::mfa::{Authenticator, enrolled};
+use crate::oauth::{app_with_config, browser, link_provider, outcome};
+use crate::oidc_provider::Provider;
 
 const ANN: &str = "ann@example.com";
 const ANN_NEW: &str = "ann.new@example.com";
@@ -29,6 +31,24 @@ enum CredentialChange {
     UndoEmailChange,
     Deactivate,
     ChangeRole,
+    /// `linkIdentity` and its browser flow.
+    LinkIdentity,
+    /// `unlinkIdentity` of an identity linked before the proofs.
+    UnlinkIdentity,
+    /// A provider sign-in whose verified address is the account's links it.
+    LinkByEmail,
+    /// The owner of the address of an account nobody confirmed signs in with
+    /// a provider that verified it (confirmation off, so the account was in use).
+    Claim,
+}
+
+impl CredentialChange {
+    fn needs_provider(self) -> bool {
+        matches!(
+            self,
+            Self::LinkIdentity | Self::UnlinkIdentity | Self::LinkByEmail | Self::Claim
+        )
+    }
 }
 
 /// What one row's account looks like before the change.
@@ -90,7 +110,15 @@ async fn account(app: &TestApp, change: CredentialChange) -> Account {
         change,
         CredentialChange::DisableTotp | CredentialChange::RegenerateRecoveryCodes
     );
-    let (changer, authenticator, recovery_codes) = if with_totp {
+    let (changer, authenticator, recovery_codes) = if matches!(change, CredentialChange::Claim) {
+        let r = app
+            .gql(
+                "mutation($i: SignupInput!) { signup(input: $i) { auth { accessToken refreshToken } } }",
+                json!({ "i": { "email": ANN, "password": PASSWORD } }),
+            )
+            .await;
+        (Tokens::from_auth(&r["data"]["signup"]["auth"]), None, Vec::new())
+    } else if with_totp {
         let (tokens, authenticator, codes) = enrolled(app, ANN).await;
         (tokens, Some(authenticator), codes)
     } else {
@@ -112,7 +140,13 @@ fn ok(r: &Value) {
 }
 
 /// Makes `change`; returns whether the other session survives it.
-async fn make(app: &TestApp, change: CredentialChange, account: &mut Account, root: Option<&Tokens>) -> bool {
+async fn make(
+    app: &TestApp,
+    change: CredentialChange,
+    account: &mut Account,
+    root: Option<&Tokens>,
+    provider: Option<&Provider>,
+) -> bool {
     let access = account.changer.access.clone();
     match change {
         CredentialChange::ChangePassword => {
@@ -209,6 +243,31 @@ async fn make(app: &TestApp, change: CredentialChange, account: &mut Account, ro
                 .await);
             true
         }
+        CredentialChange::LinkIdentity => {
+            provider
+                .unwrap()
+                .sign_in_as("ann-elsewhere", "ann.work@example.org", true);
+            assert_eq!(link_provider(app, &access).await, Ok(()));
+            true
+        }
+        CredentialChange::UnlinkIdentity => {
+            let r = app
+                .gql_as(
+                    &access,
+                    "mutation { unlinkIdentity(provider: \"test\") { providers } }",
+                    json!({}),
+                )
+                .await;
+            ok(&r);
+            true
+        }
+        CredentialChange::LinkByEmail | CredentialChange::Claim => {
+            provider.unwrap().sign_in_as("ann-at-provider", ANN, true);
+            let end = browser().get(app.url("/auth/test")).send().await.unwrap();
+            assert!(outcome(&end).is_ok(), "{}", end.url());
+            // A claim ends every session.
+            matches!(change, CredentialChange::LinkByEmail)
+        }
     }
 }
 
@@ -225,9 +284,30 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
         UndoEmailChange,
         Deactivate,
         ChangeRole,
+        LinkIdentity,
+        UnlinkIdentity,
+        LinkByEmail,
+        Claim,
     ];
     for change in rows {
-        let app = spawn_app_with(unlimited_mail_per_address).await;
+        let provider = match change.needs_provider() {
+            true => Some(Provider::start().await),
+            false => None,
+        };
+        let app = match &provider {
+            Some(provider) => {
+                app_with_config(
+                    provider,
+                    |_| {},
+                    |c| {
+                        unlimited_mail_per_address(c);
+                        c.require_email_confirmation = !matches!(change, Claim);
+                    },
+                )
+                .await
+            }
+            None => spawn_app_with(unlimited_mail_per_address).await,
+        };
         let root = match change {
             Deactivate | ChangeRole => Some(admin(&app).await),
             _ => None,
@@ -243,6 +323,17 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
             account.address = ANN_NEW;
             account.other = app.login_tokens(ANN_NEW, PASSWORD).await;
         }
+        if matches!(change, UnlinkIdentity) {
+            // The identity to unlink, linked first; the proofs (and the
+            // sessions that hold them) come after it.
+            provider
+                .as_ref()
+                .unwrap()
+                .sign_in_as("ann-elsewhere", "ann.work@example.org", true);
+            assert_eq!(link_provider(&app, &account.changer.access).await, Ok(()));
+            account.changer = app.login_tokens(ANN, PASSWORD).await;
+            account.other = app.login_tokens(ANN, PASSWORD).await;
+        }
         // Proofs issued before the change. A reset can only be probed with a
         // change link (a new reset link replaces older ones anyway), and a
         // change of address only with a reset link (it spends its own).
@@ -255,7 +346,7 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
             _ => Some(reset_link(&app, account.address).await),
         };
 
-        let other_survives = make(&app, change, &mut account, root.as_ref()).await;
+        let other_survives = make(&app, change, &mut account, root.as_ref(), provider.as_ref()).await;
 
         if let Some(token) = pending_change {
             let r = app.gql(CONFIRM, json!({ "t": token })).await;
