@@ -1,5 +1,6 @@
 //! The `authql` binary itself: configuration errors, development secrets,
-//! logs free of secrets, durability, and the commands besides `serve`.
+//! logs free of secrets, durability, the commands besides `serve`, and the
+//! README's walk-through against the binary.
 
 #[path = "../api/smtp.rs"]
 #[allow(dead_code)]
@@ -13,6 +14,7 @@ mod tls;
 
 mod commands;
 mod config;
+mod readme;
 mod running;
 mod server;
 
