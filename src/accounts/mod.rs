@@ -13,6 +13,7 @@ mod delete;
 mod email;
 mod email_change;
 pub mod federated;
+mod handles;
 pub mod password;
 mod password_changes;
 mod screening;
@@ -24,10 +25,10 @@ use std::sync::Arc;
 
 pub use admin::{MAX_PAGE, MadeAdmin};
 pub use email::Email;
+pub(crate) use handles::{ensure_free, taken_field};
 pub use screening::PasswordScreen;
 pub use sign_in::{LoginAttempt, LoginName, LoginOutcome};
 pub use signup::{NewAccount, SignupOutcome};
-pub(crate) use signup::{ensure_free, taken_field};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
+use super::handles::{ensure_free, taken_field};
 use super::{Accounts, Email, find_by_email, validate};
 use crate::client::ClientInfo;
-use crate::db::{self, Db};
+use crate::db;
 use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field, unique_violation, violates};
 use crate::events::{self, EventKind};
@@ -248,44 +249,6 @@ impl Accounts {
     }
 }
 
-/// Usernames and phone numbers are public handles: saying one is taken reveals no email.
-/// `owner`'s own handles do not count as taken.
-///
-/// # Errors
-/// `BAD_USER_INPUT` on the taken handle's field; database errors.
-pub(crate) async fn ensure_free(
-    db: &Db,
-    username: Option<&str>,
-    phone: Option<&str>,
-    owner: Option<Uuid>,
-) -> AppResult<()> {
-    let checks = [
-        (
-            users::Column::Username,
-            username,
-            Field::Username,
-            "this username is taken",
-        ),
-        (
-            users::Column::PhoneNumber,
-            phone,
-            Field::PhoneNumber,
-            "this phone number is taken",
-        ),
-    ];
-    for (column, value, field, message) in checks {
-        let Some(value) = value else { continue };
-        let mut query = users::Entity::find().filter(column.eq(value));
-        if let Some(owner) = owner {
-            query = query.filter(users::Column::Id.ne(owner));
-        }
-        if query.count(&db.read).await? > 0 {
-            return Err(AppError::bad_input(field, message));
-        }
-    }
-    Ok(())
-}
-
 /// A new, unconfirmed, active USER account with a password and nothing else.
 pub(super) fn new_user(email: &Email, password_hash: String) -> users::ActiveModel {
     let now = db::now();
@@ -309,16 +272,5 @@ pub(super) fn new_user(email: &Email, password_hash: String) -> users::ActiveMod
         updated_at: Set(now),
         last_active_at: Set(None),
         security_stamp: Set(0),
-    }
-}
-
-/// The field error for a unique violation that raced past [`ensure_free`].
-pub(crate) fn taken_field(constraint: &str) -> Option<AppError> {
-    if violates(constraint, "users", "username") {
-        Some(AppError::bad_input(Field::Username, "this username is taken"))
-    } else if violates(constraint, "users", "phone_number") {
-        Some(AppError::bad_input(Field::PhoneNumber, "this phone number is taken"))
-    } else {
-        None
     }
 }
