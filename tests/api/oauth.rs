@@ -45,6 +45,8 @@ pub async fn app_with_config(
         scopes: vec!["email".to_owned()],
         extra_audiences: vec![APP_CLIENT_ID.to_owned()],
         require_nonce: false,
+        // Trusted like Google unless a test says otherwise (tests/api/oauth_trust.rs).
+        link_by_email: true,
     };
     tweak(&mut config);
     spawn_app_with(move |c| {
@@ -355,6 +357,7 @@ async fn a_provider_that_is_down_or_silent_ends_in_service_unavailable_in_bounde
                 scopes: Vec::new(),
                 extra_audiences: Vec::new(),
                 require_nonce: false,
+                link_by_email: false,
             }];
             c.oauth.timeout = Duration::from_secs(1);
         })
@@ -525,6 +528,7 @@ async fn app_with_github(double: &crate::github_double::GitHubDouble) -> TestApp
             client_secret: Secret::new(CLIENT_SECRET),
             auth_url: url.clone(),
             api_url: url,
+            link_by_email: true,
         });
         c.oauth.timeout = Duration::from_secs(2);
     })
