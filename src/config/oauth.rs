@@ -90,9 +90,13 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
     }
     for name in list("OIDC_PROVIDERS") {
         let name = name.to_lowercase();
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || providers.iter().any(|p| p.name == name) {
+        // At most 64: a login code carries the name beside a PKCE challenge.
+        if name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || providers.iter().any(|p| p.name == name)
+        {
             return Err(ConfigError(format!(
-                "OIDC_PROVIDERS: `{name}` must be letters, digits or _, and named once"
+                "OIDC_PROVIDERS: `{name}` must be at most 64 letters, digits or _, and named once"
             )));
         }
         let key = |suffix: &str| format!("OIDC_{}_{suffix}", name.to_uppercase());

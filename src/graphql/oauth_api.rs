@@ -42,9 +42,21 @@ pub struct OAuthMutation;
 
 #[Object]
 impl OAuthMutation {
-    /// Trades the one-time code of a provider sign-in (60 s, once) for what `login` answers.
-    async fn exchange_login_code(&self, ctx: &Context<'_>, code: String) -> GqlResult<LoginPayload> {
-        let outcome = state(ctx)?.oauth.exchange_login_code(&code, client(ctx)?).await?;
+    /// Trades the one-time code of a provider sign-in (60 s, once, whatever
+    /// the outcome) for what `login` answers. `codeVerifier` is the PKCE
+    /// verifier whose S256 challenge the app added to `authorizeUrl`; only a
+    /// code shown on authql's own outcome page (no `redirect_to`, no
+    /// FRONTEND_URL) was issued without a challenge.
+    async fn exchange_login_code(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        code_verifier: Option<String>,
+    ) -> GqlResult<LoginPayload> {
+        let outcome = state(ctx)?
+            .oauth
+            .exchange_login_code(&code, code_verifier.as_deref(), client(ctx)?)
+            .await?;
         deliver_login(ctx, outcome)
     }
 

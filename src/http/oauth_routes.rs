@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::cookies;
 use super::responses::html_page;
 use crate::error::ErrorCode;
-use crate::oauth::{Callback, FLOW_SECONDS, FlowEnd};
+use crate::oauth::{Callback, FLOW_SECONDS, FlowEnd, Refused, StartRequest};
 use crate::state::AppState;
 
 /// The flow's cookie: sealed, HttpOnly, sent back only to `/auth`.
@@ -20,6 +20,9 @@ const COOKIE: &str = "authql_oauth";
 #[derive(Deserialize)]
 pub struct StartParams {
     redirect_to: Option<String>,
+    /// The app's PKCE challenge (S256) for the login code.
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
     /// A link intent from `linkIdentity`.
     link: Option<String>,
 }
@@ -45,10 +48,13 @@ pub async fn start(
     Query(params): Query<StartParams>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let started = state
-        .oauth
-        .start(&provider, params.redirect_to.as_deref(), params.link.as_deref())
-        .await;
+    let request = StartRequest {
+        redirect_to: params.redirect_to.as_deref(),
+        code_challenge: params.code_challenge.as_deref(),
+        code_challenge_method: params.code_challenge_method.as_deref(),
+        link: params.link.as_deref(),
+    };
+    let started = state.oauth.start(&provider, request).await;
     match started {
         Ok(started) => Response::builder()
             .status(StatusCode::FOUND)
@@ -56,10 +62,10 @@ pub async fn start(
             .header(header::SET_COOKIE, cookie(state, &started.cookie, FLOW_SECONDS))
             .header(header::CACHE_CONTROL, "no-store")
             .finish(),
-        Err(e) => {
-            e.log();
-            // Never to the refused redirect_to: to the default place.
-            redirect(&with_param(&state.oauth.default_target(), "error", e.code().as_str()))
+        // A refused redirect_to is never where the browser goes: the refusal says where.
+        Err(Refused { target, error }) => {
+            error.log();
+            redirect(&with_param(&target, "error", error.code().as_str()))
         }
     }
 }
