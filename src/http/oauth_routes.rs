@@ -38,7 +38,7 @@ pub struct CallbackParams {
 pub struct OutcomeParams {
     code: Option<String>,
     error: Option<String>,
-    linked: Option<String>,
+    link_code: Option<String>,
 }
 
 /// Sends the browser to the provider, with the flow in a cookie.
@@ -91,7 +91,7 @@ pub async fn callback(
         .await;
     let location = match &finished.outcome {
         Ok(FlowEnd::LoginCode(code)) => with_param(&finished.target, "code", code),
-        Ok(FlowEnd::Linked) => with_param(&finished.target, "linked", &provider),
+        Ok(FlowEnd::LinkCode(code)) => with_param(&finished.target, "link_code", code),
         Err(e) => with_param(&finished.target, "error", e.code().as_str()),
     };
     let mut response = redirect(&location);
@@ -104,11 +104,13 @@ pub async fn callback(
 /// The end of a flow without FRONTEND_URL: the code to trade, or what went wrong.
 #[handler]
 pub fn outcome(Query(params): Query<OutcomeParams>) -> Response {
-    if let (Some(provider), None) = (&params.linked, &params.error) {
+    if let (Some(code), None) = (&params.link_code, &params.error) {
         return html_page(
             StatusCode::OK,
-            "Linked",
-            &format!("Your account can now be signed in to with {provider}. You can close this page."),
+            "Almost linked",
+            &format!(
+                "Your app finishes the link with completeLinkIdentity, signed in as the account that asked (it works once, for 60 seconds): {code}"
+            ),
         );
     }
     match (params.code, params.error) {

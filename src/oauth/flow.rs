@@ -66,8 +66,9 @@ pub struct Started {
 pub enum FlowEnd {
     /// A sign-in: the login code to trade with `exchangeLoginCode`.
     LoginCode(String),
-    /// A link asked for by a signed-in owner.
-    Linked,
+    /// A link asked for by a signed-in owner: the link code its app
+    /// redeems with `completeLinkIdentity`.
+    LinkCode(String),
 }
 
 /// A finished flow: send the browser to `target` with its end or the error.
@@ -99,7 +100,7 @@ impl OAuth {
     }
 
     /// `redirect_to` if it is under FRONTEND_URL or listed in OAUTH_REDIRECT_URIS.
-    fn allowed_target(&self, redirect_to: Option<&str>) -> AppResult<String> {
+    pub(super) fn allowed_target(&self, redirect_to: Option<&str>) -> AppResult<String> {
         let Some(wanted) = redirect_to.filter(|r| !r.is_empty()) else {
             return Ok(self.default_target());
         };
@@ -274,8 +275,8 @@ impl OAuth {
             None => self.oidc_claims(provider, code, flow.verifier, flow.nonce).await?,
         };
         if let Some(intent) = &flow.link {
-            self.link_to_intent(provider, intent, &claims, client).await?;
-            return Ok(FlowEnd::Linked);
+            let code = self.issue_link_code(provider, intent, &claims).await?;
+            return Ok(FlowEnd::LinkCode(code));
         }
         let user = self.account_for(provider, &claims, client).await?;
         let challenge = flow.challenge.as_deref().map(Challenge::from_stored);

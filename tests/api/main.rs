@@ -32,6 +32,7 @@ mod metrics;
 mod mfa;
 mod oauth;
 mod oauth_claim;
+mod oauth_link;
 mod oauth_pkce;
 mod oauth_trust;
 mod oidc_provider;
