@@ -97,6 +97,7 @@ pub enum Field {
     Search,
     File,
     RedirectTo,
+    CodeChallenge,
     Provider,
     IdToken,
     After,

@@ -83,6 +83,11 @@ pub fn listing(command: &Command, matches: &ArgMatches, dotenv: &FromDotenv) -> 
             lines.push((name, line));
         }
     }
+    for (name, default) in super::oauth::env_defaults() {
+        if !lines.iter().any(|(listed, _)| *listed == name) {
+            lines.push((name.clone(), format!("{name}={default}  (default)")));
+        }
+    }
     lines.sort();
     lines.into_iter().map(|(_, line)| line).collect()
 }

@@ -23,6 +23,10 @@ pub struct ProviderConfig {
     pub extra_audiences: Vec<String>,
     /// Whether `signInWithIdToken` needs a nonce (GOOGLE_REQUIRE_NONCE, OIDC_<NAME>_REQUIRE_NONCE).
     pub require_nonce: bool,
+    /// Whether the provider is trusted to verify addresses, so that a new
+    /// identity with the address of an existing account links to it
+    /// (GOOGLE_LINK_BY_EMAIL, default true; OIDC_<NAME>_LINK_BY_EMAIL, default false).
+    pub link_by_email: bool,
 }
 
 /// GitHub (OAuth 2, no OpenID Connect).
@@ -34,6 +38,8 @@ pub struct GitHubConfig {
     pub auth_url: Url,
     /// Where the user and emails APIs live (GITHUB_API_URL).
     pub api_url: Url,
+    /// As [`ProviderConfig::link_by_email`] (GITHUB_LINK_BY_EMAIL, default true).
+    pub link_by_email: bool,
 }
 
 /// Sign-in with providers.
@@ -78,13 +84,19 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
             scopes: vec!["email".to_owned(), "profile".to_owned()],
             extra_audiences: list("GOOGLE_ALLOWED_AUDIENCES"),
             require_nonce: flag("GOOGLE_REQUIRE_NONCE", var("GOOGLE_REQUIRE_NONCE"))?,
+            // Google verifies the addresses it vouches for (those of its own domains, and others it confirmed).
+            link_by_email: flag_or("GOOGLE_LINK_BY_EMAIL", var("GOOGLE_LINK_BY_EMAIL"), true)?,
         });
     }
     for name in list("OIDC_PROVIDERS") {
         let name = name.to_lowercase();
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || providers.iter().any(|p| p.name == name) {
+        // At most 64: a login code carries the name beside a PKCE challenge.
+        if name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || providers.iter().any(|p| p.name == name)
+        {
             return Err(ConfigError(format!(
-                "OIDC_PROVIDERS: `{name}` must be letters, digits or _, and named once"
+                "OIDC_PROVIDERS: `{name}` must be at most 64 letters, digits or _, and named once"
             )));
         }
         let key = |suffix: &str| format!("OIDC_{}_{suffix}", name.to_uppercase());
@@ -104,6 +116,9 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
             },
             extra_audiences: list(&key("ALLOWED_AUDIENCES")),
             require_nonce: flag(&key("REQUIRE_NONCE"), var(&key("REQUIRE_NONCE")))?,
+            // Any provider may say `email_verified` of an address it never checked (or one an
+            // administrator of its tenant typed): trusted only when the operator says so.
+            link_by_email: flag(&key("LINK_BY_EMAIL"), var(&key("LINK_BY_EMAIL")))?,
             name,
         });
     }
@@ -123,6 +138,7 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
                 "GITHUB_API_URL",
                 &var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()),
             )?,
+            link_by_email: flag_or("GITHUB_LINK_BY_EMAIL", var("GITHUB_LINK_BY_EMAIL"), true)?,
         }),
     };
     Ok(OAuthConfig {
@@ -131,6 +147,25 @@ pub fn from_env() -> Result<OAuthConfig, ConfigError> {
         redirect_uris: list("OAUTH_REDIRECT_URIS"),
         timeout: Duration::from_secs(10),
     })
+}
+
+/// The providers' settings that have a default, as `(variable, default)`,
+/// for each provider the environment configures (for `check-config`, which
+/// otherwise lists these variables only when set).
+pub fn env_defaults() -> Vec<(String, &'static str)> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let mut defaults = Vec::new();
+    if set("GOOGLE_CLIENT_ID") {
+        defaults.push(("GOOGLE_LINK_BY_EMAIL".to_owned(), "true"));
+    }
+    if set("GITHUB_CLIENT_ID") {
+        defaults.push(("GITHUB_LINK_BY_EMAIL".to_owned(), "true"));
+    }
+    let names = std::env::var("OIDC_PROVIDERS").unwrap_or_default();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        defaults.push((format!("OIDC_{}_LINK_BY_EMAIL", name.to_uppercase()), "false"));
+    }
+    defaults
 }
 
 fn issuer_url(variable: &str, value: &str) -> Result<Url, ConfigError> {
@@ -142,8 +177,13 @@ fn issuer_url(variable: &str, value: &str) -> Result<Url, ConfigError> {
 
 /// A true/false setting (also 1/0, yes/no, on/off; unset is false).
 fn flag(variable: &str, value: Option<String>) -> Result<bool, ConfigError> {
+    flag_or(variable, value, false)
+}
+
+/// A true/false setting as [`flag`], `default` when unset.
+fn flag_or(variable: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
     match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None => Ok(false),
+        None => Ok(default),
         Some("true" | "1" | "yes" | "on") => Ok(true),
         Some("false" | "0" | "no" | "off") => Ok(false),
         Some(_) => Err(ConfigError(format!("{variable}: expected true or false"))),
@@ -152,7 +192,7 @@ fn flag(variable: &str, value: Option<String>) -> Result<bool, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use super::flag;
+    use super::{flag, flag_or};
 
     #[test]
     fn a_flag_is_false_unless_set_and_refuses_what_is_neither() {
@@ -161,5 +201,7 @@ mod tests {
         assert!(!flag("X", Some("off".into())).unwrap());
         let err = flag("OIDC_CORP_REQUIRE_NONCE", Some("maybe".into())).unwrap_err();
         assert!(err.0.contains("OIDC_CORP_REQUIRE_NONCE"), "{err}");
+        assert!(flag_or("GITHUB_LINK_BY_EMAIL", None, true).unwrap());
+        assert!(!flag_or("GITHUB_LINK_BY_EMAIL", Some("false".into()), true).unwrap());
     }
 }

@@ -53,6 +53,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Search => "search",
         Field::File => "file",
         Field::RedirectTo => "redirectTo",
+        Field::CodeChallenge => "codeChallenge",
         Field::Provider => "provider",
         Field::IdToken => "idToken",
         Field::After => "after",

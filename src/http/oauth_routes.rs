@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::cookies;
 use super::responses::html_page;
 use crate::error::ErrorCode;
-use crate::oauth::{Callback, FLOW_SECONDS, FlowEnd};
+use crate::oauth::{Callback, FLOW_SECONDS, FlowEnd, Refused, StartRequest};
 use crate::state::AppState;
 
 /// The flow's cookie: sealed, HttpOnly, sent back only to `/auth`.
@@ -20,6 +20,9 @@ const COOKIE: &str = "authql_oauth";
 #[derive(Deserialize)]
 pub struct StartParams {
     redirect_to: Option<String>,
+    /// The app's PKCE challenge (S256) for the login code.
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
     /// A link intent from `linkIdentity`.
     link: Option<String>,
 }
@@ -35,7 +38,7 @@ pub struct CallbackParams {
 pub struct OutcomeParams {
     code: Option<String>,
     error: Option<String>,
-    linked: Option<String>,
+    link_code: Option<String>,
 }
 
 /// Sends the browser to the provider, with the flow in a cookie.
@@ -45,10 +48,13 @@ pub async fn start(
     Query(params): Query<StartParams>,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let started = state
-        .oauth
-        .start(&provider, params.redirect_to.as_deref(), params.link.as_deref())
-        .await;
+    let request = StartRequest {
+        redirect_to: params.redirect_to.as_deref(),
+        code_challenge: params.code_challenge.as_deref(),
+        code_challenge_method: params.code_challenge_method.as_deref(),
+        link: params.link.as_deref(),
+    };
+    let started = state.oauth.start(&provider, request).await;
     match started {
         Ok(started) => Response::builder()
             .status(StatusCode::FOUND)
@@ -56,10 +62,10 @@ pub async fn start(
             .header(header::SET_COOKIE, cookie(state, &started.cookie, FLOW_SECONDS))
             .header(header::CACHE_CONTROL, "no-store")
             .finish(),
-        Err(e) => {
-            e.log();
-            // Never to the refused redirect_to: to the default place.
-            redirect(&with_param(&state.oauth.default_target(), "error", e.code().as_str()))
+        // A refused redirect_to is never where the browser goes: the refusal says where.
+        Err(Refused { target, error }) => {
+            error.log();
+            redirect(&with_param(&target, "error", error.code().as_str()))
         }
     }
 }
@@ -85,7 +91,7 @@ pub async fn callback(
         .await;
     let location = match &finished.outcome {
         Ok(FlowEnd::LoginCode(code)) => with_param(&finished.target, "code", code),
-        Ok(FlowEnd::Linked) => with_param(&finished.target, "linked", &provider),
+        Ok(FlowEnd::LinkCode(code)) => with_param(&finished.target, "link_code", code),
         Err(e) => with_param(&finished.target, "error", e.code().as_str()),
     };
     let mut response = redirect(&location);
@@ -98,11 +104,13 @@ pub async fn callback(
 /// The end of a flow without FRONTEND_URL: the code to trade, or what went wrong.
 #[handler]
 pub fn outcome(Query(params): Query<OutcomeParams>) -> Response {
-    if let (Some(provider), None) = (&params.linked, &params.error) {
+    if let (Some(code), None) = (&params.link_code, &params.error) {
         return html_page(
             StatusCode::OK,
-            "Linked",
-            &format!("Your account can now be signed in to with {provider}. You can close this page."),
+            "Almost linked",
+            &format!(
+                "Your app finishes the link with completeLinkIdentity, signed in as the account that asked (it works once, for 60 seconds): {code}"
+            ),
         );
     }
     match (params.code, params.error) {

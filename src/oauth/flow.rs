@@ -10,6 +10,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use super::pkce::Challenge;
 use super::provider::ProviderClaims;
 use super::{OAuth, refused};
 use crate::client::ClientInfo;
@@ -32,6 +33,26 @@ struct FlowState {
     expires: i64,
     /// A link intent: the flow links the identity to the account that asked, instead of signing in.
     link: Option<String>,
+    /// The app's PKCE challenge, stored with the login code.
+    #[serde(default)]
+    challenge: Option<String>,
+}
+
+/// What the app asked for when it sent the browser to `/auth/{provider}`.
+#[derive(Default)]
+pub struct StartRequest<'a> {
+    pub redirect_to: Option<&'a str>,
+    /// `code_challenge` and `code_challenge_method` (see `pkce`).
+    pub code_challenge: Option<&'a str>,
+    pub code_challenge_method: Option<&'a str>,
+    /// A link intent from `linkIdentity`.
+    pub link: Option<&'a str>,
+}
+
+/// A flow refused before it went to the provider: where the browser goes, and why.
+pub struct Refused {
+    pub target: String,
+    pub error: AppError,
 }
 
 /// A started flow: send the browser to `location` with `cookie` set.
@@ -45,8 +66,9 @@ pub struct Started {
 pub enum FlowEnd {
     /// A sign-in: the login code to trade with `exchangeLoginCode`.
     LoginCode(String),
-    /// A link asked for by a signed-in owner.
-    Linked,
+    /// A link asked for by a signed-in owner: the link code its app
+    /// redeems with `completeLinkIdentity`.
+    LinkCode(String),
 }
 
 /// A finished flow: send the browser to `target` with its end or the error.
@@ -78,7 +100,7 @@ impl OAuth {
     }
 
     /// `redirect_to` if it is under FRONTEND_URL or listed in OAUTH_REDIRECT_URIS.
-    fn allowed_target(&self, redirect_to: Option<&str>) -> AppResult<String> {
+    pub(super) fn allowed_target(&self, redirect_to: Option<&str>) -> AppResult<String> {
         let Some(wanted) = redirect_to.filter(|r| !r.is_empty()) else {
             return Ok(self.default_target());
         };
@@ -97,16 +119,47 @@ impl OAuth {
     }
 
     /// Starts a sign-in with `provider`, ending at `redirect_to`; with
-    /// `link` (an intent from `linkIdentity`), a link instead.
+    /// `link` (an intent from `linkIdentity`), a link instead. A sign-in
+    /// whose code leaves authql (a `redirect_to`, or FRONTEND_URL) needs the
+    /// app's S256 challenge; only authql's own outcome page goes without.
     ///
     /// # Errors
     /// `FORBIDDEN` for an unknown provider; `BAD_USER_INPUT` for a target not
-    /// allowed; `SERVICE_UNAVAILABLE` when the provider cannot be reached.
+    /// allowed, or a missing or `plain` challenge; `SERVICE_UNAVAILABLE` when
+    /// the provider cannot be reached. Each with where the browser goes.
     // Nothing of the request is a span field: the provider name and target are the client's words.
     #[tracing::instrument(skip_all)]
-    pub async fn start(&self, provider: &str, redirect_to: Option<&str>, link: Option<&str>) -> AppResult<Started> {
-        self.ensure_known(provider)?;
-        let target = self.allowed_target(redirect_to)?;
+    pub async fn start(&self, provider: &str, request: StartRequest<'_>) -> Result<Started, Refused> {
+        let refused_early = |error| Refused {
+            target: self.default_target(),
+            error,
+        };
+        self.ensure_known(provider).map_err(refused_early)?;
+        let target = self.allowed_target(request.redirect_to).map_err(refused_early)?;
+        let refuse = |error| Refused {
+            target: target.clone(),
+            error,
+        };
+        let app_challenge = Challenge::parse(request.code_challenge, request.code_challenge_method).map_err(refuse)?;
+        let leaves_authql = request.redirect_to.is_some_and(|r| !r.is_empty()) || self.parts().links.has_frontend();
+        if request.link.is_none() && leaves_authql && app_challenge.is_none() {
+            return Err(refuse(AppError::bad_input(
+                crate::error::Field::CodeChallenge,
+                "a code_challenge (S256) is required when the sign-in ends in an app",
+            )));
+        }
+        self.redirect_to_provider(provider, target.clone(), app_challenge, request.link)
+            .await
+            .map_err(refuse)
+    }
+
+    async fn redirect_to_provider(
+        &self,
+        provider: &str,
+        target: String,
+        app_challenge: Option<Challenge>,
+        link: Option<&str>,
+    ) -> AppResult<Started> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (location, state, nonce) = match self.github(provider) {
             // No ID token, so no nonce.
@@ -124,6 +177,7 @@ impl OAuth {
             target,
             expires: chrono::Utc::now().timestamp() + FLOW_SECONDS,
             link: link.map(str::to_owned),
+            challenge: app_challenge.map(|c| c.as_str().to_owned()),
         };
         let json = serde_json::to_vec(&flow).map_err(|e| AppError::internal(format!("flow state: {e}")))?;
         Ok(Started {
@@ -221,15 +275,16 @@ impl OAuth {
             None => self.oidc_claims(provider, code, flow.verifier, flow.nonce).await?,
         };
         if let Some(intent) = &flow.link {
-            self.link_to_intent(provider, intent, &claims, client).await?;
-            return Ok(FlowEnd::Linked);
+            let code = self.issue_link_code(provider, intent, &claims).await?;
+            return Ok(FlowEnd::LinkCode(code));
         }
         let user = self.account_for(provider, &claims, client).await?;
+        let challenge = flow.challenge.as_deref().map(Challenge::from_stored);
         let code = one_time::create_carrying(
             self.parts().db.writer(),
             user.id,
             Purpose::LoginCode,
-            Some(provider.to_owned()),
+            Some(super::handover::login_code_payload(provider, challenge.as_ref())),
         )
         .await?;
         Ok(FlowEnd::LoginCode(code))

@@ -4,6 +4,7 @@
 use openidconnect::Nonce;
 use openidconnect::core::CoreIdToken;
 
+use super::pkce::Challenge;
 use super::{OAuth, refused, replay};
 use crate::accounts::LoginOutcome;
 use crate::client::ClientInfo;
@@ -61,22 +62,42 @@ impl OAuth {
         self.sign_in(user, provider, client).await
     }
 
-    /// Trades a login code (60 s, once) for what a login answers.
+    /// Trades a login code (60 s, once) for what a login answers, with the
+    /// PKCE verifier of the challenge it was issued with. The code is spent
+    /// by any attempt, right or wrong: one that reached someone without the
+    /// verifier is treated as compromised, and the app starts over.
     ///
     /// # Errors
-    /// `INVALID_TOKEN` for an unknown, spent or expired code; `FORBIDDEN` for
-    /// an account switched off meanwhile; `RATE_LIMITED`.
+    /// `INVALID_TOKEN` for an unknown, spent or expired code, or a missing or
+    /// wrong verifier; `FORBIDDEN` for an account switched off meanwhile;
+    /// `RATE_LIMITED`.
     #[tracing::instrument(skip_all)]
-    pub async fn exchange_login_code(&self, code: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
+    pub async fn exchange_login_code(
+        &self,
+        code: &str,
+        verifier: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<LoginOutcome> {
         let parts = self.parts();
         parts.limits.check(Limit::MailedToken, client.ip, None).await?;
         let row = one_time::consume(parts.db.writer(), code, Purpose::LoginCode).await?;
-        let provider = row.payload.unwrap_or_default();
+        let payload = row.payload.unwrap_or_default();
+        let (provider, challenge) = match payload.split_once(' ') {
+            Some((provider, challenge)) => (provider, Some(Challenge::from_stored(challenge))),
+            None => (payload.as_str(), None),
+        };
+        if let Some(challenge) = challenge
+            && !verifier.is_some_and(|v| challenge.is_met_by(v))
+        {
+            let refusal = AppError::InvalidToken;
+            refused(provider, &refusal, client);
+            return Err(refusal);
+        }
         let user = reread_from_writer(&parts.db, row.user_id).await.map_err(|e| match e {
             AppError::Unauthenticated => AppError::InvalidToken,
             other => other,
         })?;
-        self.sign_in(user, &provider, client).await
+        self.sign_in(user, provider, client).await
     }
 
     /// Signs in `user`, vouched for by `provider`: a session, or the second
@@ -94,5 +115,16 @@ impl OAuth {
             .start(user, client, SignInMethod::Provider)
             .await?;
         Ok(LoginOutcome::SignedIn(Box::new(bundle)))
+    }
+}
+
+/// What a login code carries: the provider that signed the person in, and
+/// the app's PKCE challenge if there was one (`provider challenge`: a
+/// provider's name has no space, and the two fit the 255 characters of
+/// `one_time_tokens.payload`, as names are at most 64).
+pub(super) fn login_code_payload(provider: &str, challenge: Option<&Challenge>) -> String {
+    match challenge {
+        Some(challenge) => format!("{provider} {}", challenge.as_str()),
+        None => provider.to_owned(),
     }
 }

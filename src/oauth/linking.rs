@@ -7,6 +7,9 @@
 //!    whoever pre-registered the address keeps nothing.
 //! 3. Else a new account is made, confirmed and without a password.
 //! 4. An address the provider did not verify never links and never creates.
+//! 5. Rule 2 holds only for providers trusted to verify addresses
+//!    (`*_LINK_BY_EMAIL`); any other's identity with a taken address is
+//!    refused as in 4, and the owner of the address is told.
 //!
 //! A switched-off account is refused.
 
@@ -69,6 +72,13 @@ impl OAuth {
                     self.record_refusal(user.id, client).await;
                     return Err(AppError::Forbidden("this account is disabled"));
                 }
+                Some(user) if !self.links_by_email(provider) => {
+                    drop(tx);
+                    self.refuse_taken_address(&user, provider, client).await;
+                    return Err(AppError::Forbidden(
+                        "this provider is not trusted to vouch for an address that is registered",
+                    ));
+                }
                 Some(user) if user.email_verified_at.is_none() => {
                     let user = self.claim(&mut tx, user, provider, client).await?;
                     events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
@@ -98,6 +108,32 @@ impl OAuth {
         }
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// Whether `provider` is trusted to verify addresses (`*_LINK_BY_EMAIL`).
+    fn links_by_email(&self, provider: &str) -> bool {
+        match self.github(provider) {
+            Some(github) => github.config.link_by_email,
+            None => self.provider(provider).is_ok_and(|p| p.config.link_by_email),
+        }
+    }
+
+    /// Records on `owner`'s account that a provider not trusted to verify
+    /// addresses presented theirs, and tells them, outside the refused
+    /// transaction; a failure is logged, not answered.
+    async fn refuse_taken_address(&self, owner: &users::Model, provider: &str, client: &ClientInfo) {
+        let parts = self.parts();
+        let recorded = async {
+            let mut tx = parts.db.begin().await?;
+            events::record(&*tx, owner.id, EventKind::ProviderSignInRefused, client).await?;
+            let notice = templates::provider_address_refused(&owner.email, provider);
+            parts.outbox.enqueue(&mut tx, notice).await?;
+            tx.commit().await?;
+            Ok::<_, AppError>(())
+        };
+        if let Err(e) = recorded.await {
+            e.log();
+        }
     }
 
     /// Records a refused provider sign-in on the account it was for, outside

@@ -12,12 +12,13 @@ mod github;
 mod handover;
 mod identities;
 mod linking;
+mod pkce;
 pub mod provider;
 mod replay;
 
 use std::sync::Arc;
 
-pub use flow::{Callback, FLOW_SECONDS, Finished, FlowEnd, Started};
+pub use flow::{Callback, FLOW_SECONDS, Finished, FlowEnd, Refused, StartRequest, Started};
 use provider::Provider;
 pub use replay::forget_expired_id_tokens;
 

@@ -36,6 +36,9 @@ pub enum Purpose {
     LoginCode,
     /// Binds a browser flow to the signed-in account that asked to link the provider (the payload).
     LinkIntent,
+    /// Ends a link flow: the identity it verified (the payload), linked only
+    /// by the account that asked (`completeLinkIdentity`).
+    LinkCode,
 }
 
 impl Purpose {
@@ -51,6 +54,7 @@ impl Purpose {
             Self::UndoEmailChange => "undo_email_change",
             Self::LoginCode => "login_code",
             Self::LinkIntent => "link_intent",
+            Self::LinkCode => "link_code",
         }
     }
 
@@ -69,7 +73,7 @@ impl Purpose {
             Self::ResetPassword => Duration::from_secs(3600),
             Self::MfaLogin => Duration::from_secs(300),
             Self::LinkIntent => Duration::from_secs(600),
-            Self::LoginCode => Duration::from_secs(60),
+            Self::LoginCode | Self::LinkCode => Duration::from_secs(60),
             Self::LoginOtp | Self::StepUpOtp => Duration::from_secs(600),
             // Until replaced or used. Ten years, not forever: sqlx binds instants
             // as MySQL TIMESTAMPs, which end in January 2038.

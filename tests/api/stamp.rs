@@ -377,7 +377,10 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
                 "{change:?}: another session's earlier sign-in is no proof any more: {r}"
             );
         }
-        if matches!(change, EnableTotp | DisableTotp | RegenerateRecoveryCodes) {
+        if matches!(
+            change,
+            EnableTotp | DisableTotp | RegenerateRecoveryCodes | LinkIdentity | UnlinkIdentity
+        ) {
             // The session that made the change with its own proof keeps it.
             let r = app.gql_as(&account.changer.access, PROBE_GRANT, json!({})).await;
             assert_eq!(r["data"]["revokeSession"], false, "{change:?}: {r}");

@@ -111,6 +111,7 @@ fn check_config_prints_the_configuration_without_secrets_and_names_what_is_wrong
         assert!(!said.contains(secret), "a secret was printed: {said}");
     }
     assert!(said.contains("ACCESS_TOKEN_TTL=30m  (default)"), "{said}");
+    assert!(said.contains("OIDC_CORP_LINK_BY_EMAIL=false  (default)"), "{said}");
     assert!(
         said.contains("SMTP_URL=smtp://mailer:****@127.0.0.1:1  (env)"),
         "{said}"
