@@ -2,16 +2,12 @@
 //! kept in a sealed cookie (no server-side state, so any instance finishes
 //! it), and the one-time login code the client trades for tokens.
 
-use openidconnect::core::{CoreResponseType, CoreUserInfoClaims};
-use openidconnect::{
-    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SubjectIdentifier,
-};
+use openidconnect::core::CoreResponseType;
+use openidconnect::{AuthenticationFlow, CsrfToken, Nonce, PkceCodeChallenge, RedirectUrl, Scope};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::pkce::Challenge;
-use super::provider::ProviderClaims;
 use super::{OAuth, refused};
 use crate::client::ClientInfo;
 use crate::error::{AppError, AppResult};
@@ -88,7 +84,7 @@ pub struct Callback {
 
 impl OAuth {
     /// Where the provider sends the browser back.
-    fn callback_url(&self, provider: &str) -> AppResult<RedirectUrl> {
+    pub(super) fn callback_url(&self, provider: &str) -> AppResult<RedirectUrl> {
         RedirectUrl::new(self.parts().links.public(&format!("/auth/{provider}/callback")))
             .map_err(|e| AppError::internal(format!("callback URL: {e}")))
     }
@@ -288,49 +284,5 @@ impl OAuth {
         )
         .await?;
         Ok(FlowEnd::LoginCode(code))
-    }
-
-    /// Trades `code` at an OpenID Connect provider and verifies the ID token it answers with.
-    async fn oidc_claims(
-        &self,
-        provider: &str,
-        code: String,
-        verifier: String,
-        nonce: String,
-    ) -> AppResult<ProviderClaims> {
-        let p = self.provider(provider)?;
-        let oidc = p
-            .client(p.metadata(&self.0.http, false).await?)
-            .set_redirect_uri(self.callback_url(provider)?);
-        let response = oidc
-            .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| AppError::Unavailable(format!("provider {provider} has no token endpoint: {e}")))?
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-            .request_async(&self.0.http)
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(_) => AppError::InvalidToken,
-                other => AppError::Unavailable(format!("provider {provider} token endpoint: {other}")),
-            })?;
-        let id_token = response.extra_fields().id_token().ok_or(AppError::InvalidToken)?;
-        let mut claims = p.verify(&self.0.http, id_token, &Nonce::new(nonce), false).await?;
-        if claims.email.is_none() {
-            // Many providers give the address from UserInfo rather than in the ID
-            // token; the library checks UserInfo speaks of the same subject.
-            let subject = Some(SubjectIdentifier::new(claims.subject.clone()));
-            let info: Result<CoreUserInfoClaims, String> =
-                match oidc.user_info(response.access_token().clone(), subject) {
-                    Ok(request) => request.request_async(&self.0.http).await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-            match info {
-                Ok(info) => {
-                    claims.email = info.email().map(|e| e.as_str().to_owned());
-                    claims.email_verified = info.email_verified().unwrap_or(false);
-                }
-                Err(error) => tracing::info!(provider, %error, "UserInfo not read"),
-            }
-        }
-        Ok(claims)
     }
 }

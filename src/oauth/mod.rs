@@ -7,6 +7,7 @@
 //! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
 
 mod claim;
+mod code_exchange;
 mod flow;
 mod github;
 mod handover;
