@@ -13,6 +13,7 @@ mod m20261201_000007_devices;
 mod m20261204_000008_security_stamp;
 mod m20261205_000009_used_id_tokens;
 mod m20261205_000010_exact_emails;
+mod m20261206_000011_passkeys;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_security_stamp::Migration),
             Box::new(m20261205_000009_used_id_tokens::Migration),
             Box::new(m20261205_000010_exact_emails::Migration),
+            Box::new(m20261206_000011_passkeys::Migration),
         ]
     }
 }

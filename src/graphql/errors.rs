@@ -58,6 +58,9 @@ pub fn field_name(field: Field) -> &'static str {
         Field::After => "after",
         Field::Role => "role",
         Field::RefreshToken => "refreshToken",
+        Field::CeremonyId => "ceremonyId",
+        Field::Credential => "credential",
+        Field::Name => "name",
     }
 }
 

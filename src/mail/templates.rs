@@ -5,7 +5,9 @@ use html_escape::encode_text as text;
 
 use super::{Mail, MailKind};
 
+mod passkeys;
 mod providers;
+pub use passkeys::*;
 pub use providers::*;
 
 fn compose(kind: MailKind, to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) -> Mail {
