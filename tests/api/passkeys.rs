@@ -14,15 +14,20 @@ const LIST: &str = "{ passkeys { id name lastUsedAt backupEligible backedUp } }"
 const RENAME: &str = "mutation($id: ID!, $n: String!) { renamePasskey(id: $id, name: $n) { id name } }";
 const DELETE: &str = "mutation($id: ID!) { deletePasskey(id: $id) }";
 
-/// The test app with passkeys on for `localhost`, used from [`ORIGIN`].
-pub async fn passkey_app() -> TestApp {
-    spawn_app_with(|c| {
-        c.webauthn.relying_party = Some(authql::config::webauthn::RelyingParty {
+/// Passkeys on for `localhost`, used from [`ORIGIN`].
+pub fn passkey_config() -> authql::config::webauthn::WebauthnConfig {
+    authql::config::webauthn::WebauthnConfig {
+        relying_party: Some(authql::config::webauthn::RelyingParty {
             id: RP_ID.to_owned(),
             origins: vec![url::Url::parse(ORIGIN).unwrap()],
-        });
-    })
-    .await
+        }),
+        attestation: authql::config::webauthn::Attestation::None,
+    }
+}
+
+/// The test app with [`passkey_config`].
+pub async fn passkey_app() -> TestApp {
+    spawn_app_with(|c| c.webauthn = passkey_config()).await
 }
 
 /// Starts a registration as `access`: the ceremony's id and options.
