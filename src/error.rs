@@ -103,6 +103,9 @@ pub enum Field {
     After,
     Role,
     RefreshToken,
+    CeremonyId,
+    Credential,
+    Name,
 }
 
 /// Every failure authql reports.

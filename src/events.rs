@@ -45,6 +45,9 @@ pub enum EventKind {
     SecondFactorLimited,
     DeviceRevoked,
     DeviceForgotten,
+    PasskeyAdded,
+    PasskeyRemoved,
+    PasskeyCloneDetected,
 }
 
 impl EventKind {
@@ -82,6 +85,9 @@ impl EventKind {
             Self::SecondFactorLimited => "SECOND_FACTOR_LIMITED",
             Self::DeviceRevoked => "DEVICE_REVOKED",
             Self::DeviceForgotten => "DEVICE_FORGOTTEN",
+            Self::PasskeyAdded => "PASSKEY_ADDED",
+            Self::PasskeyRemoved => "PASSKEY_REMOVED",
+            Self::PasskeyCloneDetected => "PASSKEY_CLONE_DETECTED",
         }
     }
 }

@@ -118,7 +118,8 @@ pub async fn prune(state: &AppState) -> AppResult<u64> {
         + audit::prune(&state.db, retention.audit).await?
         + state.outbox.purge(retention.mail).await?
         + one_time::purge_expired(&state.db).await?
-        + crate::oauth::forget_expired_id_tokens(&state.db).await?;
+        + crate::oauth::forget_expired_id_tokens(&state.db).await?
+        + crate::passkeys::purge_expired(&state.db).await?;
     if pruned > 0 {
         tracing::info!(pruned, "pruned rows past their retention");
     }

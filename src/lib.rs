@@ -1,7 +1,7 @@
 //! authql: a self-hosted authentication server with a GraphQL API.
 //!
 //! `http` and `graphql` are thin layers over the domain modules (`accounts`,
-//! `sessions`, `mfa`, `profile`, `tokens`, `mail`, `limits`, `events`), which
+//! `sessions`, `mfa`, `passkeys`, `profile`, `tokens`, `mail`, `limits`, `events`), which
 //! know nothing of either. Each domain module's `//!` says what it owns and
 //! what it may call; no two modules import each other.
 
@@ -23,6 +23,7 @@ pub mod limits;
 pub mod mail;
 pub mod mfa;
 pub mod oauth;
+pub mod passkeys;
 pub mod profile;
 pub mod sessions;
 pub mod startup;

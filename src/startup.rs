@@ -20,6 +20,7 @@ use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::oauth::{OAuth, OAuthParts};
+use crate::passkeys::{PasskeyParts, Passkeys};
 use crate::profile::Profile;
 use crate::sessions::{SessionParts, Sessions};
 use crate::state::{AppState, Services};
@@ -220,6 +221,17 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         &config.oauth,
     )
     .context("cannot set up the sign-in providers")?;
+    let passkeys = Passkeys::new(PasskeyParts {
+        db: db.clone(),
+        crypto: crypto.clone(),
+        limits: limits.clone(),
+        sessions: sessions.clone(),
+        outbox: outbox.clone(),
+        config: config.webauthn.clone(),
+        rp_name: config.mfa.issuer.clone(),
+        require_confirmation: config.require_email_confirmation,
+    })
+    .context("cannot set up passkeys (WEBAUTHN_*)")?;
     let health = Arc::new(Health::new(db.clone(), limits.clone(), outbox.clone()));
     Ok(Services {
         config,
@@ -235,5 +247,6 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         accounts,
         profile,
         oauth,
+        passkeys,
     })
 }

@@ -14,6 +14,7 @@ use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::oauth::OAuth;
+use crate::passkeys::Passkeys;
 use crate::profile::Profile;
 use crate::sessions::Sessions;
 use crate::tokens::keys::KeyStore;
@@ -39,6 +40,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub profile: Profile,
     pub oauth: OAuth,
+    pub passkeys: Passkeys,
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ pub use links::Links;
 mod settings;
 pub use secrets::generate as generate_secret;
 pub mod values;
+pub mod webauthn;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -144,6 +145,8 @@ pub struct Config {
     pub mail: MailConfig,
     pub http: HttpConfig,
     pub limits: LimitsConfig,
+    /// Passkeys: the relying party and attestation.
+    pub webauthn: webauthn::WebauthnConfig,
     pub log_format: LogFormat,
 }
 
@@ -209,7 +212,7 @@ impl Settings {
                 "REFRESH_REUSE_GRACE: must be shorter than REFRESH_TOKEN_TTL".into(),
             ));
         }
-        let cors_origins = if self.cors_allowed_origins.is_empty() {
+        let cors_origins: Vec<String> = if self.cors_allowed_origins.is_empty() {
             self.frontend_url
                 .iter()
                 .map(|u| u.origin().ascii_serialization())
@@ -220,6 +223,14 @@ impl Settings {
                 .map(|u| u.origin().ascii_serialization())
                 .collect()
         };
+        let webauthn = webauthn::resolve(&webauthn::Inputs {
+            rp_id: self.webauthn_rp_id.as_deref(),
+            origins: &self.webauthn_origins,
+            attestation: self.webauthn_attestation,
+            public_url: &public_url,
+            frontend_url: self.frontend_url.as_ref(),
+            cors_origins: &cors_origins,
+        })?;
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Config {
             env: self.app_env,
@@ -299,6 +310,7 @@ impl Settings {
                 quotas: Quotas::from_vars(|name| std::env::var(name).ok()).map_err(ConfigError)?,
                 device_max_failures: self.device_max_failures.max(1),
             },
+            webauthn,
             log_format: self.log_format,
         })
     }

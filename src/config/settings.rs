@@ -241,6 +241,26 @@ pub struct Settings {
     /// Origins allowed to call /graphql from a browser (default: FRONTEND_URL's origin).
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", value_parser = values::http_url, value_delimiter = ',')]
     pub cors_allowed_origins: Vec<Url>,
+    /// The domain passkeys are bound to (default: the registrable domain FRONTEND_URL's and PUBLIC_URL's hosts share, else PUBLIC_URL's host; an IP address there turns passkeys off).
+    #[arg(long, env = "WEBAUTHN_RP_ID", value_name = "WEBAUTHN_RP_ID")]
+    pub webauthn_rp_id: Option<String>,
+    /// Origins whose passkey ceremonies are accepted, comma-separated (default: PUBLIC_URL, FRONTEND_URL and CORS_ALLOWED_ORIGINS); android:apk-key-hash:… for native apps.
+    #[arg(
+        long,
+        env = "WEBAUTHN_ORIGINS",
+        value_name = "WEBAUTHN_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub webauthn_origins: Vec<String>,
+    /// none, or direct: ask for the authenticator's attestation statement and keep it with the passkey.
+    #[arg(
+        long,
+        env = "WEBAUTHN_ATTESTATION",
+        value_name = "WEBAUTHN_ATTESTATION",
+        value_enum,
+        default_value = "none"
+    )]
+    pub webauthn_attestation: super::webauthn::Attestation,
     /// Rate limits on logins, sign-ups, mail requests, mailed tokens and refreshes.
     #[arg(long, env = "RATE_LIMITS", value_name = "RATE_LIMITS", value_parser = BoolishValueParser::new(), default_value = "true")]
     pub rate_limits: bool,

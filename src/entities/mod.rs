@@ -6,6 +6,8 @@ pub mod devices;
 pub mod identities;
 pub mod mail_outbox;
 pub mod one_time_tokens;
+pub mod passkey_ceremonies;
+pub mod passkeys;
 pub mod refresh_tokens;
 pub mod security_events;
 pub mod sessions;

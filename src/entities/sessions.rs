@@ -49,6 +49,9 @@ pub enum SignInMethod {
     /// A provider, then a recovery code.
     #[sea_orm(string_value = "provider_recovery_code")]
     ProviderAndRecoveryCode,
+    /// A passkey with user verification: something held and the person's own check on it.
+    #[sea_orm(string_value = "passkey")]
+    Passkey,
 }
 
 /// Authentication method references (RFC 8176), as access tokens carry them in `amr`.
@@ -63,6 +66,10 @@ pub enum Amr {
     Mfa,
     /// A federated identity provider (as Microsoft's tokens say; RFC 8176 has no value for it).
     Fed,
+    /// Proof of possession of a key (a passkey).
+    Pop,
+    /// User presence and verification on the authenticator (a passkey's PIN or biometric).
+    User,
 }
 
 impl SignInMethod {
@@ -77,6 +84,7 @@ impl SignInMethod {
             Self::Provider => &[Amr::Fed],
             Self::ProviderAndTotp => &[Amr::Fed, Amr::Otp, Amr::Mfa],
             Self::ProviderAndRecoveryCode => &[Amr::Fed, Amr::Mfa],
+            Self::Passkey => &[Amr::Pop, Amr::User, Amr::Mfa],
         }
     }
 }

@@ -59,6 +59,9 @@ pub fn field_name(field: Field) -> &'static str {
         Field::After => "after",
         Field::Role => "role",
         Field::RefreshToken => "refreshToken",
+        Field::CeremonyId => "ceremonyId",
+        Field::Credential => "credential",
+        Field::Name => "name",
     }
 }
 

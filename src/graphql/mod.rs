@@ -13,6 +13,7 @@ pub mod guardrails;
 pub mod mfa_api;
 pub mod oauth_api;
 mod parsed;
+pub mod passkeys_api;
 pub mod persisted;
 pub mod profile_api;
 pub mod sessions_api;
@@ -45,6 +46,7 @@ pub struct Query(
     sessions_api::SessionsQuery,
     admin_api::AdminQuery,
     oauth_api::OAuthQuery,
+    passkeys_api::PasskeysQuery,
     MetaQuery,
 );
 
@@ -57,6 +59,7 @@ pub struct Mutation(
     profile_api::ProfileMutation,
     mfa_api::MfaMutation,
     oauth_api::OAuthMutation,
+    passkeys_api::PasskeysMutation,
 );
 
 /// Every subscription field.

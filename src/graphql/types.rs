@@ -89,11 +89,19 @@ pub struct Identity {
 
 #[ComplexObject]
 impl User {
-    /// How the account signs in: `password` when it has one, then each linked provider.
+    /// How the account signs in: `password` when it has one, each linked provider, then `passkey` when it has one.
     async fn providers(&self, ctx: &Context<'_>) -> super::errors::GqlResult<Vec<String>> {
         let password = self.has_password.then(|| "password".to_owned());
         let linked = self.linked(ctx).await?.into_iter().map(|i| i.provider);
-        Ok(password.into_iter().chain(linked).collect())
+        let id =
+            uuid::Uuid::parse_str(&self.id).map_err(|_| crate::error::AppError::internal("a user id is not a UUID"))?;
+        let passkey = ctx
+            .data::<AppState>()?
+            .passkeys
+            .has_any(id)
+            .await?
+            .then(|| "passkey".to_owned());
+        Ok(password.into_iter().chain(linked).chain(passkey).collect())
     }
 
     /// The sign-in providers linked to the account.

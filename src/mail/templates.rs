@@ -5,8 +5,10 @@ use html_escape::encode_text as text;
 
 use super::{Mail, MailKind};
 
+mod passkeys;
 mod providers;
 mod signing_in;
+pub use passkeys::*;
 pub use providers::*;
 pub use signing_in::*;
 

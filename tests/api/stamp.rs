@@ -9,6 +9,8 @@ use crate::helpers::{PASSWORD, TestApp, Tokens, code, spawn_app_with, unlimited_
 use crate::mfa::{Authenticator, enrolled};
 use crate::oauth::{app_with_config, browser, link_provider, outcome};
 use crate::oidc_provider::Provider;
+use crate::passkey_device::Device;
+use crate::passkeys::{add_passkey, passkey_config};
 
 const ANN: &str = "ann@example.com";
 const ANN_NEW: &str = "ann.new@example.com";
@@ -40,6 +42,10 @@ enum CredentialChange {
     /// The owner of the address of an account nobody confirmed signs in with
     /// a provider that verified it (confirmation off, so the account was in use).
     Claim,
+    /// `startPasskeyRegistration` and its finish.
+    AddPasskey,
+    /// `deletePasskey` of a passkey added before the proofs (the account keeps its password).
+    DeletePasskey,
 }
 
 impl CredentialChange {
@@ -63,6 +69,8 @@ struct Account {
     address: &'static str,
     /// The undo link of an address change made before the proofs.
     undo: Option<String>,
+    /// The id of a passkey added before the proofs.
+    passkey: Option<String>,
 }
 
 /// The newest mail to `to` with `subject`, among those after the first `seen`.
@@ -132,6 +140,7 @@ async fn account(app: &TestApp, change: CredentialChange) -> Account {
         recovery_codes,
         address: ANN,
         undo: None,
+        passkey: None,
     }
 }
 
@@ -268,6 +277,22 @@ async fn make(
             // A claim ends every session.
             matches!(change, CredentialChange::LinkByEmail)
         }
+        CredentialChange::AddPasskey => {
+            let r = add_passkey(app, &access, &mut Device::new()).await;
+            ok(&r);
+            true
+        }
+        CredentialChange::DeletePasskey => {
+            let r = app
+                .gql_as(
+                    &access,
+                    "mutation($id: ID!) { deletePasskey(id: $id) }",
+                    json!({ "id": account.passkey.as_deref().unwrap() }),
+                )
+                .await;
+            ok(&r);
+            true
+        }
     }
 }
 
@@ -288,6 +313,8 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
         UnlinkIdentity,
         LinkByEmail,
         Claim,
+        AddPasskey,
+        DeletePasskey,
     ];
     for change in rows {
         let provider = match change.needs_provider() {
@@ -306,7 +333,13 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
                 )
                 .await
             }
-            None => spawn_app_with(unlimited_mail_per_address).await,
+            None => {
+                spawn_app_with(|c| {
+                    unlimited_mail_per_address(c);
+                    c.webauthn = passkey_config();
+                })
+                .await
+            }
         };
         let root = match change {
             Deactivate | ChangeRole => Some(admin(&app).await),
@@ -322,6 +355,14 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
             account.undo = Some(undo.token());
             account.address = ANN_NEW;
             account.other = app.login_tokens(ANN_NEW, PASSWORD).await;
+        }
+        if matches!(change, DeletePasskey) {
+            // The passkey to delete, added first; the proofs come after it.
+            let r = add_passkey(&app, &account.changer.access, &mut Device::new()).await;
+            ok(&r);
+            account.passkey = r["data"]["finishPasskeyRegistration"]["id"].as_str().map(str::to_owned);
+            account.changer = app.login_tokens(ANN, PASSWORD).await;
+            account.other = app.login_tokens(ANN, PASSWORD).await;
         }
         if matches!(change, UnlinkIdentity) {
             // The identity to unlink, linked first; the proofs (and the

@@ -1,0 +1,119 @@
+//! Passkeys (WebAuthn): adding one to a signed-in account, listing, renaming
+//! and deleting them, and signing in with one, discoverable (no email typed)
+//! or for a named email. A passkey sign-in with user verification is two
+//! factors and opens a session directly.
+//!
+//! Owns `passkeys` and `passkey_ceremonies`. May call: `sessions` (the
+//! session a sign-in opens, the step-up rule, the security stamp), `mail`,
+//! `events`, `limits`, `crypto`, `db`, `config`, `entities`.
+
+mod aaguid;
+mod ceremony;
+mod manage;
+mod register;
+mod sign_in;
+mod wire;
+
+use std::sync::Arc;
+
+use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
+
+pub use ceremony::purge_expired;
+pub use manage::PasskeyName;
+
+use crate::config::webauthn::{Attestation, WebauthnConfig};
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::limits::Limits;
+use crate::mail::Outbox;
+use crate::sessions::Sessions;
+
+/// What [`Passkeys`] is built from.
+pub struct PasskeyParts {
+    pub db: Db,
+    pub crypto: Arc<Crypto>,
+    pub limits: Arc<Limits>,
+    pub sessions: Sessions,
+    pub outbox: Arc<Outbox>,
+    /// The relying party and attestation (WEBAUTHN_*).
+    pub config: WebauthnConfig,
+    /// The name authenticators show beside the account (MFA_ISSUER).
+    pub rp_name: String,
+    /// REQUIRE_EMAIL_CONFIRMATION.
+    pub require_confirmation: bool,
+}
+
+/// The passkeys service. Cheap to clone.
+#[derive(Clone)]
+pub struct Passkeys(Arc<Inner>);
+
+struct Inner {
+    parts: PasskeyParts,
+    /// `None` when passkeys are off (no relying party).
+    webauthn: Option<Webauthn>,
+}
+
+/// A ceremony started: the id the client finishes it with, and the options for its authenticator.
+pub struct Started {
+    pub id: String,
+    /// `PublicKeyCredentialCreationOptionsJSON` or `PublicKeyCredentialRequestOptionsJSON`.
+    pub options: serde_json::Value,
+}
+
+impl Passkeys {
+    /// The service over `parts`; passkeys are off when the configuration has no relying party.
+    ///
+    /// # Errors
+    /// When webauthn-rs refuses the relying party.
+    pub fn new(parts: PasskeyParts) -> AppResult<Self> {
+        let webauthn = match &parts.config.relying_party {
+            Some(rp) => build(&rp.id, &rp.origins, &parts.rp_name)?,
+            None => None,
+        };
+        if webauthn.is_none() {
+            tracing::info!(
+                "passkeys are off: WebAuthn needs a domain, not an IP address (set PUBLIC_URL=http://localhost:8080, or WEBAUTHN_RP_ID, to try them)"
+            );
+        }
+        Ok(Self(Arc::new(Inner { parts, webauthn })))
+    }
+
+    /// Whether passkeys are on.
+    pub fn enabled(&self) -> bool {
+        self.0.webauthn.is_some()
+    }
+
+    fn parts(&self) -> &PasskeyParts {
+        &self.0.parts
+    }
+
+    fn attestation(&self) -> Attestation {
+        self.0.parts.config.attestation
+    }
+
+    /// # Errors
+    /// `FORBIDDEN` when passkeys are off.
+    fn webauthn(&self) -> AppResult<&Webauthn> {
+        self.0.webauthn.as_ref().ok_or(AppError::Forbidden(
+            "passkeys are off on this server (it has no WebAuthn relying party)",
+        ))
+    }
+}
+
+/// The relying party for webauthn-rs: the first web origin is its own, the others are appended.
+fn build(rp_id: &str, origins: &[Url], rp_name: &str) -> AppResult<Option<Webauthn>> {
+    let Some(first) = origins.iter().find(|o| o.domain().is_some()) else {
+        return Ok(None);
+    };
+    let mut builder = WebauthnBuilder::new(rp_id, first)
+        .map_err(|e| AppError::internal(format!("WebAuthn relying party {rp_id}: {e}")))?
+        .rp_name(rp_name);
+    for origin in origins.iter().filter(|o| *o != first) {
+        builder = builder.append_allowed_origin(origin);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| AppError::internal(format!("WebAuthn relying party {rp_id}: {e}")))
+}
