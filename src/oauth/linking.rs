@@ -106,6 +106,12 @@ impl OAuth {
             self.record_refusal(user.id, client).await;
             return Err(AppError::Forbidden("this account is disabled"));
         }
+        // Read again: a link or a claim above renewed the stamp, and the
+        // sign-in that follows holds the stamp it was given (rule 2).
+        let user = users::Entity::find_by_id(user.id)
+            .one(&*tx)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
         tx.commit().await?;
         Ok(user)
     }
