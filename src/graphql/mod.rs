@@ -7,6 +7,7 @@ pub mod admin_api;
 pub mod context;
 pub mod delivery;
 mod document_cost;
+mod document_parts;
 pub mod errors;
 pub mod events_api;
 pub mod guardrails;

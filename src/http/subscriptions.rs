@@ -15,6 +15,7 @@
 //! only the access token expires, it closes with 4403, which they retry with
 //! fresh `connectionParams`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WsMessage};
 use async_graphql_poem::GraphQLProtocol;
 use futures_util::{SinkExt, StreamExt, future};
 use poem::http::header;
-use poem::web::websocket::{Message, WebSocket, WebSocketStream};
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::{FromRequest, IntoResponse, Request, Response};
 use serde_json::Value;
 
@@ -78,9 +79,15 @@ pub async fn upgrade(req: Request, state: &AppState, schema: &AppSchema) -> poem
     let protocol = GraphQLProtocol::from_request(&req, &mut body).await?;
     let client = super::client_of(&req, state);
     let (schema, sessions) = (schema.clone(), state.sessions.clone());
+    let max_bytes = state.config.http.max_body_bytes;
+    // The library buffers at most twice the limit; `serve` refuses past it.
+    let buffered = WebSocketConfig::default()
+        .max_message_size(Some(max_bytes.saturating_mul(2)))
+        .max_frame_size(Some(max_bytes.saturating_mul(2)));
     Ok(websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, schema, protocol, client, sessions))
+        .config(buffered)
+        .on_upgrade(move |socket| serve(socket, schema, protocol, client, sessions, max_bytes))
         .into_response())
 }
 
@@ -91,12 +98,26 @@ async fn serve(
     protocol: GraphQLProtocol,
     client: ClientInfo,
     sessions: Sessions,
+    max_bytes: usize,
 ) {
     let (mut sink, stream) = socket.split();
+    // A message over MAX_BODY_BYTES ends the input unread, as an HTTP body
+    // of that size is refused, and the socket closes with 1009.
+    let too_big = Arc::new(AtomicBool::new(false));
     let incoming = stream
         .take_while(|frame| future::ready(frame.is_ok()))
         .filter_map(|frame| future::ready(frame.ok().filter(|m| m.is_text() || m.is_binary())))
-        .map(Message::into_bytes);
+        .map(Message::into_bytes)
+        .take_while({
+            let too_big = too_big.clone();
+            move |bytes| {
+                let fits = bytes.len() <= max_bytes;
+                if !fits {
+                    too_big.store(true, Ordering::Relaxed);
+                }
+                future::ready(fits)
+            }
+        });
     let proved = Arc::new(OnceLock::new());
     let (ended, end_signal) = tokio::sync::watch::channel(false);
     let init = {
@@ -116,7 +137,12 @@ async fn serve(
     let closing = loop {
         tokio::select! {
             frame = outgoing.next() => {
-                let Some((frame, ack)) = frame else { return };
+                let Some((frame, ack)) = frame else {
+                    if too_big.load(Ordering::Relaxed) {
+                        let _ = sink.send(Message::close_with(1009u16, "Message too big: at most MAX_BODY_BYTES")).await;
+                    }
+                    return;
+                };
                 if ack && !acknowledged {
                     acknowledged = true;
                     if let Some(credential) = proved.get() {

@@ -14,6 +14,7 @@ mod concurrency;
 mod cookie_mode;
 mod db;
 mod devices;
+mod document_parts;
 mod email_migration;
 mod email_undo;
 mod enumeration;

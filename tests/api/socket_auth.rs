@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -199,4 +200,28 @@ async fn a_demoted_administrator_loses_admin_operations_on_an_open_socket() {
     let roles = app.scalar("SELECT COUNT(*) AS n FROM users WHERE role = 'ADMIN'").await;
     assert_eq!(roles, 1, "only root is an administrator");
     assert!(code(&app.me(&root.access).await).is_none());
+}
+
+/// A message larger than MAX_BODY_BYTES is refused as an HTTP body of that
+/// size is: the socket closes (1009, too big) and nothing of it runs.
+#[tokio::test]
+async fn a_socket_message_over_max_body_bytes_closes_the_socket_unrun() {
+    let app = spawn_app_with(|c| c.http.max_body_bytes = 64 * 1024).await;
+    let user = app.user_with_tokens("big@example.com").await;
+    let mut socket = open(&app, &user.access).await;
+    let padding = " ".repeat(96 * 1024);
+    subscribe(&mut socket, "big", &format!("{{ me {{ email }} {padding} }}")).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+                Some(Ok(Message::Text(text))) => panic!("it ran: {text}"),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the socket closes");
+    assert_eq!(closed, Some(CloseCode::Size), "closed as too big");
 }
