@@ -94,6 +94,10 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// REQUEST_TIMEOUT: a request's head, body and answer must be done within it.
+    pub request_timeout: Duration,
+    /// MAX_CONNECTIONS_PER_CLIENT: open connections one address may hold (0: no cap).
+    pub max_connections_per_client: usize,
     /// FORCE_HTTPS.
     pub force_https: bool,
     /// REFRESH_TOKEN_TRANSPORT.
@@ -301,6 +305,8 @@ impl Settings {
                 trusted_proxies: self.trusted_proxies,
                 cors_origins,
                 max_body_bytes: self.max_body_bytes.max(1024),
+                request_timeout: self.request_timeout.max(Duration::from_secs(1)),
+                max_connections_per_client: self.max_connections_per_client,
                 force_https: self.force_https,
                 token_transport: self.refresh_token_transport,
             },

@@ -52,6 +52,7 @@ mod session_events;
 mod sessions;
 mod shared_limits;
 mod sign_in_race;
+mod slow_clients;
 mod smtp;
 mod smtp_session;
 mod socket_auth;
