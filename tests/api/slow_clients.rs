@@ -24,10 +24,10 @@ async fn closed_while_trickling(stream: &mut TcpStream, head: &[u8], trickle: u8
         if stream.write_all(&[trickle]).await.is_err() {
             return true;
         }
-        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => return true,
-            // An answer (408) is followed by the close.
-            Ok(Ok(_)) | Err(_) => {}
+        // An answer (408) is followed by the close; nothing yet, trickle on.
+        let read = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return true;
         }
     }
     false
