@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::Data;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WsMessage};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
 use async_graphql_poem::GraphQLProtocol;
 use futures_util::{SinkExt, StreamExt, future};
 use poem::http::header;
@@ -35,8 +35,12 @@ use crate::graphql::context::{RequestInfo, SessionEndSignal};
 use crate::sessions::Sessions;
 use crate::state::AppState;
 
-/// A client that does not answer the server's ping within this is dropped.
+/// A client that sends nothing (not even the pong to a ping) for this long is dropped.
 const KEEPALIVE: Duration = Duration::from_secs(30);
+/// How often the server pings an acknowledged graphql-ws connection: graphql-ws
+/// clients answer with a pong by themselves but send nothing of their own while
+/// they wait for events, so without pings an idle subscription would be dropped.
+const PING_EVERY: Duration = Duration::from_secs(10);
 /// A connection must be authenticated within this.
 const INIT_WITHIN: Duration = Duration::from_secs(10);
 /// How the reasons of refused inits begin (the library closes them with a generic code).
@@ -124,6 +128,9 @@ async fn serve(
         let (proved, sessions) = (proved.clone(), sessions.clone());
         move |payload| connection_data(payload, client, sessions, proved, SessionEndSignal(end_signal))
     };
+    // The older protocol has no ping; its connections are not dropped for quiet.
+    let pings = matches!(protocol.0, WebSocketProtocols::GraphQLWS);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let outgoing = async_graphql::http::WebSocket::new(schema, incoming, protocol.0)
         .on_connection_init(init)
         .keepalive_timeout(KEEPALIVE)
@@ -150,6 +157,11 @@ async fn serve(
                     }
                 }
                 if sink.send(frame).await.is_err() {
+                    return;
+                }
+            }
+            _ = ping.tick(), if acknowledged && pings => {
+                if sink.send(Message::text(r#"{"type":"ping"}"#)).await.is_err() {
                     return;
                 }
             }

@@ -225,3 +225,33 @@ async fn a_socket_message_over_max_body_bytes_closes_the_socket_unrun() {
     .expect("the socket closes");
     assert_eq!(closed, Some(CloseCode::Size), "closed as too big");
 }
+
+/// graphql-ws clients send nothing by default while they wait for events,
+/// and a socket that hears nothing from its client for 30 s is dropped as
+/// dead: the server pings, the client's automatic pong keeps it open.
+#[tokio::test]
+async fn an_idle_subscription_is_kept_open_by_the_servers_pings() {
+    let app = spawn_app().await;
+    let user = app.user_with_tokens("idle@example.com").await;
+    let mut socket = open(&app, &user.access).await;
+    subscribe(&mut socket, "events", EVENTS).await;
+    let mut pinged = false;
+    let until = tokio::time::Instant::now() + Duration::from_secs(40);
+    while let Ok(frame) = tokio::time::timeout_at(until, socket.next()).await {
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(frame["type"], "ping", "{frame}");
+                pinged = true;
+                send(&mut socket, json!({ "type": "pong" })).await;
+            }
+            Some(Ok(Message::Close(frame))) => panic!("closed while idle: {frame:?}"),
+            Some(Ok(_)) => {}
+            other => panic!("the connection broke: {other:?}"),
+        }
+    }
+    assert!(pinged, "the server pinged");
+    // Still open and working.
+    let r = run(&mut socket, "me", "{ me { email } }").await;
+    assert_eq!(data_of(&r)["me"]["email"], "idle@example.com", "{r}");
+}
