@@ -18,6 +18,7 @@ pub mod persisted;
 pub mod profile_api;
 pub mod sessions_api;
 pub mod types;
+pub mod webhooks_api;
 
 use async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries;
 use async_graphql::{MergedObject, Object, Schema, SchemaBuilder};
@@ -47,6 +48,7 @@ pub struct Query(
     admin_api::AdminQuery,
     oauth_api::OAuthQuery,
     passkeys_api::PasskeysQuery,
+    webhooks_api::WebhooksQuery,
     MetaQuery,
 );
 
@@ -60,6 +62,7 @@ pub struct Mutation(
     mfa_api::MfaMutation,
     oauth_api::OAuthMutation,
     passkeys_api::PasskeysMutation,
+    webhooks_api::WebhooksMutation,
 );
 
 /// Every subscription field.

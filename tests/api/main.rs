@@ -56,4 +56,6 @@ mod smtp_session;
 mod socket_auth;
 mod stamp;
 mod tls;
+mod webhook_receiver;
+mod webhooks;
 mod write_costs;
