@@ -58,4 +58,5 @@ mod stamp;
 mod tls;
 mod webhook_receiver;
 mod webhooks;
+mod webhooks_admin;
 mod write_costs;
