@@ -27,6 +27,9 @@ pub struct IntegrationSettings {
     /// Finished webhook deliveries (delivered or given up) older than this are deleted.
     #[arg(long, env = "WEBHOOK_RETENTION", value_name = "WEBHOOK_RETENTION", value_parser = values::duration, default_value = "7d")]
     pub webhook_retention: Duration,
+    /// Longest one webhook attempt may take, connection to answer; a slower one is retried.
+    #[arg(long, env = "WEBHOOK_TIMEOUT", value_name = "WEBHOOK_TIMEOUT", value_parser = values::duration, default_value = "15s")]
+    pub webhook_timeout: Duration,
     /// How often the webhook worker looks for due deliveries queued by other instances.
     #[arg(long, env = "WEBHOOK_POLL_INTERVAL", value_name = "WEBHOOK_POLL_INTERVAL", value_parser = values::duration, default_value = "5s")]
     pub webhook_poll_interval: Duration,
@@ -47,7 +50,7 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Delays before the attempts after the first ([`RETRY_SCHEDULE`]).
     pub retry_schedule: Vec<Duration>,
-    /// How long a worker holds a delivery it claimed (longer than `timeout`).
+    /// How long a worker holds a delivery it claimed (twice `timeout` and 5 s).
     pub lease: Duration,
     /// An endpoint whose every attempt failed for this long is switched off.
     pub disable_after: Duration,
@@ -64,9 +67,11 @@ impl IntegrationSettings {
             https_only: production && !self.webhook_allow_private,
             retention: self.webhook_retention,
             poll_interval: self.webhook_poll_interval,
-            timeout: Duration::from_secs(15),
+            timeout: self.webhook_timeout.max(Duration::from_secs(1)),
             retry_schedule: RETRY_SCHEDULE.to_vec(),
-            lease: Duration::from_secs(60),
+            // Longer than any attempt, so a live instance never loses its claim mid-send;
+            // a dead one's deliveries go out again soon after.
+            lease: self.webhook_timeout.max(Duration::from_secs(1)) * 2 + Duration::from_secs(5),
             disable_after: Duration::from_secs(3 * 24 * 3600),
             rotation_overlap: Duration::from_secs(24 * 3600),
         }

@@ -281,6 +281,7 @@ mod tests {
         let mut c = crate::config::integrations::IntegrationSettings {
             webhook_allow_private: allow_private,
             webhook_retention: Duration::from_secs(1),
+            webhook_timeout: Duration::from_secs(1),
             webhook_poll_interval: Duration::from_secs(1),
         }
         .webhooks(false);

@@ -3,7 +3,7 @@
 //! verifies signatures the way the Standard Webhooks reference libraries
 //! do (written here from the specification, not with authql's code).
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,10 +63,12 @@ impl Hit {
 struct Shared {
     hits: Mutex<Vec<Hit>>,
     status: AtomicU16,
+    /// How long each answer takes, in milliseconds.
+    delay: AtomicU64,
 }
 
 #[handler]
-fn hook(headers: &HeaderMap, body: String, shared: Data<&Arc<Shared>>) -> StatusCode {
+async fn hook(headers: &HeaderMap, body: String, shared: Data<&Arc<Shared>>) -> StatusCode {
     let header = |name: &str| {
         headers
             .get(name)
@@ -80,6 +82,10 @@ fn hook(headers: &HeaderMap, body: String, shared: Data<&Arc<Shared>>) -> Status
         signature: header("webhook-signature"),
         body,
     });
+    let delay = shared.delay.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
 }
 
@@ -124,6 +130,13 @@ impl Receiver {
     /// Answers `status` from now on.
     pub fn answer(&self, status: u16) {
         self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Takes `delay` over every answer from now on.
+    pub fn slow_down(&self, delay: Duration) {
+        self.shared
+            .delay
+            .store(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 
     /// Every request so far.

@@ -42,6 +42,23 @@ pub async fn register(app: &TestApp, admin: &str, url: &str, events: Option<&[&s
     )
 }
 
+/// The log of endpoint `id` once no delivery in it is pending (the receiver
+/// answers before the sender records the answer).
+pub async fn settled_log(app: &TestApp, admin: &str, id: &str) -> Vec<Value> {
+    for _ in 0..200 {
+        let log = app.gql_as(admin, DELIVERIES, json!({ "id": id, "first": 100 })).await;
+        let rows = log["data"]["webhookDeliveries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{log}"))
+            .clone();
+        if rows.iter().all(|d| d["status"] != "PENDING") {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("deliveries of {id} stayed pending");
+}
+
 /// A running app with fast webhooks, its administrator's access token, a
 /// receiver, and an endpoint for every event: (app, admin, receiver, endpoint id, secret).
 async fn wired() -> (TestApp, String, Receiver, String, String) {
@@ -220,8 +237,7 @@ async fn a_receiver_down_for_a_while_gets_every_event_with_the_same_webhook_id()
         })
         .await;
     assert!(hits.iter().all(|h| h.signed_by(&secret)));
-    let delivered = app.gql_as(&root, DELIVERIES, json!({ "id": id })).await;
-    for d in delivered["data"]["webhookDeliveries"].as_array().unwrap() {
+    for d in settled_log(&app, &root, &id).await {
         assert_eq!(d["status"], "DELIVERED", "{d}");
         assert!(d["attempts"].as_i64().unwrap() >= 2, "{d}");
         assert_eq!(d["lastStatusCode"], 204, "{d}");
@@ -460,4 +476,32 @@ async fn each_ended_session_is_an_event_that_says_why() {
         .collect();
     assert_eq!(updated.len(), 1, "{updated:?}");
     assert_eq!(updated[0]["data"]["changes"], json!({ "active": false }), "{updated:?}");
+}
+
+#[tokio::test]
+async fn a_receiver_slower_than_the_timeout_is_cut_off_and_tried_again() {
+    let app = spawn_app_with(|c| {
+        fast_webhooks(c);
+        c.webhooks.timeout = Duration::from_secs(1);
+    })
+    .await;
+    let root = admin(&app).await.access;
+    let receiver = Receiver::start().await;
+    receiver.slow_down(Duration::from_secs(3));
+    let (id, _) = register(&app, &root, &receiver.url(), Some(&["user.created"])).await;
+    app.signup("ann@example.com", PASSWORD).await;
+    receiver.wait_until("a first try", |hits| !hits.is_empty()).await;
+    receiver.slow_down(Duration::ZERO);
+    let hits = receiver.wait_until("a second try", |hits| hits.len() >= 2).await;
+    assert_eq!(hits[0].id, hits[1].id, "the same message, tried again");
+    for _ in 0..100 {
+        let log = app.gql_as(&root, DELIVERIES, json!({ "id": id })).await;
+        let d = &log["data"]["webhookDeliveries"][0];
+        if d["status"] == "DELIVERED" {
+            assert!(d["attempts"].as_i64().unwrap() >= 2, "{d}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the second try was not recorded as delivered");
 }

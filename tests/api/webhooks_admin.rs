@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::admin::admin;
 use crate::helpers::{PASSWORD, code, spawn_app_with};
 use crate::webhook_receiver::Receiver;
-use crate::webhooks::{CREATE, DELIVERIES, UPDATE, fast_webhooks, register};
+use crate::webhooks::{CREATE, DELIVERIES, UPDATE, fast_webhooks, register, settled_log};
 
 const ROTATE: &str = "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }";
 const DELETE: &str = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }";
@@ -113,6 +113,7 @@ async fn the_log_pages_newest_first_and_a_redelivery_keeps_the_webhook_id() {
         app.signup(&format!("user{n}@example.com"), PASSWORD).await;
     }
     receiver.wait_until("five sign-ups", |hits| hits.len() == 5).await;
+    settled_log(&app, &root, &id).await;
     let page = |after: Option<String>| {
         let app = &app;
         let root = &root;
@@ -220,9 +221,10 @@ async fn finished_deliveries_are_pruned_after_webhook_retention() {
     .await;
     let root = admin(&app).await.access;
     let receiver = Receiver::start().await;
-    register(&app, &root, &receiver.url(), Some(&["user.created"])).await;
+    let (id, _) = register(&app, &root, &receiver.url(), Some(&["user.created"])).await;
     app.signup("old@example.com", PASSWORD).await;
     receiver.wait_until("the sign-up", |hits| hits.len() == 1).await;
+    settled_log(&app, &root, &id).await;
     let two_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2)).format("%Y-%m-%d %H:%M:%S");
     let db = app.state.db.writer();
     db.execute_unprepared(&format!("UPDATE webhook_deliveries SET created_at = '{two_hours_ago}'"))
