@@ -117,6 +117,15 @@ PIDS+=($!)
 for _ in $(seq 1 50); do grep -q "example app at" "$RUN/spa.log" 2>/dev/null && break; sleep 0.1; done
 export SPA_SCREENSHOT=$ROOT/target/interop/spa.png SPA_PASSKEYS_SCREENSHOT=$ROOT/target/interop/spa-passkeys.png
 
+# Webhooks: an instance that may send to loopback, and an administrator made by
+# the CLI on its database (second factors not required of administrators here).
+start_authql authql-hooks SMTP_URL="smtp://127.0.0.1:$MAIL_PORT" WEBHOOK_ALLOW_PRIVATE=true \
+  WEBHOOK_POLL_INTERVAL=200ms REQUIRE_MFA=off || exit 1
+export AUTHQL_HOOKS_URL=$URL HOOKS_ADMIN=hooks-admin@example.com WEBHOOKS_DUMP=$RUN/webhooks.json
+printf '%s\n' "Correct-Horse-Battery-Staple-42" | env -i PATH="$PATH" HOME="${HOME:-/root}" \
+  DATA_DIR="$RUN/authql-hooks" REQUIRE_MFA=off PWNED_PASSWORDS_URL=off "$BIN" create-admin "$HOOKS_ADMIN" \
+  >"$RUN/create-admin.log" 2>&1 || { echo "FAIL making the webhooks administrator"; cat "$RUN/create-admin.log"; exit 1; }
+
 # ES modules resolve packages next to the script: run the Node checks from $WORK.
 cp "$HERE"/*.mjs "$WORK/"
 export SCREENSHOT=$ROOT/target/interop/graphiql.png
@@ -155,6 +164,9 @@ check "OpenID Connect: Chromium signs in at npm oidc-provider (login, consent) i
 check "Example app: Chromium drives examples/spa through every step; the refresh cookie is out of script's reach; provider sign-in and linking with PKCE" node_check spa.mjs
 check "Passkeys: Chromium's virtual authenticator (CDP) adds passkeys in examples/spa and signs in with one, by button and by autofill" node_check spa_passkeys.mjs
 check "Subscriptions: npm graphql-ws hears SESSION_ENDED within a second of a logoutAll elsewhere; a bad token gets 4403" node_check session_events.mjs
+check "Webhooks: PyPI standardwebhooks verifies real deliveries and refuses a tampered body, id, timestamp or secret" \
+  env AUTHQL_URL="$AUTHQL_HOOKS_URL" "$WORK/venv/bin/python" webhook_check.py
+check "Webhooks: npm svix verifies the same deliveries and refuses a tampered body" node_check svix_check.mjs
 
 [ "$failures" -eq 0 ] || { echo "$failures interop check(s) failed; logs in $RUN"; exit 1; }
 echo "all interop checks passed"

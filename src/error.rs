@@ -106,6 +106,11 @@ pub enum Field {
     CeremonyId,
     Credential,
     Name,
+    Url,
+    Events,
+    EndpointId,
+    DeliveryId,
+    Metadata,
 }
 
 /// Every failure authql reports.

@@ -23,6 +23,7 @@ use crate::profile::Profile;
 use crate::sessions::{SessionParts, Sessions};
 use crate::state::{AppState, Services};
 use crate::tokens::keys::{self, KeyStore};
+use crate::webhooks::Webhooks;
 use crate::{graphql, http, jobs};
 
 /// A server bound to its port, ready to run.
@@ -83,6 +84,7 @@ impl Application {
         let listener = tokio::net::TcpListener::from_std(listener).context("cannot listen")?;
         let shutdown = CancellationToken::new();
         tokio::spawn(state.outbox.clone().run(shutdown.clone()));
+        tokio::spawn(state.webhooks.clone().run(shutdown.clone()));
         let mut scheduler = jobs::start(&state).await.context("cannot start the scheduled jobs")?;
         let app = http::app(state.clone(), graphql::schema(state.clone()))
             .map_to_response()
@@ -166,6 +168,14 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
     )
     .context("cannot use SMTP_URL")?;
     let outbox = Arc::new(outbox);
+    let webhooks = Webhooks::new(
+        db.clone(),
+        crypto.clone(),
+        outbox.clone(),
+        config.webhooks.clone(),
+        config.links(),
+    )
+    .context("cannot set up webhooks")?;
     let redis = config
         .redis_url
         .as_ref()
@@ -190,6 +200,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         new_device_notices: config.new_device_notices,
         device_max_failures: config.limits.device_max_failures,
         require_mfa: config.mfa.require,
+        webhooks: webhooks.clone(),
     });
     let mfa = Mfa::new(
         db.clone(),
@@ -197,6 +208,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         limits.clone(),
         outbox.clone(),
         sessions.clone(),
+        webhooks.clone(),
         &config.mfa,
     );
     let accounts = Accounts::new(AccountParts {
@@ -207,10 +219,17 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         limits: limits.clone(),
         sessions: sessions.clone(),
         mfa: mfa.clone(),
+        webhooks: webhooks.clone(),
         links: config.links(),
         require_confirmation: config.require_email_confirmation,
     });
-    let profile = Profile::new(db.clone(), limits.clone(), sessions.clone(), config.avatar_max_bytes);
+    let profile = Profile::new(
+        db.clone(),
+        limits.clone(),
+        sessions.clone(),
+        webhooks.clone(),
+        config.avatar_max_bytes,
+    );
     let oauth = OAuth::new(
         OAuthParts {
             db: db.clone(),
@@ -220,6 +239,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
             mfa: mfa.clone(),
             links: config.links(),
             outbox: outbox.clone(),
+            webhooks: webhooks.clone(),
         },
         &config.oauth,
     )
@@ -251,5 +271,6 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         profile,
         oauth,
         passkeys,
+        webhooks,
     })
 }

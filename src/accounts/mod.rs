@@ -3,7 +3,7 @@
 //!
 //! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
 //! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,
-//! `db`, `config`, `entities`.
+//! `webhooks`, `db`, `config`, `entities`.
 
 mod added_since;
 mod admin;
@@ -20,6 +20,7 @@ mod screening;
 mod sign_in;
 mod signup;
 pub mod validate;
+mod webhook_admin;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ use crate::limits::{Key, Limit, Limits};
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::sessions::{Principal, Sessions};
+use crate::webhooks::Webhooks;
 use password::PasswordHasher;
 
 /// The accounts service. Cheap to clone.
@@ -58,6 +60,8 @@ pub struct AccountParts {
     pub limits: Arc<Limits>,
     pub sessions: Sessions,
     pub mfa: Mfa,
+    /// Events for the app's backend.
+    pub webhooks: Webhooks,
     pub links: Links,
     /// REQUIRE_EMAIL_CONFIRMATION.
     pub require_confirmation: bool,

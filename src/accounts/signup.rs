@@ -17,6 +17,7 @@ use crate::limits::{Key, Limit};
 use crate::mail::{MailKind, templates};
 use crate::sessions::{AuthBundle, SignInMethod};
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::Event;
 
 /// How long a burst of sign-ups for one taken address sends one mail for.
 const REPEAT_MAIL_WINDOW: Duration = Duration::from_secs(60);
@@ -128,6 +129,9 @@ impl Accounts {
             }
         };
         events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
+        self.webhooks
+            .emit(&mut tx, Event::user_created(&user, "password"))
+            .await?;
         let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
         if mail {
             let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));
@@ -206,6 +210,13 @@ impl Accounts {
             Some(user_id),
         )
         .await?;
+        let changes = serde_json::json!({
+            "username": pending.username,
+            "displayName": pending.display_name,
+            "firstName": pending.first_name,
+            "lastName": pending.last_name,
+            "phoneNumber": pending.phone,
+        });
         let mut tx = self.db.begin().await?;
         let replaced = users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(pending.password_hash))
@@ -235,6 +246,9 @@ impl Accounts {
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
+        self.webhooks
+            .emit(&mut tx, Event::user_updated(user_id, changes))
+            .await?;
         if pending.mail {
             let mail = templates::confirm_email_again(
                 &user.email,

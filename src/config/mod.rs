@@ -4,6 +4,7 @@
 //! the same name); [`Settings::resolve`] turns it into a [`Config`] with every
 //! default filled in, or one line that says what is wrong.
 
+pub mod integrations;
 mod links;
 pub mod listing;
 pub mod oauth;
@@ -151,6 +152,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Passkeys: the relying party and attestation.
     pub webauthn: webauthn::WebauthnConfig,
+    /// Webhooks to the app's backend.
+    pub webhooks: integrations::WebhookConfig,
     pub log_format: LogFormat,
 }
 
@@ -317,6 +320,7 @@ impl Settings {
                 device_max_failures: self.device_max_failures.max(1),
             },
             webauthn,
+            webhooks: self.integrations.webhooks(production),
             log_format: self.log_format,
         })
     }

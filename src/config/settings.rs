@@ -292,4 +292,7 @@ pub struct Settings {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// Webhooks and hooks to the app's backend.
+    #[command(flatten)]
+    pub integrations: super::integrations::IntegrationSettings,
 }

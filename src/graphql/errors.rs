@@ -62,6 +62,11 @@ pub fn field_name(field: Field) -> &'static str {
         Field::CeremonyId => "ceremonyId",
         Field::Credential => "credential",
         Field::Name => "name",
+        Field::Url => "url",
+        Field::Events => "events",
+        Field::EndpointId => "endpointId",
+        Field::DeliveryId => "deliveryId",
+        Field::Metadata => "metadata",
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Owns the TOTP columns of `users` and the code purposes of
 //! `one_time_tokens`. May call: `sessions`, `tokens`, `mail`, `events`,
-//! `limits`, `db`, `crypto`, `entities`.
+//! `webhooks`, `limits`, `db`, `crypto`, `entities`.
 
 mod budget;
 pub mod challenge;
@@ -25,6 +25,7 @@ use crate::mail::{Mail, Outbox};
 use crate::sessions::Sessions;
 use crate::tokens::codes;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::Webhooks;
 
 /// The second factors a login can finish with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub struct Mfa {
     /// The issuer authenticator apps show beside the account.
     issuer: Arc<str>,
     login_email_otp: LoginEmailOtp,
+    /// Second factors switched on and off are events for the app's backend.
+    webhooks: Webhooks,
 }
 
 impl Mfa {
@@ -59,6 +62,7 @@ impl Mfa {
         limits: Arc<Limits>,
         outbox: Arc<Outbox>,
         sessions: Sessions,
+        webhooks: Webhooks,
         config: &MfaConfig,
     ) -> Self {
         Self {
@@ -69,6 +73,7 @@ impl Mfa {
             sessions,
             issuer: config.issuer.as_str().into(),
             login_email_otp: config.login_email_otp,
+            webhooks,
         }
     }
 

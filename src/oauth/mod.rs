@@ -4,7 +4,8 @@
 //!
 //! Owns `identities`, `used_id_tokens` and the login-code purpose of `one_time_tokens`. May
 //! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
-//! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
+//! `tokens`, `mail`, `events`, `webhooks`, `limits`, `crypto`, `db`, `config`,
+//! `entities`.
 
 mod claim;
 mod code_exchange;
@@ -33,6 +34,7 @@ use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::sessions::Sessions;
+use crate::webhooks::Webhooks;
 
 /// The sign-in-with-providers service. Cheap to clone.
 #[derive(Clone)]
@@ -48,6 +50,8 @@ pub struct OAuthParts {
     pub links: Links,
     /// Notices of linked and unlinked identities.
     pub outbox: Arc<Outbox>,
+    /// Accounts made and identities linked are events for the app's backend.
+    pub webhooks: Webhooks,
 }
 
 struct Inner {

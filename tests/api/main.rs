@@ -58,4 +58,7 @@ mod smtp_session;
 mod socket_auth;
 mod stamp;
 mod tls;
+mod webhook_receiver;
+mod webhooks;
+mod webhooks_admin;
 mod write_costs;
