@@ -5,7 +5,6 @@
 //! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,
 //! `db`, `config`, `entities`.
 
-mod added_since;
 mod admin;
 mod admin_actions;
 mod confirmation;
@@ -20,6 +19,7 @@ mod screening;
 mod sign_in;
 mod signup;
 pub mod validate;
+mod ways_in;
 
 use std::sync::Arc;
 
