@@ -7,6 +7,7 @@
 
 mod admin;
 mod admin_actions;
+mod claim;
 mod confirmation;
 mod delete;
 mod email;
@@ -24,6 +25,7 @@ mod ways_in;
 use std::sync::Arc;
 
 pub use admin::{MAX_PAGE, MadeAdmin};
+pub use claim::Claimant;
 pub use email::Email;
 pub(crate) use handles::{ensure_free, taken_field};
 pub use screening::PasswordScreen;

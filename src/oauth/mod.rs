@@ -6,7 +6,6 @@
 //! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
 //! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
 
-mod claim;
 mod code_exchange;
 mod flow;
 mod github;
@@ -23,6 +22,7 @@ pub use flow::{Callback, FLOW_SECONDS, Finished, FlowEnd, Refused, StartRequest,
 use provider::Provider;
 pub use replay::forget_expired_id_tokens;
 
+use crate::accounts::Accounts;
 use crate::client::ClientInfo;
 use crate::config::Links;
 use crate::config::oauth::OAuthConfig;
@@ -41,6 +41,8 @@ pub struct OAuth(Arc<Inner>);
 /// What [`OAuth`] is built from.
 pub struct OAuthParts {
     pub db: Db,
+    /// Claims of accounts nobody confirmed, by the owner of their address.
+    pub accounts: Accounts,
     pub crypto: Arc<Crypto>,
     pub limits: Arc<Limits>,
     pub sessions: Sessions,
