@@ -7,9 +7,11 @@ use super::{Mail, MailKind};
 
 mod passkeys;
 mod providers;
+mod resets;
 mod signing_in;
 pub use passkeys::*;
 pub use providers::*;
+pub use resets::*;
 pub use signing_in::*;
 
 fn compose(kind: MailKind, to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) -> Mail {

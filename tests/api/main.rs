@@ -47,6 +47,7 @@ mod profile;
 mod proxy;
 mod recovery;
 mod require_mfa;
+mod reset_claim;
 mod retention;
 mod session_events;
 mod sessions;
