@@ -27,6 +27,7 @@ mod helpers;
 mod id_tokens;
 mod instances;
 mod jwks;
+mod last_way_in;
 mod limits;
 mod mail;
 mod mail_tls;
