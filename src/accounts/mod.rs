@@ -1,5 +1,7 @@
 //! Accounts: sign-up, confirmation, password login, password reset and
-//! change, deletion and administration.
+//! change, deletion and administration, and the recoveries that take an
+//! account back (an undo of an email change, a claim by the owner of its
+//! address), which remove its other ways in (`identities`, `passkeys`) too.
 //!
 //! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
 //! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,

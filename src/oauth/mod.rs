@@ -3,7 +3,7 @@
 //! rules, and one-time login codes traded for tokens.
 //!
 //! Owns `identities`, `used_id_tokens` and the login-code purpose of `one_time_tokens`. May
-//! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
+//! call: `accounts` (accounts a provider vouches for, and claims), `sessions`, `mfa`,
 //! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
 
 mod code_exchange;
