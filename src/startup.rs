@@ -233,6 +233,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
     let oauth = OAuth::new(
         OAuthParts {
             db: db.clone(),
+            accounts: accounts.clone(),
             crypto: crypto.clone(),
             limits: limits.clone(),
             sessions: sessions.clone(),

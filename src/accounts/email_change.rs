@@ -6,6 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use super::ways_in::Added;
 use super::{Accounts, Email, find_by_email};
 use crate::client::ClientInfo;
 use crate::db::{self, Tx};
@@ -102,7 +103,7 @@ impl Accounts {
     /// ends every session: whoever changed it is signed out. Undo links form
     /// a chain and the oldest wins: this one spends every undo link issued
     /// after it (the later moves), never an earlier one, and removes the
-    /// identities and second factors added since its change. The address
+    /// identities, passkeys and second factor added since its change. The address
     /// being left and the address restored are both told.
     ///
     /// # Errors
@@ -137,7 +138,9 @@ impl Accounts {
         let change = Event::user_updated(link.user_id, serde_json::json!({ "email": old_email }));
         self.webhooks.emit(tx, change).await?;
         spend_later_undo_links(tx, link.user_id, changed_at).await?;
-        let removed = self.remove_added_since(tx, &leaving, changed_at, client).await?;
+        let removed = self
+            .remove_ways_in(tx, &leaving, Added::Since(changed_at), client)
+            .await?;
         let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
         self.sessions
             .revoke_all(tx, link.user_id, None, RevokeReason::Recovered)

@@ -1,8 +1,8 @@
 //! Accounts that a sign-in provider vouches for: created confirmed and
-//! without a password, or claimed from whoever pre-registered the address.
+//! without a password (one claimed from whoever pre-registered the address
+//! is `Accounts::claim`).
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, Set};
 
 use super::Email;
 use super::signup::new_user;
@@ -23,30 +23,4 @@ pub async fn create_verified(tx: &Tx, email: &Email) -> AppResult<users::Model> 
     }
     .insert(&**tx)
     .await?)
-}
-
-/// Confirms `user`'s address, which a provider just verified. If the account
-/// had never confirmed it, its password goes: it was set by whoever signed up
-/// with the address, who may not be its owner. Returns the account as it now is.
-///
-/// # Errors
-/// When the database fails.
-pub async fn claim_verified(tx: &Tx, user: users::Model) -> AppResult<users::Model> {
-    if user.email_verified_at.is_some() {
-        return Ok(user);
-    }
-    let now = db::now();
-    users::Entity::update_many()
-        .col_expr(users::Column::PasswordHash, Expr::value(None::<String>))
-        .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))
-        .col_expr(users::Column::UpdatedAt, Expr::value(now))
-        .filter(users::Column::Id.eq(user.id))
-        .exec(&**tx)
-        .await?;
-    Ok(users::Model {
-        password_hash: None,
-        email_verified_at: Some(now),
-        updated_at: now,
-        ..user
-    })
 }

@@ -1,13 +1,15 @@
 //! Accounts: sign-up, confirmation, password login, password reset and
-//! change, deletion and administration.
+//! change, deletion and administration, and the recoveries that take an
+//! account back (an undo of an email change, a claim by the owner of its
+//! address), which remove its other ways in (`identities`, `passkeys`) too.
 //!
 //! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
 //! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,
 //! `webhooks`, `db`, `config`, `entities`.
 
-mod added_since;
 mod admin;
 mod admin_actions;
+mod claim;
 mod confirmation;
 mod delete;
 mod email;
@@ -20,11 +22,13 @@ mod screening;
 mod sign_in;
 mod signup;
 pub mod validate;
+mod ways_in;
 mod webhook_admin;
 
 use std::sync::Arc;
 
 pub use admin::{MAX_PAGE, MadeAdmin};
+pub use claim::Claimant;
 pub use email::Email;
 pub(crate) use handles::{ensure_free, taken_field};
 pub use screening::PasswordScreen;

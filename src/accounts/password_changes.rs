@@ -1,9 +1,11 @@
 //! Forgotten, reset and changed passwords.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use super::claim::Claimant;
+use super::ways_in::remaining_ways_in;
 use super::{Accounts, Email, find_by_email, in_background, validate};
 use crate::client::ClientInfo;
 use crate::db;
@@ -62,7 +64,11 @@ impl Accounts {
 
     /// Sets a new password with a mailed reset token and ends every session of
     /// the account; every outstanding link, code and half-finished login of it
-    /// stops working. A second factor stays on: the next login still needs it.
+    /// stops working. The reset proves the mailbox only: a second factor
+    /// stays on (the next login still needs it), and so do linked identities
+    /// and passkeys, which the notice names. On an account whose address
+    /// nobody had confirmed the reset is a claim ([`Accounts::claim`]): all
+    /// of those go, and the new password is its one way in.
     ///
     /// # Errors
     /// `INVALID_TOKEN` for an unknown, spent, expired or non-reset token;
@@ -80,23 +86,29 @@ impl Accounts {
         let hash = self.passwords.hash(new_password).await?;
         let mut tx = self.db.begin().await?;
         one_time::consume(&*tx, token, Purpose::ResetPassword).await?;
-        set_password(&*tx, user.id, hash, true).await?;
-        self.sessions
-            .revoke_all(&mut tx, user.id, None, RevokeReason::PasswordChanged)
+        // The first proof of the mailbox on an account nobody confirmed is a claim.
+        let claimed = self
+            .claim(&mut tx, user.id, Claimant::Password(hash.clone()), client)
             .await?;
-        // Whoever reset the password may not be who had the devices.
-        self.sessions.forget_devices(&tx, user.id).await?;
-        // Links and codes mailed before the reset, and logins half-way through, are over.
-        self.sessions.renew_stamp(&mut tx, user.id, None).await?;
+        let notice = match claimed {
+            Some(removed) => templates::password_reset_claimed(&user.email, &removed),
+            None => {
+                set_password(&*tx, user.id, hash).await?;
+                self.sessions
+                    .revoke_all(&mut tx, user.id, None, RevokeReason::PasswordChanged)
+                    .await?;
+                // Whoever reset the password may not be who had the devices.
+                self.sessions.forget_devices(&tx, user.id).await?;
+                // Links and codes mailed before the reset, and logins half-way through, are over.
+                self.sessions.renew_stamp(&mut tx, user.id, None).await?;
+                templates::password_reset(&user.email, &remaining_ways_in(&*tx, user.id).await?)
+            }
+        };
         events::record(&*tx, user.id, EventKind::PasswordReset, client).await?;
-        let mut changes = vec![Event::password_changed(user.id, "reset")];
-        if user.email_verified_at.is_none() {
-            changes.push(Event::email_confirmed(user.id, &user.email));
-        }
-        self.webhooks.emit_all(&mut tx, changes).await?;
-        self.outbox
-            .enqueue(&mut tx, templates::password_changed(&user.email))
+        self.webhooks
+            .emit(&mut tx, Event::password_changed(user.id, "reset"))
             .await?;
+        self.outbox.enqueue(&mut tx, notice).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -119,7 +131,7 @@ impl Accounts {
         self.screen.check(Field::NewPassword, new_password).await?;
         let hash = self.passwords.hash(new_password).await?;
         let mut tx = self.db.begin().await?;
-        set_password(&*tx, user.id, hash, false).await?;
+        set_password(&*tx, user.id, hash).await?;
         self.sessions
             .revoke_all(
                 &mut tx,
@@ -141,19 +153,13 @@ impl Accounts {
     }
 }
 
-/// Stores a new hash; a reset also proves the mailbox, so it confirms the address.
-async fn set_password(conn: &impl ConnectionTrait, user_id: Uuid, hash: String, confirms_email: bool) -> AppResult<()> {
-    let now = db::now();
-    let mut update = users::Entity::update_many()
+/// Stores a new hash.
+async fn set_password(conn: &impl ConnectionTrait, user_id: Uuid, hash: String) -> AppResult<()> {
+    users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, Expr::value(hash))
-        .col_expr(users::Column::UpdatedAt, Expr::value(now))
-        .filter(users::Column::Id.eq(user_id));
-    if confirms_email {
-        update = update.col_expr(
-            users::Column::EmailVerifiedAt,
-            Expr::col(users::Column::EmailVerifiedAt).if_null(now),
-        );
-    }
-    update.exec(conn).await?;
+        .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(conn)
+        .await?;
     Ok(())
 }

@@ -4,9 +4,9 @@
 //! (bench/README.md, "The allocator"). [`super::guardrails`] asks here for
 //! every request's document and checks it, cached or not.
 
-use async_graphql::{ServerError, ServerResult};
 use async_graphql::extensions::apollo_persisted_queries::{CacheStorage, LruCacheStorage};
 use async_graphql::parser::{parse_query, types::ExecutableDocument};
+use async_graphql::{ServerError, ServerResult};
 
 /// Documents kept per instance; the least recently used go first.
 const CAPACITY: usize = 256;

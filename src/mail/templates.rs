@@ -7,10 +7,12 @@ use super::{Mail, MailKind};
 
 mod passkeys;
 mod providers;
+mod resets;
 mod signing_in;
 mod webhooks;
 pub use passkeys::*;
 pub use providers::*;
+pub use resets::*;
 pub use signing_in::*;
 pub use webhooks::*;
 

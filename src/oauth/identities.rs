@@ -2,7 +2,7 @@
 //! browser flow (started by a one-time intent, finished in the app by the
 //! account that asked, with a link code) and unlinking.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -10,8 +10,8 @@ use super::OAuth;
 use super::provider::ProviderClaims;
 use crate::client::ClientInfo;
 use crate::db;
-use crate::entities::identities;
 use crate::entities::users::{self, reread_from_writer};
+use crate::entities::{identities, passkeys};
 use crate::error::{AppError, AppResult, unique_violation};
 use crate::events::{self, EventKind};
 use crate::limits::Limit;
@@ -165,17 +165,25 @@ impl OAuth {
     }
 
     /// Unlinks `provider` from the caller's account. Sensitive: it needs a
-    /// recent proof of identity.
+    /// recent proof of identity. The account keeps a way to sign in: its
+    /// password, another identity or a passkey.
     ///
     /// # Errors
-    /// `STEP_UP_REQUIRED`; `BAD_USER_INPUT` on `provider` when nothing is
-    /// linked, or when the account would be left with no way to sign in.
+    /// `STEP_UP_REQUIRED` (also when the account's credentials changed
+    /// meanwhile); `BAD_USER_INPUT` on `provider` when nothing is linked, or
+    /// when the account would be left with no way to sign in.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user().id))]
     pub async fn unlink(&self, caller: &Principal, provider: &str, client: &ClientInfo) -> AppResult<users::Model> {
         let parts = self.parts();
         parts.sessions.require_recent_proof(caller)?;
         let user = reread_from_writer(&parts.db, caller.user().id).await?;
         let mut tx = parts.db.begin().await?;
+        // Holds the account's row: a concurrent removal of its other way in waits, then sees this one gone.
+        parts
+            .sessions
+            .hold_stamp(&tx, &user)
+            .await
+            .map_err(|_| AppError::StepUpRequired)?;
         let linked = identities::Entity::find()
             .filter(identities::Column::UserId.eq(user.id))
             .all(&*tx)
@@ -187,10 +195,14 @@ impl OAuth {
             ));
         }
         let others = linked.iter().filter(|i| i.provider != provider).count();
-        if user.password_hash.is_none() && others == 0 {
+        let passkeys = passkeys::Entity::find()
+            .filter(passkeys::Column::UserId.eq(user.id))
+            .count(&*tx)
+            .await?;
+        if user.password_hash.is_none() && others == 0 && passkeys == 0 {
             return Err(AppError::bad_input(
                 crate::error::Field::Provider,
-                "it is the only way to sign in: set a password first (forgotPassword)",
+                "it is the only way to sign in: add a passkey or set a password first (forgotPassword)",
             ));
         }
         identities::Entity::delete_many()

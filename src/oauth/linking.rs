@@ -3,8 +3,8 @@
 //! 1. An identity already linked signs its account in.
 //! 2. Else an account with the same address is linked, only if the provider
 //!    verified the address; if that account never confirmed it, it is
-//!    claimed (`claim.rs`): reset to the claimant's sign-in alone, so
-//!    whoever pre-registered the address keeps nothing.
+//!    claimed (`Accounts::claim`): reset to the claimant's sign-in alone,
+//!    so whoever pre-registered the address keeps nothing.
 //! 3. Else a new account is made, confirmed and without a password.
 //! 4. An address the provider did not verify never links and never creates.
 //! 5. Rule 2 holds only for providers trusted to verify addresses
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::OAuth;
 use super::provider::ProviderClaims;
-use crate::accounts::{Email, federated, find_by_email};
+use crate::accounts::{Claimant, Email, federated, find_by_email};
 use crate::client::ClientInfo;
 use crate::db;
 use crate::entities::{identities, users};
@@ -80,21 +80,23 @@ impl OAuth {
                         "this provider is not trusted to vouch for an address that is registered",
                     ));
                 }
-                Some(user) if user.email_verified_at.is_none() => {
-                    let user = self.claim(&mut tx, user, provider, client).await?;
-                    events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
-                    let linked = Event::identity_linked(user.id, provider);
-                    parts.webhooks.emit(&mut tx, linked).await?;
-                    user
-                }
                 Some(user) => {
+                    let claimed = parts
+                        .accounts
+                        .claim(&mut tx, user.id, Claimant::Provider, client)
+                        .await?;
+                    let notice = match claimed {
+                        Some(removed) => templates::account_claimed(&user.email, provider, &removed),
+                        None => {
+                            // A new way in: proofs issued before it stop counting.
+                            parts.sessions.renew_stamp(&mut tx, user.id, None).await?;
+                            templates::identity_linked(&user.email, provider)
+                        }
+                    };
+                    parts.outbox.enqueue(&mut tx, notice).await?;
                     events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
                     let linked = Event::identity_linked(user.id, provider);
                     parts.webhooks.emit(&mut tx, linked).await?;
-                    // A new way in: proofs issued before it stop counting.
-                    parts.sessions.renew_stamp(&mut tx, user.id, None).await?;
-                    let notice = templates::identity_linked(&user.email, provider);
-                    parts.outbox.enqueue(&mut tx, notice).await?;
                     user
                 }
                 None => {

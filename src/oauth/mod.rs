@@ -3,11 +3,10 @@
 //! rules, and one-time login codes traded for tokens.
 //!
 //! Owns `identities`, `used_id_tokens` and the login-code purpose of `one_time_tokens`. May
-//! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
+//! call: `accounts` (accounts a provider vouches for, and claims), `sessions`, `mfa`,
 //! `tokens`, `mail`, `events`, `webhooks`, `limits`, `crypto`, `db`, `config`,
 //! `entities`.
 
-mod claim;
 mod code_exchange;
 mod flow;
 mod github;
@@ -24,6 +23,7 @@ pub use flow::{Callback, FLOW_SECONDS, Finished, FlowEnd, Refused, StartRequest,
 use provider::Provider;
 pub use replay::forget_expired_id_tokens;
 
+use crate::accounts::Accounts;
 use crate::client::ClientInfo;
 use crate::config::Links;
 use crate::config::oauth::OAuthConfig;
@@ -43,6 +43,8 @@ pub struct OAuth(Arc<Inner>);
 /// What [`OAuth`] is built from.
 pub struct OAuthParts {
     pub db: Db,
+    /// Claims of accounts nobody confirmed, by the owner of their address.
+    pub accounts: Accounts,
     pub crypto: Arc<Crypto>,
     pub limits: Arc<Limits>,
     pub sessions: Sessions,

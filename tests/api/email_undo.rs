@@ -165,3 +165,56 @@ async fn an_undo_removes_the_second_factors_added_since_the_change() {
         restored.text()
     );
 }
+
+/// A passkey the thief added after the move goes with the undo, as their
+/// identities and second factors do, and the owner's notice names it: it
+/// would otherwise keep signing the thief in after the owner's reset.
+#[tokio::test]
+async fn an_undo_removes_the_passkeys_added_since_the_change() {
+    use crate::passkey_device::Device;
+    use crate::passkeys::{add_passkey, passkey_config, sign_in};
+    let app = spawn_app_with(|c| {
+        unlimited_mail_per_address(c);
+        c.webauthn = passkey_config();
+    })
+    .await;
+    let owner = app.user_with_tokens(OWNER).await;
+    let mut owners_device = Device::new();
+    let r = add_passkey(&app, &owner.access, &mut owners_device).await;
+    assert!(
+        r["errors"].is_null(),
+        "the owner's own passkey, from before the move: {r}"
+    );
+    let u1 = move_account(&app, &owner.access, None, OWNER, THIEF_B).await;
+    let thief = access_of(&app.login(THIEF_B, PASSWORD).await);
+    let mut thiefs_device = Device::new();
+    let added = add_passkey(&app, &thief, &mut thiefs_device).await;
+    let name = added["data"]["finishPasskeyRegistration"]["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the thief adds a passkey: {added}"))
+        .to_owned();
+    let r = sign_in(&app, None, &mut thiefs_device).await;
+    assert!(
+        r["data"]["finishPasskeySignIn"]["auth"]["accessToken"].is_string(),
+        "before the undo the thief's passkey signs in: {r}"
+    );
+
+    let seen = app.mail.to(OWNER).len();
+    assert_eq!(app.gql(CONFIRM, json!({ "t": u1 })).await["data"]["confirmEmail"], true);
+    let r = sign_in(&app, None, &mut thiefs_device).await;
+    assert!(
+        r["data"]["finishPasskeySignIn"].is_null() && code(&r).is_some(),
+        "the thief's passkey no longer signs in: {r}"
+    );
+    let r = sign_in(&app, Some(OWNER), &mut owners_device).await;
+    assert_eq!(
+        r["data"]["finishPasskeySignIn"]["auth"]["user"]["email"], OWNER,
+        "the owner's passkey from before the move stays: {r}"
+    );
+    let restored = mail_after(&app, OWNER, seen, "Your email address was restored").await;
+    let text = restored.text();
+    assert!(
+        text.contains(&format!("passkey \"{name}\"")),
+        "the owner is told which passkey went: {text}"
+    );
+}

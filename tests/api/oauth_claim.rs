@@ -133,3 +133,64 @@ async fn a_claim_leaves_nothing_of_what_the_squatter_set_up() {
         assert!(text.contains(removed), "the notice names {removed:?}: {text}");
     }
 }
+
+/// The squatter's passkey goes with the claim, in its transaction, and the
+/// claim notice names it: it would otherwise sign the squatter in to the
+/// account the owner just took back.
+#[tokio::test]
+async fn a_claim_removes_the_squatters_passkeys() {
+    use crate::passkey_device::Device;
+    use crate::passkeys::{add_passkey, passkey_config, sign_in as passkey_sign_in};
+    let provider = Provider::start().await;
+    let app = app_with_config(
+        &provider,
+        |_| {},
+        |c| {
+            c.require_email_confirmation = false;
+            c.webauthn = passkey_config();
+        },
+    )
+    .await;
+    let r = app
+        .gql(
+            SIGNUP,
+            json!({ "i": { "email": ERIN, "password": SQUATTERS_PASSWORD } }),
+        )
+        .await;
+    let squatter = r["data"]["signup"]["auth"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    let mut squatters_device = Device::new();
+    let added = add_passkey(&app, &squatter, &mut squatters_device).await;
+    let name = added["data"]["finishPasskeyRegistration"]["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the squatter adds a passkey: {added}"))
+        .to_owned();
+
+    provider.sign_in_as("erin-owner", ERIN, true);
+    let login_code = sign_in(&app).await.expect("signed in");
+    let r = exchange(&app, &login_code).await;
+    let owner = r["data"]["exchangeLoginCode"]["auth"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the owner signs in: {r}"))
+        .to_owned();
+
+    let r = passkey_sign_in(&app, None, &mut squatters_device).await;
+    assert!(
+        r["data"]["finishPasskeySignIn"].is_null() && code(&r).is_some(),
+        "the squatter's passkey no longer signs in: {r}"
+    );
+    let r = app.gql_as(&owner, "{ passkeys { id } }", json!({})).await;
+    assert_eq!(
+        r["data"]["passkeys"],
+        json!([]),
+        "the owner's account has no passkey: {r}"
+    );
+    let notice = mail_with_subject(&app, ERIN, "Your account was reset to your sign-in").await;
+    let text = notice.text();
+    assert!(
+        text.contains(&format!("passkey \"{name}\"")),
+        "the notice names the squatter's passkey: {text}"
+    );
+}
