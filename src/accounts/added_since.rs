@@ -1,7 +1,7 @@
 //! What an undo of an email change takes away besides the address: the ways
-//! into the account added since the change (linked identities, a second
-//! factor). Whoever changed the address could otherwise keep signing in, or
-//! lock the owner out with an authenticator only they hold.
+//! into the account added since the change (linked identities, passkeys, a
+//! second factor). Whoever changed the address could otherwise keep signing
+//! in, or lock the owner out with an authenticator only they hold.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -12,6 +12,7 @@ use crate::db::Tx;
 use crate::entities::{identities, users};
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
+use crate::passkeys;
 
 impl Accounts {
     /// Removes from `user` what was added at or after `since`, in `tx`;
@@ -39,6 +40,11 @@ impl Accounts {
                 .await?;
             events::record(&**tx, user.id, EventKind::IdentityUnlinked, client).await?;
             removed.extend(added.iter().map(|i| format!("sign-in with {}", i.provider)));
+        }
+        let passkeys = passkeys::remove_added_since(&**tx, user.id, since).await?;
+        if !passkeys.is_empty() {
+            events::record(&**tx, user.id, EventKind::PasskeyRemoved, client).await?;
+            removed.extend(passkeys.iter().map(|name| format!("the passkey \"{name}\"")));
         }
         if user.totp_enabled_at.is_some_and(|at| at >= since) {
             self.mfa.switch_off_in(tx, user.id).await?;

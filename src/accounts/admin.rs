@@ -163,7 +163,7 @@ impl Accounts {
         users::ActiveModel {
             role: Set(Role::Admin),
             email_verified_at: Set(Some(db::now())),
-            ..new_user(email, hash)
+            ..new_user(email, Some(hash))
         }
         .insert(self.db.writer())
         .await?;

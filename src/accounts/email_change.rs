@@ -99,7 +99,7 @@ impl Accounts {
     /// ends every session: whoever changed it is signed out. Undo links form
     /// a chain and the oldest wins: this one spends every undo link issued
     /// after it (the later moves), never an earlier one, and removes the
-    /// identities and second factors added since its change. The address
+    /// identities, passkeys and second factors added since its change. The address
     /// being left and the address restored are both told.
     ///
     /// # Errors

@@ -1,9 +1,10 @@
-//! Accounts: sign-up, confirmation, password login, password reset and
-//! change, deletion and administration.
+//! Accounts: sign-up (with a password or a passkey), confirmation, password
+//! login, password reset and change, deletion and administration.
 //!
 //! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
-//! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,
-//! `db`, `config`, `entities`.
+//! second step of a login), `passkeys` (a sign-up's passkey; removing those
+//! a reset of the account's ways in takes), `sessions`, `tokens`, `mail`,
+//! `events`, `limits`, `db`, `config`, `entities`.
 
 mod added_since;
 mod admin;
@@ -14,11 +15,13 @@ mod email;
 mod email_change;
 pub mod federated;
 mod handles;
+mod passkey_signup;
 pub mod password;
 mod password_changes;
 mod screening;
 mod sign_in;
 mod signup;
+mod taken_address;
 pub mod validate;
 
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 pub use admin::{MAX_PAGE, MadeAdmin};
 pub use email::Email;
 pub(crate) use handles::{ensure_free, taken_field};
+pub use passkey_signup::NewPasskeyAccount;
 pub use screening::PasswordScreen;
 pub use sign_in::{LoginAttempt, LoginName, LoginOutcome};
 pub use signup::{NewAccount, SignupOutcome};
@@ -41,6 +45,7 @@ use crate::events::{self, EventKind};
 use crate::limits::{Key, Limit, Limits};
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
+use crate::passkeys::Passkeys;
 use crate::sessions::{Principal, Sessions};
 use password::PasswordHasher;
 
@@ -58,6 +63,7 @@ pub struct AccountParts {
     pub limits: Arc<Limits>,
     pub sessions: Sessions,
     pub mfa: Mfa,
+    pub passkeys: Passkeys,
     pub links: Links,
     /// REQUIRE_EMAIL_CONFIRMATION.
     pub require_confirmation: bool,

@@ -13,13 +13,14 @@ use crate::entities::{devices, identities, users};
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
 use crate::mail::templates;
+use crate::passkeys;
 use crate::tokens::one_time::{self, Purpose};
 
 impl OAuth {
     /// Resets `user`, whose address nobody had confirmed and `provider` just
     /// verified, to the claimant's credentials alone, in `tx`: its password,
-    /// identities, TOTP secret with its recovery codes, known devices,
-    /// pending changes of address and sessions go, the security stamp moves
+    /// identities, passkeys, TOTP secret with its recovery codes, known
+    /// devices, pending changes of address and sessions go, the security stamp moves
     /// on, and the owner is told what was removed. Returns the account as it
     /// now is; the caller links the claimant's identity.
     ///
@@ -55,6 +56,11 @@ impl OAuth {
                 events::record(&**tx, user.id, EventKind::MfaDisabled, client).await?;
                 removed.push("two-step verification (its authenticator app and recovery codes)".to_owned());
             }
+        }
+        let passkeys = passkeys::remove_all(&**tx, user.id).await?;
+        if passkeys > 0 {
+            events::record(&**tx, user.id, EventKind::PasskeyRemoved, client).await?;
+            removed.push(format!("{passkeys} passkey(s)"));
         }
         let known_devices = devices::Entity::find()
             .filter(devices::Column::UserId.eq(user.id))

@@ -4,7 +4,8 @@
 //!
 //! Owns `identities`, `used_id_tokens` and the login-code purpose of `one_time_tokens`. May
 //! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
-//! `tokens`, `mail`, `events`, `limits`, `crypto`, `db`, `config`, `entities`.
+//! `passkeys` (a claim removes a squatter's), `tokens`, `mail`, `events`,
+//! `limits`, `crypto`, `db`, `config`, `entities`.
 
 mod claim;
 mod code_exchange;

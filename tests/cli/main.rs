@@ -2,6 +2,9 @@
 //! logs free of secrets, durability, the commands besides `serve`, and the
 //! README's walk-through against the binary.
 
+#[path = "../api/passkey_device.rs"]
+#[allow(dead_code)]
+mod passkey_device;
 #[path = "../api/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;
