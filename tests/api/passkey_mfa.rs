@@ -299,3 +299,29 @@ async fn a_step_up_ceremony_is_its_sessions_and_its_accounts_passkeys_only() {
         "only the session that stepped up: {r}"
     );
 }
+
+#[tokio::test]
+async fn with_mailed_codes_a_passkey_is_offered_beside_them_and_no_code_is_mailed_unasked() {
+    let app = spawn_app_with(|c| {
+        c.webauthn = passkey_config();
+        c.mfa.login_email_otp = authql::config::LoginEmailOtp::Always;
+        // Signed in by the sign-up itself: every later password login asks for a code.
+        c.require_email_confirmation = false;
+    })
+    .await;
+    let r = app.signup(ANN, PASSWORD).await;
+    let tokens = Tokens::from_auth(&r["data"]["signup"]["auth"]);
+    let mut device = Device::new();
+    let r = add_passkey(&app, &tokens.access, &mut device).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let mails = app.count("mail_outbox").await;
+    let r = app.gql(LOGIN, json!({ "e": ANN, "p": PASSWORD })).await;
+    assert_eq!(r["data"]["login"]["mfaMethods"], json!(["EMAIL_OTP", "PASSKEY"]), "{r}");
+    assert_eq!(app.count("mail_outbox").await, mails, "no code mailed unasked");
+    let token = r["data"]["login"]["mfaToken"].as_str().unwrap();
+    let r = second_factor_with(&app, token, &mut device, false).await;
+    assert!(
+        r["data"]["finishPasskeySignIn"]["auth"]["accessToken"].is_string(),
+        "{r}"
+    );
+}
