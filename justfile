@@ -39,16 +39,18 @@ bench:
     cargo build --release --bin authql --example argon2_rate --example passkey_load
     python3 bench/run.py
 
-# The example browser app (examples/spa) at http://127.0.0.1:5173, beside authql
-# at http://127.0.0.1:8080 in cookie mode (mail in ./data/outbox, links in the log).
+# The example browser app (examples/spa) at http://localhost:5173, beside authql
+# at http://localhost:8080 in cookie mode (mail in ./data/outbox, links in the log).
+# localhost, not 127.0.0.1: passkeys need a domain. Sign-in providers come from
+# the environment (OIDC_PROVIDERS=…, GOOGLE_CLIENT_ID=…, see README).
 spa:
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --release --bin authql
-    FRONTEND_URL=http://127.0.0.1:5173 CORS_ALLOWED_ORIGINS=http://127.0.0.1:5173 \
+    PUBLIC_URL=http://localhost:8080 FRONTEND_URL=http://localhost:5173 CORS_ALLOWED_ORIGINS=http://localhost:5173 \
       REFRESH_TOKEN_TRANSPORT=cookie target/release/authql &
     trap 'kill $!' EXIT
-    AUTHQL_URL=http://127.0.0.1:8080 python3 examples/spa/serve.py 5173
+    AUTHQL_URL=http://localhost:8080 python3 examples/spa/serve.py 5173
 
 # Check authql against third-party clients and servers (installs them under target/interop).
 interop:

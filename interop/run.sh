@@ -86,15 +86,17 @@ start_authql authql-tls SMTP_URL="smtp://mailer:interop-sink-password@127.0.0.1:
 export AUTHQL_TLS_URL=$URL
 # npm oidc-provider, and an authql that signs in with it (both on ports chosen here:
 # each must know the other's address before it starts).
-OP_PORT=$(free_port); OIDC_AUTHQL_PORT=$(free_port)
+# The example app's authql signs in with the same provider.
+OP_PORT=$(free_port); OIDC_AUTHQL_PORT=$(free_port); SPA_AUTHQL_PORT=$(free_port)
 export OIDC_OP_URL=http://127.0.0.1:$OP_PORT
+OP_SETTINGS=(OIDC_PROVIDERS=op OIDC_OP_ISSUER="$OIDC_OP_URL" OIDC_OP_CLIENT_ID=authql-interop OIDC_OP_CLIENT_SECRET=interop-provider-secret)
 cp "$HERE"/oidc_op.mjs "$WORK/"
-node "$WORK/oidc_op.mjs" "$OP_PORT" "http://127.0.0.1:$OIDC_AUTHQL_PORT/auth/op/callback" >"$RUN/oidc-op.log" 2>&1 &
+node "$WORK/oidc_op.mjs" "$OP_PORT" \
+  "http://127.0.0.1:$OIDC_AUTHQL_PORT/auth/op/callback,http://localhost:$SPA_AUTHQL_PORT/auth/op/callback" >"$RUN/oidc-op.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do grep -q ready "$RUN/oidc-op.log" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$RUN/oidc-op.log" || { echo "FAIL starting oidc-provider"; cat "$RUN/oidc-op.log"; exit 1; }
-start_authql authql-oidc LISTEN_ADDR=127.0.0.1:$OIDC_AUTHQL_PORT OIDC_PROVIDERS=op \
-  OIDC_OP_ISSUER="$OIDC_OP_URL" OIDC_OP_CLIENT_ID=authql-interop OIDC_OP_CLIENT_SECRET=interop-provider-secret || exit 1
+start_authql authql-oidc LISTEN_ADDR=127.0.0.1:$OIDC_AUTHQL_PORT "${OP_SETTINGS[@]}" || exit 1
 export AUTHQL_OIDC_URL=$URL
 
 # The fuzzer gets an instance of its own: its thousands of logins from
@@ -102,16 +104,27 @@ export AUTHQL_OIDC_URL=$URL
 start_authql authql-fuzz SMTP_URL="smtp://127.0.0.1:$MAIL_PORT" || exit 1
 FUZZ_URL=$URL
 
-# The example browser app on its own origin, beside an authql in cookie mode.
+# The example browser app on its own origin, beside an authql in cookie mode
+# that signs in with the provider above. Both on localhost: passkeys need a
+# domain (the RP ID is then localhost), never an IP address.
 SPA_PORT=$(free_port)
-export SPA_URL=http://127.0.0.1:$SPA_PORT
-start_authql authql-spa SMTP_URL="smtp://127.0.0.1:$MAIL_PORT" FRONTEND_URL="$SPA_URL" \
-  CORS_ALLOWED_ORIGINS="$SPA_URL" REFRESH_TOKEN_TRANSPORT=cookie || exit 1
-export AUTHQL_SPA_URL=$URL
+export SPA_URL=http://localhost:$SPA_PORT AUTHQL_SPA_URL=http://localhost:$SPA_AUTHQL_PORT
+start_authql authql-spa LISTEN_ADDR=127.0.0.1:$SPA_AUTHQL_PORT PUBLIC_URL="$AUTHQL_SPA_URL" \
+  SMTP_URL="smtp://127.0.0.1:$MAIL_PORT" FRONTEND_URL="$SPA_URL" CORS_ALLOWED_ORIGINS="$SPA_URL" \
+  REFRESH_TOKEN_TRANSPORT=cookie "${OP_SETTINGS[@]}" || exit 1
 AUTHQL_URL=$AUTHQL_SPA_URL python3 "$ROOT/examples/spa/serve.py" "$SPA_PORT" >"$RUN/spa.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 50); do grep -q "example app at" "$RUN/spa.log" 2>/dev/null && break; sleep 0.1; done
-export SPA_SCREENSHOT=$ROOT/target/interop/spa.png
+export SPA_SCREENSHOT=$ROOT/target/interop/spa.png SPA_PASSKEYS_SCREENSHOT=$ROOT/target/interop/spa-passkeys.png
+
+# Webhooks: an instance that may send to loopback, and an administrator made by
+# the CLI on its database (second factors not required of administrators here).
+start_authql authql-hooks SMTP_URL="smtp://127.0.0.1:$MAIL_PORT" WEBHOOK_ALLOW_PRIVATE=true \
+  WEBHOOK_POLL_INTERVAL=200ms REQUIRE_MFA=off || exit 1
+export AUTHQL_HOOKS_URL=$URL HOOKS_ADMIN=hooks-admin@example.com WEBHOOKS_DUMP=$RUN/webhooks.json
+printf '%s\n' "Correct-Horse-Battery-Staple-42" | env -i PATH="$PATH" HOME="${HOME:-/root}" \
+  DATA_DIR="$RUN/authql-hooks" REQUIRE_MFA=off PWNED_PASSWORDS_URL=off "$BIN" create-admin "$HOOKS_ADMIN" \
+  >"$RUN/create-admin.log" 2>&1 || { echo "FAIL making the webhooks administrator"; cat "$RUN/create-admin.log"; exit 1; }
 
 # ES modules resolve packages next to the script: run the Node checks from $WORK.
 cp "$HERE"/*.mjs "$WORK/"
@@ -119,8 +132,10 @@ export SCREENSHOT=$ROOT/target/interop/graphiql.png
 
 failures=0
 # check NAME COMMAND...: one line per check; the command's output is shown when it fails.
+# INTEROP_ONLY=text runs only the checks whose name contains it (e.g. INTEROP_ONLY=Chromium).
 check() {
   local name=$1 out; shift
+  [[ -z "${INTEROP_ONLY:-}" || "$name" == *"$INTEROP_ONLY"* ]] || return 0
   if out=$(cd "$HERE" && "$@" 2>&1); then
     echo "PASS $name — $(printf '%s' "$out" | tail -n1)"
     printf '%s\n' "$out" | grep '^  SHOULD' || true
@@ -146,8 +161,12 @@ check "Fuzzing: PyPI schemathesis loads the schema by introspection and fuzzes e
   env AUTHQL_URL="$FUZZ_URL" AUTHQL_LOG="$RUN/authql-fuzz.log" "$WORK/venv/bin/python" fuzz_check.py
 check "Metrics: PyPI prometheus-client parses /metrics; logins and mail counted, client names never labels" py_check metrics_check.py
 check "OpenID Connect: Chromium signs in at npm oidc-provider (login, consent) into an authql session" node_check oidc_signin.mjs
-check "Example app: Chromium drives examples/spa through every step; the refresh cookie is out of script's reach" node_check spa.mjs
+check "Example app: Chromium drives examples/spa through every step; the refresh cookie is out of script's reach; provider sign-in and linking with PKCE" node_check spa.mjs
+check "Passkeys: Chromium's virtual authenticator (CDP) adds passkeys in examples/spa and signs in with one, by button and by autofill" node_check spa_passkeys.mjs
 check "Subscriptions: npm graphql-ws hears SESSION_ENDED within a second of a logoutAll elsewhere; a bad token gets 4403" node_check session_events.mjs
+check "Webhooks: PyPI standardwebhooks verifies real deliveries and refuses a tampered body, id, timestamp or secret" \
+  env AUTHQL_URL="$AUTHQL_HOOKS_URL" "$WORK/venv/bin/python" webhook_check.py
+check "Webhooks: npm svix verifies the same deliveries and refuses a tampered body" node_check svix_check.mjs
 
 [ "$failures" -eq 0 ] || { echo "$failures interop check(s) failed; logs in $RUN"; exit 1; }
 echo "all interop checks passed"

@@ -30,10 +30,28 @@ pub async fn record(
     actor: Uuid,
     client: &ClientInfo,
 ) -> AppResult<()> {
+    insert(conn, kind, Some(user_id), actor, client).await
+}
+
+/// Records that `actor` did `kind` to no account in particular (a webhook endpoint).
+///
+/// # Errors
+/// When the database fails.
+pub async fn record_action(conn: &impl ConnectionTrait, kind: &str, actor: Uuid, client: &ClientInfo) -> AppResult<()> {
+    insert(conn, kind, None, actor, client).await
+}
+
+async fn insert(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    user_id: Option<Uuid>,
+    actor: Uuid,
+    client: &ClientInfo,
+) -> AppResult<()> {
     ActiveModel {
         id: Set(Uuid::new_v4()),
         kind: Set(kind.to_owned()),
-        user_id: Set(Some(user_id)),
+        user_id: Set(user_id),
         actor_id: Set(Some(actor)),
         ip: Set(client.ip_string()),
         at: Set(db::now()),

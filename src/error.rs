@@ -107,6 +107,11 @@ pub enum Field {
     Credential,
     Name,
     Method,
+    Url,
+    Events,
+    EndpointId,
+    DeliveryId,
+    Metadata,
 }
 
 /// Every failure authql reports.

@@ -105,7 +105,8 @@ pub async fn refresh_gauges(state: &AppState) -> AppResult<()> {
 
 /// Deletes what is past its retention, in bounded batches: security events
 /// and audit entries older than AUDIT_RETENTION, sent mail older than
-/// MAIL_RETENTION, spent and expired tokens (ID tokens remembered against
+/// MAIL_RETENTION, finished webhook deliveries older than WEBHOOK_RETENTION,
+/// spent and expired tokens (ID tokens remembered against
 /// replay among them), long-ended sessions. Returns
 /// how many rows went.
 ///
@@ -119,7 +120,8 @@ pub async fn prune(state: &AppState) -> AppResult<u64> {
         + state.outbox.purge(retention.mail).await?
         + one_time::purge_expired(&state.db).await?
         + crate::oauth::forget_expired_id_tokens(&state.db).await?
-        + crate::passkeys::purge_expired(&state.db).await?;
+        + crate::passkeys::purge_expired(&state.db).await?
+        + state.webhooks.purge().await?;
     if pruned > 0 {
         tracing::info!(pruned, "pruned rows past their retention");
     }

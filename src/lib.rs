@@ -1,7 +1,8 @@
 //! authql: a self-hosted authentication server with a GraphQL API.
 //!
 //! `http` and `graphql` are thin layers over the domain modules (`accounts`,
-//! `sessions`, `mfa`, `passkeys`, `profile`, `tokens`, `mail`, `limits`, `events`), which
+//! `sessions`, `mfa`, `passkeys`, `profile`, `tokens`, `mail`, `limits`, `events`,
+//! `webhooks`), which
 //! know nothing of either. Each domain module's `//!` says what it owns and
 //! what it may call; no two modules import each other.
 
@@ -30,3 +31,4 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;

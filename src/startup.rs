@@ -1,12 +1,10 @@
 //! Building a server from a [`Config`] and running it until asked to stop.
 
 use std::future::Future;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use poem::listener::TcpAcceptor;
 use poem::{EndpointExt, Server};
 use tokio_util::sync::CancellationToken;
 
@@ -25,11 +23,12 @@ use crate::profile::Profile;
 use crate::sessions::{SessionParts, Sessions};
 use crate::state::{AppState, Services};
 use crate::tokens::keys::{self, KeyStore};
+use crate::webhooks::Webhooks;
 use crate::{graphql, http, jobs};
 
 /// A server bound to its port, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: std::net::TcpListener,
     port: u16,
     state: AppState,
 }
@@ -53,7 +52,7 @@ impl Application {
             .await
             .context("cannot create the first signing key")?;
         lock.release().await.context("cannot release the start-up lock")?;
-        let listener = TcpListener::bind(config.listen_addr)
+        let listener = std::net::TcpListener::bind(config.listen_addr)
             .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
@@ -61,9 +60,8 @@ impl Application {
         if config.public_url.port() == Some(0) {
             let _ = config.public_url.set_port(Some(port));
         }
-        let acceptor = TcpAcceptor::from_std(listener)?;
         let state = AppState::new(services(config, db, crypto).await?);
-        Ok(Self { acceptor, port, state })
+        Ok(Self { listener, port, state })
     }
 
     /// The port the server is bound to (useful with LISTEN_ADDR port 0).
@@ -82,11 +80,15 @@ impl Application {
     /// # Errors
     /// When the jobs cannot start or the server fails.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Self { acceptor, port, state } = self;
+        let Self { listener, port, state } = self;
+        let listener = tokio::net::TcpListener::from_std(listener).context("cannot listen")?;
         let shutdown = CancellationToken::new();
         tokio::spawn(state.outbox.clone().run(shutdown.clone()));
+        tokio::spawn(state.webhooks.clone().run(shutdown.clone()));
         let mut scheduler = jobs::start(&state).await.context("cannot start the scheduled jobs")?;
-        let app = http::app(state.clone(), graphql::schema(state.clone())).boxed();
+        let app = http::app(state.clone(), graphql::schema(state.clone()))
+            .map_to_response()
+            .boxed();
         if let Some(addr) = state.config.metrics_addr {
             let listener = poem::listener::TcpListener::bind(addr);
             let metrics = http::management_app(state.clone());
@@ -111,9 +113,12 @@ impl Application {
                 tokio::time::sleep(delay).await;
             }
         };
-        let served = Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(app, stop, Some(Duration::from_secs(10)))
-            .await;
+        let rules = http::listener::ConnectionRules {
+            head_timeout: state.config.http.request_timeout,
+            per_client: state.config.http.max_connections_per_client,
+            trusted_proxies: state.config.http.trusted_proxies.clone(),
+        };
+        let served = http::listener::serve(listener, app, rules, stop, Duration::from_secs(10)).await;
         shutdown.cancel();
         let _ = scheduler.shutdown().await;
         if let Err(e) = state.sessions.flush_activity().await {
@@ -163,6 +168,14 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
     )
     .context("cannot use SMTP_URL")?;
     let outbox = Arc::new(outbox);
+    let webhooks = Webhooks::new(
+        db.clone(),
+        crypto.clone(),
+        outbox.clone(),
+        config.webhooks.clone(),
+        config.links(),
+    )
+    .context("cannot set up webhooks")?;
     let redis = config
         .redis_url
         .as_ref()
@@ -187,6 +200,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         new_device_notices: config.new_device_notices,
         device_max_failures: config.limits.device_max_failures,
         require_mfa: config.mfa.require,
+        webhooks: webhooks.clone(),
     });
     let mfa = Mfa::new(
         db.clone(),
@@ -194,6 +208,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         limits.clone(),
         outbox.clone(),
         sessions.clone(),
+        webhooks.clone(),
         &config.mfa,
     );
     let passkeys = Passkeys::new(PasskeyParts {
@@ -217,10 +232,17 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         sessions: sessions.clone(),
         mfa: mfa.clone(),
         passkeys: passkeys.clone(),
+        webhooks: webhooks.clone(),
         links: config.links(),
         require_confirmation: config.require_email_confirmation,
     });
-    let profile = Profile::new(db.clone(), limits.clone(), sessions.clone(), config.avatar_max_bytes);
+    let profile = Profile::new(
+        db.clone(),
+        limits.clone(),
+        sessions.clone(),
+        webhooks.clone(),
+        config.avatar_max_bytes,
+    );
     let oauth = OAuth::new(
         OAuthParts {
             db: db.clone(),
@@ -230,6 +252,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
             mfa: mfa.clone(),
             links: config.links(),
             outbox: outbox.clone(),
+            webhooks: webhooks.clone(),
         },
         &config.oauth,
     )
@@ -250,5 +273,6 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         profile,
         oauth,
         passkeys,
+        webhooks,
     })
 }

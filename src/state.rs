@@ -18,6 +18,7 @@ use crate::passkeys::Passkeys;
 use crate::profile::Profile;
 use crate::sessions::Sessions;
 use crate::tokens::keys::KeyStore;
+use crate::webhooks::Webhooks;
 
 /// The shared state of one authql instance. Cheap to clone.
 #[derive(Clone)]
@@ -41,6 +42,7 @@ pub struct Services {
     pub profile: Profile,
     pub oauth: OAuth,
     pub passkeys: Passkeys,
+    pub webhooks: Webhooks,
 }
 
 impl AppState {

@@ -1,62 +1,40 @@
 // The example app: every step a browser app takes with authql in cookie
 // mode. The refresh token lives in an HttpOnly cookie (script cannot read
 // it); the access token only in memory, so a reload refreshes from the cookie.
-import { AuthqlClient } from './gql.js';
-
-const api = new AuthqlClient(`${window.AUTHQL_URL}/graphql`);
-const $ = (id) => document.getElementById(id);
-const AUTH = 'accessToken user { email }';
-
-function say(text, error = false) {
-  $('status').textContent = text;
-  $('status').className = error ? 'error' : '';
-}
-
-// Runs an operation as the signed-in user; an expired access token is refreshed once.
-async function call(query, variables) {
-  try {
-    return await api.request(query, variables);
-  } catch (e) {
-    if (e.code !== 'UNAUTHENTICATED' || !(await refresh())) throw e;
-    return api.request(query, variables);
-  }
-}
-
-async function refresh() {
-  try {
-    const { refreshToken } = await api.request(`mutation { refreshToken { ${AUTH} } }`);
-    api.signedIn(refreshToken);
-    return true;
-  } catch {
-    api.signedIn(null);
-    return false;
-  }
-}
+import { $, AUTH, LOGIN, api, call, refresh, run, say, when } from './ui.js';
+import { initPasskeys, renderPasskeys, startAutofill, stopAutofill } from './passkeys.js';
+import { finishRedirect, providers, renderLinked, renderSignIn } from './providers.js';
 
 function showSignedOut() {
   $('signed-in').hidden = true;
   $('signed-out').hidden = false;
   $('auth-form').hidden = false;
   $('mfa-form').hidden = true;
+  startAutofill();
+  providers().then((list) => renderSignIn(list, run), (e) => console.warn(`no sign-in providers: ${e.message}`));
 }
 
 async function showSignedIn() {
-  const { me, sessions } = await call(`{
-    me { email mfaEnabled avatarUrl }
+  stopAutofill();
+  const { me, sessions, passkeys, oauthProviders } = await call(`{
+    me { email mfaEnabled avatarUrl identities { provider email linkedAt } }
     sessions { id current userAgent lastActiveAt }
+    passkeys { id name createdAt lastUsedAt backupEligible backedUp }
+    oauthProviders { name displayName authorizeUrl }
   }`);
   $('signed-out').hidden = true;
   $('signed-in').hidden = false;
   $('me-email').textContent = me.email;
   $('me-mfa').textContent = me.mfaEnabled ? '(two-step verification on)' : '';
-  $('avatar').src = me.avatarUrl ?? '';
+  $('avatar').hidden = !me.avatarUrl;
+  if (me.avatarUrl) $('avatar').src = me.avatarUrl;
   $('totp-off').hidden = me.mfaEnabled;
   $('totp-on').hidden = !me.mfaEnabled;
   const rows = sessions.map((s) => {
     const tr = document.createElement('tr');
     tr.dataset.session = s.id;
     const what = document.createElement('td');
-    what.textContent = `${s.current ? 'this browser' : s.userAgent ?? 'unknown device'}, active ${new Date(s.lastActiveAt).toLocaleString()}`;
+    what.textContent = `${s.current ? 'this browser' : s.userAgent ?? 'unknown device'}, active ${when(s.lastActiveAt)}`;
     const action = document.createElement('td');
     if (!s.current) {
       const revoke = document.createElement('button');
@@ -73,18 +51,27 @@ async function showSignedIn() {
     return tr;
   });
   $('sessions').replaceChildren(...rows);
-}
-
-// Shows what went wrong instead of failing silently.
-async function run(step) {
-  try {
-    await step();
-  } catch (e) {
-    say(`${e.message}${e.code ? ` (${e.code})` : ''}`, true);
-  }
+  renderPasskeys(passkeys);
+  renderLinked(oauthProviders, me.identities, run);
 }
 
 let mfaToken = null;
+
+// What every way of signing in answers: a session, or a second factor to ask for.
+async function finishLogin(payload) {
+  if (payload.mfaRequired) {
+    mfaToken = payload.mfaToken;
+    stopAutofill();
+    $('signed-out').hidden = false;
+    $('auth-form').hidden = true;
+    $('mfa-form').hidden = false;
+    say('Enter the code from your authenticator app.');
+    return;
+  }
+  api.signedIn(payload.auth);
+  await showSignedIn();
+  say(`Welcome, ${payload.auth.user.email}.`);
+}
 
 $('signup').onclick = () => run(async () => {
   const input = { email: $('email').value, password: $('password').value };
@@ -95,18 +82,8 @@ $('signup').onclick = () => run(async () => {
 $('auth-form').onsubmit = (event) => run(async () => {
   event.preventDefault();
   const input = { email: $('email').value, password: $('password').value };
-  const { login } = await api.request(
-    `mutation($i: LoginInput!) { login(input: $i) { mfaRequired mfaToken auth { ${AUTH} } } }`, { i: input });
-  if (login.mfaRequired) {
-    mfaToken = login.mfaToken;
-    $('auth-form').hidden = true;
-    $('mfa-form').hidden = false;
-    say('Enter the code from your authenticator app.');
-    return;
-  }
-  api.signedIn(login.auth);
-  await showSignedIn();
-  say(`Welcome, ${login.auth.user.email}.`);
+  const { login } = await api.request(`mutation($i: LoginInput!) { login(input: $i) { ${LOGIN} } }`, { i: input });
+  await finishLogin(login);
 });
 
 $('mfa-form').onsubmit = (event) => run(async () => {
@@ -148,10 +125,13 @@ $('totp-form').onsubmit = (event) => run(async () => {
   say('Two-step verification is on.');
 });
 
-// The confirmation link leads here (FRONTEND_URL/confirm-email?token=...).
+initPasskeys(finishLogin, showSignedIn);
+
+// The app's own paths: the confirmation link leads to /confirm-email?token=…,
+// a provider's flow ends at /oauth/callback (?code=, ?link_code= or ?error=).
 async function start() {
   const params = new URLSearchParams(location.search);
-  if (location.pathname.endsWith('/confirm-email') && params.get('token')) {
+  if (location.pathname === '/confirm-email' && params.get('token')) {
     history.replaceState(null, '', '/');
     await run(async () => {
       await api.request('mutation($t: String!) { confirmEmail(token: $t) }', { t: params.get('token') });
@@ -159,6 +139,14 @@ async function start() {
     });
     showSignedOut();
     return;
+  }
+  if (location.pathname === '/oauth/callback') {
+    let shown = false;
+    await run(async () => {
+      await finishRedirect(params, finishLogin, showSignedIn);
+      shown = true;
+    });
+    if (shown) return;
   }
   // A reload: the access token was only in memory; the cookie brings it back.
   if (await refresh()) {

@@ -2,7 +2,8 @@
 """Serves the example app from its own origin (`just spa`).
 
 Static files from this folder, `config.js` telling the app where authql is
-(AUTHQL_URL), and index.html for the app's own paths (/confirm-email).
+(AUTHQL_URL), and index.html for the app's own paths (/confirm-email, and
+/oauth/callback where a sign-in provider's flow ends).
 Standard library only. Usage: serve.py PORT
 """
 
@@ -13,7 +14,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-AUTHQL_URL = os.environ.get("AUTHQL_URL", "http://127.0.0.1:8080")
+AUTHQL_URL = os.environ.get("AUTHQL_URL", "http://localhost:8080")
+SCRIPTS = {f"/{name}.js" for name in ("app", "gql", "passkeys", "providers", "ui", "webauthn")}
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -31,9 +33,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        if path in ("/", "/confirm-email"):
+        if path in ("/", "/confirm-email", "/oauth/callback"):
             self.path = "/index.html"
-        elif path not in ("/app.js", "/gql.js", "/index.html"):
+        elif path not in SCRIPTS and path != "/index.html":
             self.send_error(404)
             return
         super().do_GET()
@@ -51,5 +53,6 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 5173
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"example app at http://127.0.0.1:{server.server_address[1]} (authql at {AUTHQL_URL})", flush=True)
+    # localhost, not 127.0.0.1: passkeys need a domain.
+    print(f"example app at http://localhost:{server.server_address[1]} (authql at {AUTHQL_URL})", flush=True)
     server.serve_forever()

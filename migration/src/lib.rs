@@ -15,6 +15,7 @@ mod m20261205_000009_used_id_tokens;
 mod m20261205_000010_exact_emails;
 mod m20261205_000011_longer_token_payload;
 mod m20261206_000012_passkeys;
+mod m20261207_000014_webhooks;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_exact_emails::Migration),
             Box::new(m20261205_000011_longer_token_payload::Migration),
             Box::new(m20261206_000012_passkeys::Migration),
+            Box::new(m20261207_000014_webhooks::Migration),
         ]
     }
 }

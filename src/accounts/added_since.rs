@@ -13,6 +13,7 @@ use crate::entities::{identities, users};
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
 use crate::passkeys;
+use crate::webhooks::Event;
 
 impl Accounts {
     /// Removes from `user` what was added at or after `since`, in `tx`;
@@ -39,6 +40,11 @@ impl Accounts {
                 .exec(&**tx)
                 .await?;
             events::record(&**tx, user.id, EventKind::IdentityUnlinked, client).await?;
+            let unlinked = added
+                .iter()
+                .map(|i| Event::identity_unlinked(user.id, &i.provider))
+                .collect();
+            self.webhooks.emit_all(tx, unlinked).await?;
             removed.extend(added.iter().map(|i| format!("sign-in with {}", i.provider)));
         }
         let passkeys = passkeys::remove_added_since(&**tx, user.id, since).await?;
@@ -49,6 +55,9 @@ impl Accounts {
         if user.totp_enabled_at.is_some_and(|at| at >= since) {
             self.mfa.switch_off_in(tx, user.id).await?;
             events::record(&**tx, user.id, EventKind::MfaDisabled, client).await?;
+            self.webhooks
+                .emit(tx, Event::mfa_disabled(user.id, "totp", "recovery"))
+                .await?;
             removed.push("two-step verification (its authenticator app and recovery codes)".to_owned());
         }
         Ok(removed)

@@ -16,6 +16,7 @@ use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
 use crate::sessions::Principal;
+use crate::webhooks::{Event, RevokeReason};
 
 /// Largest page of [`list_users`].
 pub const MAX_PAGE: u64 = 100;
@@ -119,9 +120,13 @@ impl Accounts {
             .ok_or_else(|| AppError::bad_input(Field::Id, "no account has this id"))?;
         if changed == 1 {
             if !active {
-                self.sessions.revoke_all(&mut tx, id, None).await?;
+                self.sessions
+                    .revoke_all(&mut tx, id, None, RevokeReason::Deactivated)
+                    .await?;
                 self.sessions.renew_stamp(&mut tx, id, None).await?;
             }
+            let change = Event::user_updated(id, serde_json::json!({ "active": active }));
+            self.webhooks.emit(&mut tx, change).await?;
             let kind = if active {
                 EventKind::AccountActivated
             } else {
@@ -145,6 +150,10 @@ impl Accounts {
     pub async fn make_admin(&self, email: &Email, password: Option<&str>) -> AppResult<MadeAdmin> {
         if let Some(user) = find_by_email(self.db.writer(), email).await? {
             let mut tx = self.db.begin().await?;
+            if user.role != Role::Admin {
+                let change = Event::user_updated(user.id, serde_json::json!({ "role": Role::Admin }));
+                self.webhooks.emit(&mut tx, change).await?;
+            }
             users::Entity::update_many()
                 .col_expr(users::Column::Role, Expr::value(Role::Admin))
                 .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
@@ -160,13 +169,18 @@ impl Accounts {
         validate::password(Field::Password, password, email.as_str(), None)?;
         self.screen.check(Field::Password, password).await?;
         let hash = self.passwords.hash(password).await?;
-        users::ActiveModel {
+        let mut tx = self.db.begin().await?;
+        let user = users::ActiveModel {
             role: Set(Role::Admin),
             email_verified_at: Set(Some(db::now())),
             ..new_user(email, Some(hash))
         }
-        .insert(self.db.writer())
+        .insert(&*tx)
         .await?;
+        self.webhooks
+            .emit(&mut tx, Event::user_created(&user, "password"))
+            .await?;
+        tx.commit().await?;
         Ok(MadeAdmin::Created)
     }
 }

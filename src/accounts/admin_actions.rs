@@ -17,6 +17,7 @@ use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
 use crate::sessions::Principal;
+use crate::webhooks::{Event, RevokeReason};
 
 impl Accounts {
     /// Account `id`, if there is one.
@@ -37,7 +38,7 @@ impl Accounts {
         let admin = admin.user().id;
         self.existing(id).await?;
         let mut tx = self.db.begin().await?;
-        let ended = self.sessions.revoke_all(&mut tx, id, None).await?;
+        let ended = self.sessions.revoke_all(&mut tx, id, None, RevokeReason::Admin).await?;
         events::record(&*tx, id, EventKind::SessionsRevokedByAdmin, client).await?;
         audit::record(&*tx, EventKind::SessionsRevokedByAdmin.as_str(), id, admin, client).await?;
         tx.commit().await?;
@@ -60,9 +61,12 @@ impl Accounts {
                 "delete your own account with deleteAccount",
             ));
         }
-        self.existing(id).await?;
+        let user = self.existing(id).await?;
         let mut tx = self.db.begin().await?;
         users::Entity::delete_by_id(id).exec(&*tx).await?;
+        self.webhooks
+            .emit(&mut tx, Event::user_deleted(id, &user.email, true))
+            .await?;
         audit::record(&*tx, EventKind::AccountDeletedByAdmin.as_str(), id, admin, client).await?;
         self.sessions.evict_user_on_commit(&mut tx, id);
         tx.commit().await?;
@@ -107,6 +111,8 @@ impl Accounts {
             .exec(&*tx)
             .await?;
         self.sessions.renew_stamp(&mut tx, id, None).await?;
+        let change = Event::user_updated(id, serde_json::json!({ "role": role }));
+        self.webhooks.emit(&mut tx, change).await?;
         events::record(&*tx, id, EventKind::RoleChangedByAdmin, client).await?;
         audit::record(&*tx, EventKind::RoleChangedByAdmin.as_str(), id, admin, client).await?;
         tx.commit().await?;

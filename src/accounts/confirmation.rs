@@ -12,6 +12,7 @@ use crate::events::{self, EventKind};
 use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::Event;
 
 impl Accounts {
     /// Spends a mailed address link: a sign-up's confirmation, an email
@@ -34,7 +35,7 @@ impl Accounts {
             return Ok(tx.commit().await?);
         }
         let now = db::now();
-        users::Entity::update_many()
+        let confirmed = users::Entity::update_many()
             .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))
             .col_expr(users::Column::UpdatedAt, Expr::value(now))
             .filter(users::Column::Id.eq(row.user_id))
@@ -42,6 +43,13 @@ impl Accounts {
             .exec(&*tx)
             .await?;
         events::record(&*tx, row.user_id, EventKind::EmailConfirmed, client).await?;
+        if confirmed.rows_affected == 1
+            && let Some(user) = users::Entity::find_by_id(row.user_id).one(&*tx).await?
+        {
+            self.webhooks
+                .emit(&mut tx, Event::email_confirmed(user.id, &user.email))
+                .await?;
+        }
         self.sessions.evict_user_on_commit(&mut tx, row.user_id);
         tx.commit().await?;
         Ok(())

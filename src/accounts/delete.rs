@@ -7,6 +7,7 @@ use crate::client::ClientInfo;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult, Field};
 use crate::sessions::Principal;
+use crate::webhooks::Event;
 
 impl Accounts {
     /// Deletes the caller's account once they prove it is them: with their
@@ -42,6 +43,9 @@ impl Accounts {
         };
         let mut tx = self.db.begin().await?;
         users::Entity::delete_by_id(user.id).exec(&*tx).await?;
+        self.webhooks
+            .emit(&mut tx, Event::user_deleted(user.id, &user.email, false))
+            .await?;
         self.sessions.evict_user_on_commit(&mut tx, user.id);
         tx.commit().await?;
         tracing::info!(user_id = %user.id, "account deleted");

@@ -17,6 +17,7 @@ use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::{Event, RevokeReason};
 
 impl Accounts {
     /// Mails a link to `new_email` that moves the caller's account there.
@@ -86,6 +87,8 @@ impl Accounts {
             .await?
             .ok_or(AppError::InvalidToken)?;
         move_to(tx, user.id, &new_email).await?;
+        let change = Event::user_updated(user.id, serde_json::json!({ "email": new_email }));
+        self.webhooks.emit(tx, change).await?;
         self.sessions.renew_stamp(tx, user.id, None).await?;
         let undo =
             one_time::create_carrying(&**tx, user.id, Purpose::UndoEmailChange, Some(user.email.clone())).await?;
@@ -118,17 +121,27 @@ impl Accounts {
         let old_email = link.payload.ok_or(AppError::InvalidToken)?;
         // Whoever signed up with the freed address since, without confirming
         // it, has no claim to it: that would otherwise block the undo.
-        users::Entity::delete_many()
+        let squatters = users::Entity::find()
             .filter(users::Column::Email.eq(old_email.as_str()))
             .filter(users::Column::EmailVerifiedAt.is_null())
             .filter(users::Column::Id.ne(link.user_id))
-            .exec(&**tx)
+            .all(&**tx)
             .await?;
+        for squatter in &squatters {
+            users::Entity::delete_by_id(squatter.id).exec(&**tx).await?;
+            self.webhooks
+                .emit(tx, Event::user_deleted(squatter.id, &squatter.email, false))
+                .await?;
+        }
         move_to(tx, link.user_id, &old_email).await?;
+        let change = Event::user_updated(link.user_id, serde_json::json!({ "email": old_email }));
+        self.webhooks.emit(tx, change).await?;
         spend_later_undo_links(tx, link.user_id, changed_at).await?;
         let removed = self.remove_added_since(tx, &leaving, changed_at, client).await?;
         let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
-        self.sessions.revoke_all(tx, link.user_id, None).await?;
+        self.sessions
+            .revoke_all(tx, link.user_id, None, RevokeReason::Recovered)
+            .await?;
         self.sessions.renew_stamp(tx, link.user_id, None).await?;
         let mail = templates::email_restored(&old_email, &self.links.frontend("/forgot-password"), &removed);
         self.outbox.enqueue(tx, mail).await?;

@@ -4,7 +4,7 @@
 //! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
 //! second step of a login), `passkeys` (a sign-up's passkey; removing those
 //! a reset of the account's ways in takes), `sessions`, `tokens`, `mail`,
-//! `events`, `limits`, `db`, `config`, `entities`.
+//! `events`, `limits`, `webhooks`, `db`, `config`, `entities`.
 
 mod added_since;
 mod admin;
@@ -23,6 +23,7 @@ mod sign_in;
 mod signup;
 mod taken_address;
 pub mod validate;
+mod webhook_admin;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::passkeys::Passkeys;
 use crate::sessions::{Principal, Sessions};
+use crate::webhooks::Webhooks;
 use password::PasswordHasher;
 
 /// The accounts service. Cheap to clone.
@@ -64,6 +66,8 @@ pub struct AccountParts {
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub passkeys: Passkeys,
+    /// Events for the app's backend.
+    pub webhooks: Webhooks,
     pub links: Links,
     /// REQUIRE_EMAIL_CONFIRMATION.
     pub require_confirmation: bool,

@@ -14,6 +14,7 @@ use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::{Event, RevokeReason};
 
 impl Accounts {
     /// Mails a reset link if `email` belongs to an active account and has
@@ -80,12 +81,19 @@ impl Accounts {
         let mut tx = self.db.begin().await?;
         one_time::consume(&*tx, token, Purpose::ResetPassword).await?;
         set_password(&*tx, user.id, hash, true).await?;
-        self.sessions.revoke_all(&mut tx, user.id, None).await?;
+        self.sessions
+            .revoke_all(&mut tx, user.id, None, RevokeReason::PasswordChanged)
+            .await?;
         // Whoever reset the password may not be who had the devices.
         self.sessions.forget_devices(&tx, user.id).await?;
         // Links and codes mailed before the reset, and logins half-way through, are over.
         self.sessions.renew_stamp(&mut tx, user.id, None).await?;
         events::record(&*tx, user.id, EventKind::PasswordReset, client).await?;
+        let mut changes = vec![Event::password_changed(user.id, "reset")];
+        if user.email_verified_at.is_none() {
+            changes.push(Event::email_confirmed(user.id, &user.email));
+        }
+        self.webhooks.emit_all(&mut tx, changes).await?;
         self.outbox
             .enqueue(&mut tx, templates::password_changed(&user.email))
             .await?;
@@ -113,10 +121,18 @@ impl Accounts {
         let mut tx = self.db.begin().await?;
         set_password(&*tx, user.id, hash, false).await?;
         self.sessions
-            .revoke_all(&mut tx, user.id, Some(caller.session().id))
+            .revoke_all(
+                &mut tx,
+                user.id,
+                Some(caller.session().id),
+                RevokeReason::PasswordChanged,
+            )
             .await?;
         self.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;
         events::record(&*tx, user.id, EventKind::PasswordChanged, client).await?;
+        self.webhooks
+            .emit(&mut tx, Event::password_changed(user.id, "changed"))
+            .await?;
         self.outbox
             .enqueue(&mut tx, templates::password_changed(&user.email))
             .await?;

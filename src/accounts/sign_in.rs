@@ -13,6 +13,7 @@ use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::mfa::challenge::Challenge;
 use crate::sessions::{AuthBundle, SignInMethod};
+use crate::webhooks::Event;
 
 /// Longest password worth hashing; no account can have a longer one.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -214,6 +215,10 @@ impl Accounts {
                 };
                 let mut tx = accounts.db.begin().await?;
                 events::record(&*tx, user.id, EventKind::LoginLimited, &client).await?;
+                accounts
+                    .webhooks
+                    .emit(&mut tx, Event::login_failed_limit(user.id))
+                    .await?;
                 accounts
                     .outbox
                     .enqueue(&mut tx, templates::login_limited(&user.email))

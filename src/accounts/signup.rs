@@ -18,6 +18,7 @@ use crate::mail::templates;
 use crate::passkeys::{self, NewPasskey};
 use crate::sessions::{AuthBundle, SignInMethod};
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::Event;
 
 /// Sign-up input as given by the client; the email is already parsed.
 pub struct NewAccount {
@@ -196,14 +197,17 @@ impl Accounts {
                 return Err(taken_field(&constraint).unwrap_or_else(|| e.into()));
             }
         };
-        let signed_in_by = match &pending.credential {
-            Credential::Password(_) => SignInMethod::Password,
+        let (signed_in_by, provider) = match &pending.credential {
+            Credential::Password(_) => (SignInMethod::Password, "password"),
             Credential::Passkey(_, passkey) => {
                 passkeys::attach(&*tx, user.id, passkey).await?;
-                SignInMethod::Passkey
+                (SignInMethod::Passkey, "passkey")
             }
         };
         events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
+        self.webhooks
+            .emit(&mut tx, Event::user_created(&user, provider))
+            .await?;
         let token = one_time::create(&*tx, user.id, Purpose::ConfirmEmail).await?;
         if pending.mail {
             let mail = templates::confirm_email(&user.email, &self.confirm_link(&token));

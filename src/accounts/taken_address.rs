@@ -19,6 +19,7 @@ use crate::events::{self, EventKind};
 use crate::mail::{MailKind, templates};
 use crate::passkeys;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::Event;
 
 /// How long a burst of sign-ups for one taken address sends one mail for.
 const REPEAT_MAIL_WINDOW: Duration = Duration::from_secs(60);
@@ -80,6 +81,13 @@ impl Accounts {
             Some(user_id),
         )
         .await?;
+        let changes = serde_json::json!({
+            "username": profile.username,
+            "displayName": profile.display_name,
+            "firstName": profile.first_name,
+            "lastName": profile.last_name,
+            "phoneNumber": profile.phone,
+        });
         let (password_hash, passkey) = match pending.credential {
             Credential::Password(hash) => (Some(hash), None),
             Credential::Passkey(_, passkey) => (None, Some(passkey)),
@@ -118,6 +126,9 @@ impl Accounts {
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;
         events::record(&*tx, user_id, EventKind::SignedUp, client).await?;
+        self.webhooks
+            .emit(&mut tx, Event::user_updated(user_id, changes))
+            .await?;
         if pending.mail {
             let mail = templates::confirm_email_again(
                 &user.email,

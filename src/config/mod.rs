@@ -4,6 +4,7 @@
 //! the same name); [`Settings::resolve`] turns it into a [`Config`] with every
 //! default filled in, or one line that says what is wrong.
 
+pub mod integrations;
 mod links;
 pub mod listing;
 pub mod oauth;
@@ -94,6 +95,10 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// REQUEST_TIMEOUT: a request's head, body and answer must be done within it.
+    pub request_timeout: Duration,
+    /// MAX_CONNECTIONS_PER_CLIENT: open connections one address may hold (0: no cap).
+    pub max_connections_per_client: usize,
     /// FORCE_HTTPS.
     pub force_https: bool,
     /// REFRESH_TOKEN_TRANSPORT.
@@ -147,6 +152,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Passkeys: the relying party and attestation.
     pub webauthn: webauthn::WebauthnConfig,
+    /// Webhooks to the app's backend.
+    pub webhooks: integrations::WebhookConfig,
     pub log_format: LogFormat,
 }
 
@@ -301,6 +308,8 @@ impl Settings {
                 trusted_proxies: self.trusted_proxies,
                 cors_origins,
                 max_body_bytes: self.max_body_bytes.max(1024),
+                request_timeout: self.request_timeout.max(Duration::from_secs(1)),
+                max_connections_per_client: self.max_connections_per_client,
                 force_https: self.force_https,
                 token_transport: self.refresh_token_transport,
             },
@@ -311,6 +320,7 @@ impl Settings {
                 device_max_failures: self.device_max_failures.max(1),
             },
             webauthn,
+            webhooks: self.integrations.webhooks(production),
             log_format: self.log_format,
         })
     }

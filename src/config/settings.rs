@@ -272,6 +272,17 @@ pub struct Settings {
         default_value_t = 262_144
     )]
     pub max_body_bytes: usize,
+    /// A request must arrive (head and body) and be answered within this; a client trickling bytes is cut off.
+    #[arg(long, env = "REQUEST_TIMEOUT", value_name = "REQUEST_TIMEOUT", value_parser = values::duration, default_value = "30s")]
+    pub request_timeout: Duration,
+    /// Open connections one client address may hold (0: no cap); connections from TRUSTED_PROXIES are not capped.
+    #[arg(
+        long,
+        env = "MAX_CONNECTIONS_PER_CLIENT",
+        value_name = "MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256
+    )]
+    pub max_connections_per_client: usize,
     /// text or json.
     #[arg(
         long,
@@ -281,4 +292,7 @@ pub struct Settings {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// Webhooks and hooks to the app's backend.
+    #[command(flatten)]
+    pub integrations: super::integrations::IntegrationSettings,
 }

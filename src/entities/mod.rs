@@ -14,3 +14,5 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod used_id_tokens;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;

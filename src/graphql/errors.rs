@@ -63,6 +63,11 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Credential => "credential",
         Field::Name => "name",
         Field::Method => "method",
+        Field::Url => "url",
+        Field::Events => "events",
+        Field::EndpointId => "endpointId",
+        Field::DeliveryId => "deliveryId",
+        Field::Metadata => "metadata",
     }
 }
 

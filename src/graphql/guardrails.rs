@@ -96,6 +96,7 @@ impl Extension for Guardrails {
 
 /// Every limit that needs only the document.
 fn check(doc: &ExecutableDocument) -> ServerResult<()> {
+    super::document_parts::check(doc)?;
     super::document_cost::check(doc)?;
     let aliases = doc
         .operations

@@ -7,6 +7,7 @@ pub mod admin_api;
 pub mod context;
 pub mod delivery;
 mod document_cost;
+mod document_parts;
 pub mod errors;
 pub mod events_api;
 pub mod guardrails;
@@ -18,6 +19,7 @@ pub mod persisted;
 pub mod profile_api;
 pub mod sessions_api;
 pub mod types;
+pub mod webhooks_api;
 
 use async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries;
 use async_graphql::{MergedObject, Object, Schema, SchemaBuilder};
@@ -47,6 +49,7 @@ pub struct Query(
     admin_api::AdminQuery,
     oauth_api::OAuthQuery,
     passkeys_api::PasskeysQuery,
+    webhooks_api::WebhooksQuery,
     MetaQuery,
 );
 
@@ -60,6 +63,7 @@ pub struct Mutation(
     mfa_api::MfaMutation,
     oauth_api::OAuthMutation,
     passkeys_api::PasskeysMutation,
+    webhooks_api::WebhooksMutation,
 );
 
 /// Every subscription field.

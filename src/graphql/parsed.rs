@@ -4,9 +4,9 @@
 //! (bench/README.md, "The allocator"). [`super::guardrails`] asks here for
 //! every request's document and checks it, cached or not.
 
-use async_graphql::ServerResult;
 use async_graphql::extensions::apollo_persisted_queries::{CacheStorage, LruCacheStorage};
 use async_graphql::parser::{parse_query, types::ExecutableDocument};
+use async_graphql::{ServerError, ServerResult};
 
 /// Documents kept per instance; the least recently used go first.
 const CAPACITY: usize = 256;
@@ -34,7 +34,17 @@ impl ParsedQueries {
         if kept && let Some(doc) = self.0.get(query.to_owned()).await {
             return Ok(doc);
         }
-        let doc = parse_query(query)?;
+        // Parsing costs about a microsecond per dense token: a long text
+        // parsed on the runtime would hold one of its few workers (and every
+        // request queued behind it) for as long, so it goes to a blocking thread.
+        let doc = if query.len() <= MAX_QUERY_BYTES {
+            parse_query(query)?
+        } else {
+            let text = query.to_owned();
+            tokio::task::spawn_blocking(move || parse_query(text))
+                .await
+                .map_err(|e| ServerError::new(format!("the parser stopped: {e}"), None))??
+        };
         if kept {
             self.0.set(query.to_owned(), doc.clone()).await;
         }

@@ -6,10 +6,12 @@ mod avatar_images;
 mod client_ip;
 mod confirm_link;
 mod cookies;
+mod deadline;
 mod force_https;
 mod graphiql;
 mod graphql_endpoint;
 mod graphql_request;
+pub mod listener;
 mod meta;
 mod metrics_route;
 pub mod middleware;
@@ -60,6 +62,7 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
         .at("/.well-known/jwks.json", get(meta::jwks))
         .at("/healthz", get(meta::healthz))
         .at("/readyz", get(meta::readyz));
+    let request_timeout = state.config.http.request_timeout;
     let force_https = state
         .config
         .http
@@ -99,6 +102,7 @@ pub fn app(state: AppState, schema: AppSchema) -> impl Endpoint {
                 }
             }
         })
+        .around(move |ep, req| deadline::within(request_timeout, ep, req))
         .with(CatchPanic::new())
         .around(middleware::observe)
 }

@@ -15,15 +15,16 @@
 //! only the access token expires, it closes with 4403, which they retry with
 //! fresh `connectionParams`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::Data;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WsMessage};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
 use async_graphql_poem::GraphQLProtocol;
 use futures_util::{SinkExt, StreamExt, future};
 use poem::http::header;
-use poem::web::websocket::{Message, WebSocket, WebSocketStream};
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::{FromRequest, IntoResponse, Request, Response};
 use serde_json::Value;
 
@@ -34,8 +35,12 @@ use crate::graphql::context::{RequestInfo, SessionEndSignal};
 use crate::sessions::Sessions;
 use crate::state::AppState;
 
-/// A client that does not answer the server's ping within this is dropped.
+/// A client that sends nothing (not even the pong to a ping) for this long is dropped.
 const KEEPALIVE: Duration = Duration::from_secs(30);
+/// How often the server pings an acknowledged graphql-ws connection: graphql-ws
+/// clients answer with a pong by themselves but send nothing of their own while
+/// they wait for events, so without pings an idle subscription would be dropped.
+const PING_EVERY: Duration = Duration::from_secs(10);
 /// A connection must be authenticated within this.
 const INIT_WITHIN: Duration = Duration::from_secs(10);
 /// How the reasons of refused inits begin (the library closes them with a generic code).
@@ -78,9 +83,15 @@ pub async fn upgrade(req: Request, state: &AppState, schema: &AppSchema) -> poem
     let protocol = GraphQLProtocol::from_request(&req, &mut body).await?;
     let client = super::client_of(&req, state);
     let (schema, sessions) = (schema.clone(), state.sessions.clone());
+    let max_bytes = state.config.http.max_body_bytes;
+    // The library buffers at most twice the limit; `serve` refuses past it.
+    let buffered = WebSocketConfig::default()
+        .max_message_size(Some(max_bytes.saturating_mul(2)))
+        .max_frame_size(Some(max_bytes.saturating_mul(2)));
     Ok(websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, schema, protocol, client, sessions))
+        .config(buffered)
+        .on_upgrade(move |socket| serve(socket, schema, protocol, client, sessions, max_bytes))
         .into_response())
 }
 
@@ -91,18 +102,35 @@ async fn serve(
     protocol: GraphQLProtocol,
     client: ClientInfo,
     sessions: Sessions,
+    max_bytes: usize,
 ) {
     let (mut sink, stream) = socket.split();
+    // A message over MAX_BODY_BYTES ends the input unread, as an HTTP body
+    // of that size is refused, and the socket closes with 1009.
+    let too_big = Arc::new(AtomicBool::new(false));
     let incoming = stream
         .take_while(|frame| future::ready(frame.is_ok()))
         .filter_map(|frame| future::ready(frame.ok().filter(|m| m.is_text() || m.is_binary())))
-        .map(Message::into_bytes);
+        .map(Message::into_bytes)
+        .take_while({
+            let too_big = too_big.clone();
+            move |bytes| {
+                let fits = bytes.len() <= max_bytes;
+                if !fits {
+                    too_big.store(true, Ordering::Relaxed);
+                }
+                future::ready(fits)
+            }
+        });
     let proved = Arc::new(OnceLock::new());
     let (ended, end_signal) = tokio::sync::watch::channel(false);
     let init = {
         let (proved, sessions) = (proved.clone(), sessions.clone());
         move |payload| connection_data(payload, client, sessions, proved, SessionEndSignal(end_signal))
     };
+    // The older protocol has no ping; its connections are not dropped for quiet.
+    let pings = matches!(protocol.0, WebSocketProtocols::GraphQLWS);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let outgoing = async_graphql::http::WebSocket::new(schema, incoming, protocol.0)
         .on_connection_init(init)
         .keepalive_timeout(KEEPALIVE)
@@ -116,7 +144,12 @@ async fn serve(
     let closing = loop {
         tokio::select! {
             frame = outgoing.next() => {
-                let Some((frame, ack)) = frame else { return };
+                let Some((frame, ack)) = frame else {
+                    if too_big.load(Ordering::Relaxed) {
+                        let _ = sink.send(Message::close_with(1009u16, "Message too big: at most MAX_BODY_BYTES")).await;
+                    }
+                    return;
+                };
                 if ack && !acknowledged {
                     acknowledged = true;
                     if let Some(credential) = proved.get() {
@@ -124,6 +157,11 @@ async fn serve(
                     }
                 }
                 if sink.send(frame).await.is_err() {
+                    return;
+                }
+            }
+            _ = ping.tick(), if acknowledged && pings => {
+                if sink.send(Message::text(r#"{"type":"ping"}"#)).await.is_err() {
                     return;
                 }
             }

@@ -8,9 +8,11 @@ use super::{Mail, MailKind};
 mod passkeys;
 mod providers;
 mod signing_in;
+mod webhooks;
 pub use passkeys::*;
 pub use providers::*;
 pub use signing_in::*;
+pub use webhooks::*;
 
 fn compose(kind: MailKind, to: &str, subject: &str, lines: &[&str], link: Option<(&str, &str)>) -> Mail {
     let mut plain = lines.join("\n\n");

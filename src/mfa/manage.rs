@@ -15,6 +15,7 @@ use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::{Event, RevokeReason};
 
 impl Mfa {
     /// Checks a TOTP or recovery code of an account with MFA on; a spent
@@ -72,6 +73,9 @@ impl Mfa {
         switch_off(&mut tx, user_id).await?;
         self.sessions.renew_stamp(&mut tx, user_id, Some(caller)).await?;
         events::record(&*tx, user_id, EventKind::MfaDisabled, client).await?;
+        self.webhooks
+            .emit(&mut tx, Event::mfa_disabled(user_id, "totp", "owner"))
+            .await?;
         self.notify(&mut tx, templates::mfa_disabled(&user.email)).await?;
         tx.commit().await?;
         Ok(())
@@ -93,7 +97,12 @@ impl Mfa {
         let mut tx = self.db.begin().await?;
         switch_off(&mut tx, user_id).await?;
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
-        self.sessions.revoke_all(&mut tx, user_id, None).await?;
+        self.sessions
+            .revoke_all(&mut tx, user_id, None, RevokeReason::Recovered)
+            .await?;
+        self.webhooks
+            .emit(&mut tx, Event::mfa_disabled(user_id, "totp", "operator"))
+            .await?;
         let operator = ClientInfo {
             ip: None,
             user_agent: Some("authql reset-mfa (operator)".to_owned()),

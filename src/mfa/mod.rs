@@ -4,8 +4,8 @@
 //!
 //! Owns the TOTP columns of `users` and the code purposes of
 //! `one_time_tokens`; reads whether an account has a passkey. May call:
-//! `sessions`, `tokens`, `mail`, `events`, `limits`, `db`, `crypto`, `config`,
-//! `entities`.
+//! `sessions`, `tokens`, `mail`, `events`, `webhooks`, `limits`, `db`,
+//! `crypto`, `config`, `entities`.
 
 mod budget;
 pub mod challenge;
@@ -29,6 +29,7 @@ use crate::sessions::Sessions;
 use crate::sessions::auth::second_factor_required;
 use crate::tokens::codes;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::Webhooks;
 
 /// The second factors a login can finish with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub struct Mfa {
     login_email_otp: LoginEmailOtp,
     /// REQUIRE_MFA: an account it asks for a second factor, with a passkey, is asked for the passkey.
     require: RequireMfa,
+    /// Second factors switched on and off are events for the app's backend.
+    webhooks: Webhooks,
 }
 
 impl Mfa {
@@ -67,6 +70,7 @@ impl Mfa {
         limits: Arc<Limits>,
         outbox: Arc<Outbox>,
         sessions: Sessions,
+        webhooks: Webhooks,
         config: &MfaConfig,
     ) -> Self {
         Self {
@@ -78,6 +82,7 @@ impl Mfa {
             issuer: config.issuer.as_str().into(),
             login_email_otp: config.login_email_otp,
             require: config.require,
+            webhooks,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::events::{self, EventKind};
 use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::sessions::Principal;
+use crate::webhooks::Event;
 
 /// What an authenticator app needs to enrol.
 pub struct Enrolment {
@@ -142,6 +143,7 @@ impl Mfa {
         let codes = recovery_codes::replace(&*tx, &self.crypto, user_id).await?;
         self.sessions.renew_stamp(&mut tx, user_id, Some(caller)).await?;
         events::record(&*tx, user_id, EventKind::MfaEnabled, client).await?;
+        self.webhooks.emit(&mut tx, Event::mfa_enabled(user_id, "totp")).await?;
         self.notify(&mut tx, templates::mfa_enabled(&user.email)).await?;
         tx.commit().await?;
         Ok(codes)

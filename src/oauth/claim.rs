@@ -15,6 +15,7 @@ use crate::events::{self, EventKind};
 use crate::mail::templates;
 use crate::passkeys;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::{Event, RevokeReason};
 
 impl OAuth {
     /// Resets `user`, whose address nobody had confirmed and `provider` just
@@ -48,12 +49,21 @@ impl OAuth {
                 .exec(&**tx)
                 .await?;
             events::record(&**tx, user.id, EventKind::IdentityUnlinked, client).await?;
+            let unlinked = linked
+                .iter()
+                .map(|i| Event::identity_unlinked(user.id, &i.provider))
+                .collect();
+            parts.webhooks.emit_all(tx, unlinked).await?;
             removed.extend(linked.iter().map(|i| format!("sign-in with {}", i.provider)));
         }
         if user.totp_secret.is_some() {
             parts.mfa.switch_off_in(tx, user.id).await?;
             if user.totp_enabled_at.is_some() {
                 events::record(&**tx, user.id, EventKind::MfaDisabled, client).await?;
+                parts
+                    .webhooks
+                    .emit(tx, Event::mfa_disabled(user.id, "totp", "recovery"))
+                    .await?;
                 removed.push("two-step verification (its authenticator app and recovery codes)".to_owned());
             }
         }
@@ -78,13 +88,20 @@ impl OAuth {
         if pending > 0 {
             removed.push("a pending change of address".to_owned());
         }
-        let ended = parts.sessions.revoke_all(tx, user.id, None).await?;
+        let ended = parts
+            .sessions
+            .revoke_all(tx, user.id, None, RevokeReason::Recovered)
+            .await?;
         if ended > 0 {
             removed.push(format!("{ended} session(s), now signed out"));
         }
         let user = federated::claim_verified(tx, user).await?;
         parts.sessions.renew_stamp(tx, user.id, None).await?;
         events::record(&**tx, user.id, EventKind::EmailConfirmed, client).await?;
+        parts
+            .webhooks
+            .emit(tx, Event::email_confirmed(user.id, &user.email))
+            .await?;
         let notice = templates::account_claimed(&user.email, provider, &removed);
         parts.outbox.enqueue(tx, notice).await?;
         Ok(user)

@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use super::pkce::Challenge;
 use super::{OAuth, refused};
 use crate::client::ClientInfo;
+use crate::entities::users;
 use crate::error::{AppError, AppResult};
 use crate::tokens::one_time::{self, Purpose};
 
@@ -275,14 +276,38 @@ impl OAuth {
             return Ok(FlowEnd::LinkCode(code));
         }
         let user = self.account_for(provider, &claims, client).await?;
-        let challenge = flow.challenge.as_deref().map(Challenge::from_stored);
+        let code = self
+            .issue_login_code(&user, provider, flow.challenge.as_deref())
+            .await?;
+        Ok(FlowEnd::LoginCode(code))
+    }
+
+    /// The login code a provider sign-in of `user` hands the browser, bound
+    /// to the app's PKCE `challenge` (as stored in the flow) when it sent one.
+    /// It is issued only if the account's security stamp is still the one
+    /// `user` was read with (rule 2), so a sign-in that raced an unlink or a
+    /// reset gets no code.
+    ///
+    /// # Errors
+    /// `INVALID_CREDENTIALS` when the stamp moved since `user` was read.
+    #[tracing::instrument(skip(self, user, challenge), fields(user = %user.id))]
+    pub async fn issue_login_code(
+        &self,
+        user: &users::Model,
+        provider: &str,
+        challenge: Option<&str>,
+    ) -> AppResult<String> {
+        let challenge = challenge.map(Challenge::from_stored);
+        let tx = self.parts().db.begin().await?;
+        self.parts().sessions.hold_stamp(&tx, user).await?;
         let code = one_time::create_carrying(
-            self.parts().db.writer(),
+            &*tx,
             user.id,
             Purpose::LoginCode,
             Some(super::handover::login_code_payload(provider, challenge.as_ref())),
         )
         .await?;
-        Ok(FlowEnd::LoginCode(code))
+        tx.commit().await?;
+        Ok(code)
     }
 }

@@ -53,12 +53,13 @@ impl OAuth {
             None => p.verify(&self.0.http, &token, |_: Option<&Nonce>| Ok(()), true).await,
         };
         let claims = claims.inspect_err(|e| refused(provider, e, client))?;
-        let user = self.account_for(provider, &claims, client).await?;
-        // Spent before the session opens: of two uses of one token, one signs in.
+        // Spent before anything it says is acted on: of two uses of one
+        // token, one signs in, and a replay links or creates nothing.
         let expires_at = claims.expires_at.ok_or(AppError::InvalidToken)?;
         replay::spend(self.parts().db.writer(), replay::key(provider, id_token), expires_at)
             .await
             .inspect_err(|e| refused(provider, e, client))?;
+        let user = self.account_for(provider, &claims, client).await?;
         self.sign_in(user, provider, client).await
     }
 

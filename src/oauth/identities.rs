@@ -18,6 +18,7 @@ use crate::limits::Limit;
 use crate::mail::templates;
 use crate::sessions::Principal;
 use crate::tokens::one_time::{self, Purpose};
+use crate::webhooks::Event;
 
 impl OAuth {
     /// `user_id`'s linked identities, oldest first.
@@ -149,6 +150,10 @@ impl OAuth {
             Err(e) => return Err(e.into()),
         };
         events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+        parts
+            .webhooks
+            .emit(&mut tx, Event::identity_linked(user.id, &pending.provider))
+            .await?;
         // A new way in: proofs issued before it stop counting, but the caller's own.
         parts.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;
         parts
@@ -194,6 +199,10 @@ impl OAuth {
             .exec(&*tx)
             .await?;
         events::record(&*tx, user.id, EventKind::IdentityUnlinked, client).await?;
+        parts
+            .webhooks
+            .emit(&mut tx, Event::identity_unlinked(user.id, provider))
+            .await?;
         // The caller's own proof carries over; every other one dies.
         parts.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;
         parts

@@ -25,6 +25,7 @@ use crate::entities::{identities, users};
 use crate::error::{AppError, AppResult, Field, unique_violation};
 use crate::events::{self, EventKind};
 use crate::mail::templates;
+use crate::webhooks::Event;
 
 impl OAuth {
     /// The account `claims` of `provider` sign in to, linking or creating it
@@ -82,10 +83,14 @@ impl OAuth {
                 Some(user) if user.email_verified_at.is_none() => {
                     let user = self.claim(&mut tx, user, provider, client).await?;
                     events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+                    let linked = Event::identity_linked(user.id, provider);
+                    parts.webhooks.emit(&mut tx, linked).await?;
                     user
                 }
                 Some(user) => {
                     events::record(&*tx, user.id, EventKind::IdentityLinked, client).await?;
+                    let linked = Event::identity_linked(user.id, provider);
+                    parts.webhooks.emit(&mut tx, linked).await?;
                     // A new way in: proofs issued before it stop counting.
                     parts.sessions.renew_stamp(&mut tx, user.id, None).await?;
                     let notice = templates::identity_linked(&user.email, provider);
@@ -95,6 +100,11 @@ impl OAuth {
                 None => {
                     let user = federated::create_verified(&tx, &email).await?;
                     events::record(&*tx, user.id, EventKind::SignedUp, client).await?;
+                    let created = vec![
+                        Event::user_created(&user, provider),
+                        Event::identity_linked(user.id, provider),
+                    ];
+                    parts.webhooks.emit_all(&mut tx, created).await?;
                     user
                 }
             };
@@ -106,6 +116,12 @@ impl OAuth {
             self.record_refusal(user.id, client).await;
             return Err(AppError::Forbidden("this account is disabled"));
         }
+        // Read again: a link or a claim above renewed the stamp, and the
+        // sign-in that follows holds the stamp it was given (rule 2).
+        let user = users::Entity::find_by_id(user.id)
+            .one(&*tx)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
         tx.commit().await?;
         Ok(user)
     }

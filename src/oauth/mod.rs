@@ -5,7 +5,7 @@
 //! Owns `identities`, `used_id_tokens` and the login-code purpose of `one_time_tokens`. May
 //! call: `accounts` (accounts a provider vouches for), `sessions`, `mfa`,
 //! `passkeys` (a claim removes a squatter's), `tokens`, `mail`, `events`,
-//! `limits`, `crypto`, `db`, `config`, `entities`.
+//! `webhooks`, `limits`, `crypto`, `db`, `config`, `entities`.
 
 mod claim;
 mod code_exchange;
@@ -34,6 +34,7 @@ use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::sessions::Sessions;
+use crate::webhooks::Webhooks;
 
 /// The sign-in-with-providers service. Cheap to clone.
 #[derive(Clone)]
@@ -49,6 +50,8 @@ pub struct OAuthParts {
     pub links: Links,
     /// Notices of linked and unlinked identities.
     pub outbox: Arc<Outbox>,
+    /// Accounts made and identities linked are events for the app's backend.
+    pub webhooks: Webhooks,
 }
 
 struct Inner {

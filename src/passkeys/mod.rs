@@ -8,7 +8,8 @@
 //! Owns `passkeys` and `passkey_ceremonies`. May call: `mfa` (a login's
 //! second step, its tries and budget), `sessions` (the session a sign-in
 //! opens, the step-up rule, the security stamp), `mail`, `events`, `audit`,
-//! `limits`, `crypto`, `db`, `config`, `entities`.
+//! `webhooks` (why an operator's removal ends sessions), `limits`, `crypto`,
+//! `db`, `config`, `entities`.
 
 mod aaguid;
 mod assertion;

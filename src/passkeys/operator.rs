@@ -11,6 +11,7 @@ use crate::entities::users::reread_from_writer;
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
 use crate::mail::templates;
+use crate::webhooks::RevokeReason;
 
 impl Passkeys {
     /// Removes every passkey of `user_id`: the security stamp moves on,
@@ -33,7 +34,10 @@ impl Passkeys {
             return Ok(0);
         }
         parts.sessions.renew_stamp(&mut tx, user_id, None).await?;
-        parts.sessions.revoke_all(&mut tx, user_id, None).await?;
+        parts
+            .sessions
+            .revoke_all(&mut tx, user_id, None, RevokeReason::Recovered)
+            .await?;
         let operator = ClientInfo {
             ip: None,
             user_agent: Some("authql remove-passkeys (operator)".to_owned()),

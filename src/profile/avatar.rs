@@ -19,6 +19,7 @@ use crate::entities::avatars;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::limits::{Key, Limit};
+use crate::webhooks::Event;
 
 /// Width and height of every stored avatar.
 pub const SIZE: u32 = 256;
@@ -106,7 +107,10 @@ impl Profile {
         }
         .insert(&*tx)
         .await?;
+        let url = self.webhooks.links().public(&format!("/avatars/{key}.png"));
         set_key(&*tx, user_id, Some(key)).await?;
+        let change = Event::user_updated(user_id, serde_json::json!({ "avatarUrl": url }));
+        self.webhooks.emit(&mut tx, change).await?;
         self.sessions.evict_user_on_commit(&mut tx, user_id);
         tx.commit().await?;
         reread_from_writer(&self.db, user_id).await
@@ -124,6 +128,8 @@ impl Profile {
             .exec(&*tx)
             .await?;
         set_key(&*tx, user_id, None).await?;
+        let change = Event::user_updated(user_id, serde_json::json!({ "avatarUrl": null }));
+        self.webhooks.emit(&mut tx, change).await?;
         self.sessions.evict_user_on_commit(&mut tx, user_id);
         tx.commit().await?;
         reread_from_writer(&self.db, user_id).await

@@ -1,7 +1,8 @@
 //! Profile: the names, public handles and avatar an account's owner edits.
 //!
 //! Owns the profile columns of `users` and the `avatars` table. May call:
-//! `accounts` (field rules), `sessions` (cache eviction), `limits`, `db`, `entities`.
+//! `accounts` (field rules), `sessions` (cache eviction), `webhooks`, `limits`,
+//! `db`, `entities`.
 
 pub mod avatar;
 
@@ -18,6 +19,7 @@ use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppResult, Field, unique_violation};
 use crate::limits::{Limit, Limits};
 use crate::sessions::Sessions;
+use crate::webhooks::{Event, Webhooks};
 
 /// The profile service. Cheap to clone.
 #[derive(Clone)]
@@ -25,6 +27,8 @@ pub struct Profile {
     db: Db,
     limits: Arc<Limits>,
     sessions: Sessions,
+    /// Profile changes are `user.updated` events for the app's backend.
+    webhooks: Webhooks,
     /// AVATAR_MAX_BYTES.
     avatar_max_bytes: usize,
 }
@@ -57,11 +61,12 @@ fn handle(
 
 impl Profile {
     /// The service over these parts.
-    pub fn new(db: Db, limits: Arc<Limits>, sessions: Sessions, avatar_max_bytes: usize) -> Self {
+    pub fn new(db: Db, limits: Arc<Limits>, sessions: Sessions, webhooks: Webhooks, avatar_max_bytes: usize) -> Self {
         Self {
             db,
             limits,
             sessions,
+            webhooks,
             avatar_max_bytes,
         }
     }
@@ -95,14 +100,16 @@ impl Profile {
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
             .filter(users::Column::Id.eq(user_id));
-        for (column, value) in [
-            (users::Column::Username, username),
-            (users::Column::DisplayName, display_name),
-            (users::Column::FirstName, first_name),
-            (users::Column::LastName, last_name),
-            (users::Column::PhoneNumber, phone),
+        let mut changes = serde_json::Map::new();
+        for (column, name, value) in [
+            (users::Column::Username, "username", username),
+            (users::Column::DisplayName, "displayName", display_name),
+            (users::Column::FirstName, "firstName", first_name),
+            (users::Column::LastName, "lastName", last_name),
+            (users::Column::PhoneNumber, "phoneNumber", phone),
         ] {
             if let Some(value) = value {
+                changes.insert(name.to_owned(), serde_json::json!(value));
                 update = update.col_expr(column, Expr::value(value));
             }
         }
@@ -111,6 +118,10 @@ impl Profile {
             // Another account took the handle between the check and the write.
             let taken = unique_violation(&e).and_then(|c| accounts::taken_field(&c));
             return Err(taken.unwrap_or_else(|| e.into()));
+        }
+        if !changes.is_empty() {
+            let change = Event::user_updated(user_id, serde_json::Value::Object(changes));
+            self.webhooks.emit(&mut tx, change).await?;
         }
         self.sessions.evict_user_on_commit(&mut tx, user_id);
         tx.commit().await?;

@@ -2,8 +2,8 @@
 //! refresh rotation, revocation, activity and idleness, and known devices.
 //!
 //! Owns `sessions`, `refresh_tokens` and `devices`, and the in-process session cache.
-//! May call: `tokens`, `events`, `mail` (new-device notices), `limits`, `db`,
-//! `crypto`, `config`, `entities`.
+//! May call: `tokens`, `events`, `mail` (new-device notices), `webhooks`,
+//! `limits`, `db`, `crypto`, `config`, `entities`.
 
 pub mod activity;
 pub mod auth;
@@ -12,6 +12,7 @@ pub mod devices;
 pub mod expiry;
 pub mod recent_proof;
 pub mod refresh;
+pub mod revoke;
 pub mod stamp;
 pub mod store;
 pub mod successors;
@@ -28,6 +29,7 @@ use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::KeyStore;
+use crate::webhooks::Webhooks;
 use activity::Activity;
 use cache::SessionCache;
 
@@ -52,6 +54,8 @@ pub struct SessionParts {
     pub device_max_failures: u32,
     /// REQUIRE_MFA.
     pub require_mfa: RequireMfa,
+    /// Sessions opened and ended are events for the app's backend.
+    pub webhooks: Webhooks,
 }
 
 /// The sessions service: everything a session's life touches. Cheap to clone.
@@ -78,6 +82,7 @@ pub struct Sessions {
     successors: Option<Arc<successors::SuccessorWriter>>,
     /// Which accounts must have a second factor before anything else.
     require_mfa: RequireMfa,
+    webhooks: Webhooks,
 }
 
 impl Sessions {
@@ -94,6 +99,7 @@ impl Sessions {
             new_device_notices,
             device_max_failures,
             require_mfa,
+            webhooks,
         } = parts;
         let db_for_writer = db.clone();
         Self {
@@ -112,6 +118,7 @@ impl Sessions {
             watchers: Arc::default(),
             successors: successors::SuccessorWriter::start(db_for_writer).map(Arc::new),
             require_mfa,
+            webhooks,
         }
     }
 

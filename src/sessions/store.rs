@@ -1,13 +1,12 @@
 //! Opening, listing and ending sessions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
-use super::{Principal, Sessions, SignInMethod};
+use super::{Sessions, SignInMethod};
 use crate::client::ClientInfo;
 use crate::crypto::{random_token, token_hash};
 use crate::db::{self, Tx};
@@ -16,6 +15,7 @@ use crate::error::AppResult;
 use crate::events::{self, EventKind};
 use crate::mail::templates;
 use crate::tokens::jwt::{self, Subject};
+use crate::webhooks::Event;
 
 /// What a successful sign-in returns.
 pub struct AuthBundle {
@@ -100,6 +100,14 @@ impl Sessions {
         let token = random_token();
         insert_refresh(&**tx, &token, session.id, self.refresh_expiry(expires_at)).await?;
         events::record(&**tx, user_id, EventKind::LoginSucceeded, client).await?;
+        let opened = Event::session_created(
+            user_id,
+            session.id,
+            method,
+            session.ip.as_deref(),
+            session.user_agent.as_deref(),
+        );
+        self.webhooks.emit(tx, opened).await?;
         Ok((session, token))
     }
 
@@ -190,77 +198,6 @@ impl Sessions {
             .filter(sessions::Column::ExpiresAt.gt(db::now()))
             .count(&self.db.read)
             .await?)
-    }
-
-    /// Ends session `sid` of `user_id` and records `kind`; false when there
-    /// was no such live session.
-    ///
-    /// # Errors
-    /// When the database fails.
-    #[tracing::instrument(skip(self, client))]
-    pub async fn revoke(&self, user_id: Uuid, sid: Uuid, kind: EventKind, client: &ClientInfo) -> AppResult<bool> {
-        let mut tx = self.db.begin().await?;
-        let ended = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))
-            .filter(sessions::Column::Id.eq(sid))
-            .filter(sessions::Column::UserId.eq(user_id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&*tx)
-            .await?
-            .rows_affected;
-        if ended > 0 {
-            events::record(&*tx, user_id, kind, client).await?;
-            let cache = self.cache.clone();
-            tx.after_commit(move || cache.forget(sid));
-        }
-        tx.commit().await?;
-        Ok(ended > 0)
-    }
-
-    /// Ends one of the caller's sessions; false when there is no such live
-    /// session. Ending another session than the caller's own is sensitive.
-    ///
-    /// # Errors
-    /// `STEP_UP_REQUIRED` for another session without a recent proof; database errors.
-    pub async fn revoke_session(&self, caller: &Principal, sid: Uuid, client: &ClientInfo) -> AppResult<bool> {
-        if sid != caller.session().id {
-            self.require_recent_proof(caller)?;
-        }
-        self.revoke(caller.user().id, sid, EventKind::SessionRevoked, client)
-            .await
-    }
-
-    /// Ends every live session of `user_id` but `except` in `tx`; they leave
-    /// the cache when `tx` commits. Returns how many ended.
-    ///
-    /// # Errors
-    /// When the database fails.
-    pub async fn revoke_all(&self, tx: &mut Tx, user_id: Uuid, except: Option<Uuid>) -> AppResult<u64> {
-        let mut update = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(db::now()))
-            .filter(sessions::Column::UserId.eq(user_id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(db::now()));
-        if let Some(keep) = except {
-            update = update.filter(sessions::Column::Id.ne(keep));
-        }
-        let ended = update.exec(&**tx).await?.rows_affected;
-        self.evict_user_on_commit(tx, user_id);
-        Ok(ended)
-    }
-
-    /// The owner's panic button: ends every session of `user_id` and records
-    /// it, in one transaction. Returns how many ended.
-    ///
-    /// # Errors
-    /// When the database fails.
-    #[tracing::instrument(skip(self, client))]
-    pub async fn logout_all(&self, user_id: Uuid, client: &ClientInfo) -> AppResult<u64> {
-        let mut tx = self.db.begin().await?;
-        let ended = self.revoke_all(&mut tx, user_id, None).await?;
-        events::record(&*tx, user_id, EventKind::LoggedOut, client).await?;
-        tx.commit().await?;
-        Ok(ended)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{code, spawn_app_beside};
+use crate::helpers::{PASSWORD, code, spawn_app_beside};
 use crate::oauth::{APP_CLIENT_ID, NATIVE, app_with_settings};
 use crate::oidc_provider::Provider;
 
@@ -125,4 +125,30 @@ async fn a_spent_id_token_is_forgotten_by_the_scheduled_prune_once_it_has_expire
         .unwrap();
     assert!(authql::jobs::prune(&app.state).await.unwrap() >= 1);
     assert_eq!(app.count("used_id_tokens").await, 1, "only the expired one went");
+}
+
+/// A spent token is refused before anything else happens: replayed after
+/// its owner unlinked the provider, it does not link it again.
+#[tokio::test]
+async fn a_replayed_id_token_does_not_relink_what_its_owner_unlinked() {
+    let provider = Provider::start().await;
+    let app = app_with_settings(&provider, |p| p.link_by_email = true).await;
+    app.confirmed_user("olga@example.com").await;
+    let token = provider.id_token_for("olga-1", "olga@example.com", APP_CLIENT_ID, None);
+    assert!(signed_in(&app.gql(NATIVE, json!({ "t": token })).await));
+    assert_eq!(app.count("identities").await, 1);
+
+    let access = app.login_tokens("olga@example.com", PASSWORD).await.access;
+    let r = app
+        .gql_as(
+            &access,
+            "mutation { unlinkIdentity(provider: \"test\") { providers } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["data"]["unlinkIdentity"]["providers"], json!(["password"]), "{r}");
+
+    let again = app.gql(NATIVE, json!({ "t": token })).await;
+    assert_eq!(code(&again), Some("INVALID_TOKEN"), "{again}");
+    assert_eq!(app.count("identities").await, 0, "the replay linked nothing");
 }

@@ -46,3 +46,28 @@ async fn an_untrusted_provider_does_not_claim_an_unconfirmed_account() {
     assert_eq!(sign_in(&app).await, Err("FORBIDDEN".to_owned()));
     assert_eq!(app.count("identities").await, 0);
 }
+
+/// A trusted provider's identity for a taken address links to that account
+/// and signs in to it at once, from the browser flow and from an app: the
+/// link renews the stamp, and the sign-in that made it holds the new one.
+#[tokio::test]
+async fn a_trusted_provider_links_by_address_and_signs_in_at_once() {
+    let provider = Provider::start().await;
+    let app = app_with_settings(&provider, |p| p.link_by_email = true).await;
+    app.user_with_tokens("jana@example.com").await;
+    let token = provider.id_token_for("jana-1", "jana@example.com", APP_CLIENT_ID, None);
+    let r = app.gql(NATIVE, json!({ "t": token })).await;
+    assert_eq!(
+        r["data"]["signInWithIdToken"]["auth"]["user"]["email"], "jana@example.com",
+        "signInWithIdToken: {r}"
+    );
+    assert_eq!(app.count("identities").await, 1);
+
+    app.user_with_tokens("karl@example.com").await;
+    provider.sign_in_as("karl-1", "karl@example.com", true);
+    assert_eq!(
+        signed_in_user(&app).await["email"],
+        "karl@example.com",
+        "the browser flow"
+    );
+}

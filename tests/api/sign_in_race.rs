@@ -80,3 +80,20 @@ async fn a_second_step_opened_for_a_password_checked_before_a_change_is_refused(
         step.map(|s| s.is_some())
     );
 }
+
+#[tokio::test]
+async fn a_login_code_issued_for_an_account_read_before_a_change_is_refused() {
+    // A provider sign-in that found the account, then lost the race to an
+    // unlink or a reset, must not hand the browser a code for it.
+    let app = spawn_app().await;
+    let owner = app.user_with_tokens("race3@example.com").await;
+    let checked = as_read_now(&app, "race3@example.com").await;
+    change_password(&app, &owner.access).await;
+
+    let code = app.state.oauth.issue_login_code(&checked, "google", None).await;
+    assert!(matches!(code, Err(AppError::InvalidCredentials)), "{:?}", code.is_ok());
+    assert_eq!(app.count("one_time_tokens WHERE purpose = 'login_code'").await, 0);
+
+    let fresh = as_read_now(&app, "race3@example.com").await;
+    assert!(app.state.oauth.issue_login_code(&fresh, "google", None).await.is_ok());
+}

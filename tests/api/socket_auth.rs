@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -199,4 +200,58 @@ async fn a_demoted_administrator_loses_admin_operations_on_an_open_socket() {
     let roles = app.scalar("SELECT COUNT(*) AS n FROM users WHERE role = 'ADMIN'").await;
     assert_eq!(roles, 1, "only root is an administrator");
     assert!(code(&app.me(&root.access).await).is_none());
+}
+
+/// A message larger than MAX_BODY_BYTES is refused as an HTTP body of that
+/// size is: the socket closes (1009, too big) and nothing of it runs.
+#[tokio::test]
+async fn a_socket_message_over_max_body_bytes_closes_the_socket_unrun() {
+    let app = spawn_app_with(|c| c.http.max_body_bytes = 64 * 1024).await;
+    let user = app.user_with_tokens("big@example.com").await;
+    let mut socket = open(&app, &user.access).await;
+    let padding = " ".repeat(96 * 1024);
+    subscribe(&mut socket, "big", &format!("{{ me {{ email }} {padding} }}")).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+                Some(Ok(Message::Text(text))) => panic!("it ran: {text}"),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the socket closes");
+    assert_eq!(closed, Some(CloseCode::Size), "closed as too big");
+}
+
+/// graphql-ws clients send nothing by default while they wait for events,
+/// and a socket that hears nothing from its client for 30 s is dropped as
+/// dead: the server pings, the client's automatic pong keeps it open.
+#[tokio::test]
+async fn an_idle_subscription_is_kept_open_by_the_servers_pings() {
+    let app = spawn_app().await;
+    let user = app.user_with_tokens("idle@example.com").await;
+    let mut socket = open(&app, &user.access).await;
+    subscribe(&mut socket, "events", EVENTS).await;
+    let mut pinged = false;
+    let until = tokio::time::Instant::now() + Duration::from_secs(40);
+    while let Ok(frame) = tokio::time::timeout_at(until, socket.next()).await {
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(frame["type"], "ping", "{frame}");
+                pinged = true;
+                send(&mut socket, json!({ "type": "pong" })).await;
+            }
+            Some(Ok(Message::Close(frame))) => panic!("closed while idle: {frame:?}"),
+            Some(Ok(_)) => {}
+            other => panic!("the connection broke: {other:?}"),
+        }
+    }
+    assert!(pinged, "the server pinged");
+    // Still open and working.
+    let r = run(&mut socket, "me", "{ me { email } }").await;
+    assert_eq!(data_of(&r)["me"]["email"], "idle@example.com", "{r}");
 }

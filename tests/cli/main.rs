@@ -2,6 +2,8 @@
 //! logs free of secrets, durability, the commands besides `serve`, and the
 //! README's walk-through against the binary.
 
+#[path = "../api/db.rs"]
+mod db;
 #[path = "../api/passkey_device.rs"]
 #[allow(dead_code)]
 mod passkey_device;
@@ -14,12 +16,16 @@ mod smtp_session;
 #[path = "../api/tls.rs"]
 #[allow(dead_code)]
 mod tls;
+#[path = "../api/webhook_receiver.rs"]
+#[allow(dead_code)]
+mod webhook_receiver;
 
 mod commands;
 mod config;
 mod readme;
 mod running;
 mod server;
+mod webhooks_kill;
 
 use std::process::Command;
 
