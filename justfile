@@ -36,7 +36,7 @@ ci:
 # Benchmarks with wrk (installed if missing); BENCH_DATABASE_URL adds a PostgreSQL run.
 bench:
     command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-    cargo build --release --bin authql --example argon2_rate
+    cargo build --release --bin authql --example argon2_rate --example passkey_load
     python3 bench/run.py
 
 # The example browser app (examples/spa) at http://localhost:5173, beside authql

@@ -16,6 +16,7 @@ BENCH_ONLY=refresh only refresh rotation; BENCH_BIN another build to compare;
 BENCH_SERVER_<NAME>=value sets NAME for the server under test;
 BENCH_ONLY=large: me and refresh over BENCH_LARGE_USERS (10 000) accounts.
 BENCH_ONLY=fragments: /healthz latency while clients send fragment chains.
+BENCH_ONLY=passkeys: passkey sign-in (examples/passkey_load) beside password login and refresh.
 """
 
 import atexit
@@ -37,6 +38,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 # BENCH_BIN: another build to compare (a copy of an earlier target/release/authql).
 BIN = Path(os.environ.get("BENCH_BIN", TARGET / "release" / "authql"))
 ARGON = TARGET / "release" / "examples" / "argon2_rate"
+PASSKEY_LOAD = TARGET / "release" / "examples" / "passkey_load"
 LUA = ROOT / "bench" / "wrk.lua"
 OUT = ROOT / "target" / "bench"
 PASSWORD = "Correct-Horse-Battery-Staple-42"
@@ -159,9 +161,14 @@ def wrk(url, mode, connections, tokens=None):
         if tokens:
             env["BENCH_TOKENS"] = tokens
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return bench_result(out, "wrk")
+
+
+def bench_result(out, who):
+    """The BENCH_RESULT line a load generator printed, as one scenario's figures."""
     match = re.search(r"BENCH_RESULT (\{.*\})", out)
     if not match:
-        sys.exit(f"wrk printed no result:\n{out}")
+        sys.exit(f"{who} printed no result:\n{out}")
     r = json.loads(match.group(1))
     seconds = r["duration_us"] / 1e6
     errors = r["errors"] + r["socket_errors"]
@@ -340,6 +347,57 @@ def large():
             server.stop()
 
 
+# Passkeys for RP ID localhost, used from the page examples/passkey_load's authenticator names.
+PASSKEYS = {"WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": "http://localhost:5173"}
+
+
+def passkey_load(url, connections):
+    """Whole passkey sign-ins (start, a P-256 signature by a software
+    authenticator, finish) by `connections` clients; `requests` counts sign-ins."""
+    cmd = [str(PASSKEY_LOAD), url, str(DURATION), str(connections)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return bench_result(out, "passkey_load")
+
+
+def passkeys_only():
+    """BENCH_ONLY=passkeys: a passkey sign-in beside a password login (argon2id)
+    and a refresh, on SQLite (and PostgreSQL with BENCH_DATABASE_URL), each at
+    CONNECTIONS: sign-ins (or requests) per second, latency, and the server's
+    CPU per sign-in. The load generator runs on the same machine and takes CPU
+    from the server; so does wrk."""
+    if not PASSKEY_LOAD.exists():
+        sys.exit(f"{PASSKEY_LOAD} is missing: cargo build --release --example passkey_load (just bench builds it)")
+    targets = [("SQLite", None)]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        targets.append(("PostgreSQL", fresh_postgres(os.environ["BENCH_DATABASE_URL"])))
+    lines = [
+        f"## Passkey sign-in ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, {DURATION}s x {CONNECTIONS} connections)",
+        "",
+        "| database | scenario | per second | p50 ms | p99 ms | errors | server CPU µs each |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, database_url in targets:
+        server = Server(database_url, PASSKEYS)
+        try:
+            time.sleep(1)
+            files = seed(server, server.dir.name)
+            url = server.url
+            rows = [
+                ("passkey (start + finish)", measure(server, f"passkey sign-in on {label}",
+                                                     lambda: passkey_load(url, CONNECTIONS))),
+                ("password login (argon2id)", measure(server, f"login on {label}",
+                                                      lambda: wrk(url, "login", CONNECTIONS, files["emails"]))),
+                ("refreshToken rotation", measure(server, f"refresh on {label}",
+                                                  lambda: wrk(url, "refresh", CONNECTIONS, files["refresh"]))),
+            ]
+            for name, r in rows:
+                lines.append(f"| {label} | {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
+                             f"| {r['server_cpu_us_per_request']:.0f} |")
+        finally:
+            server.stop()
+    print("\n".join(lines))
+
+
 def limits_table(base, limited):
     lines = [
         "### Rate limits on (SQLite)",
@@ -471,6 +529,9 @@ def main():
         return
     if os.environ.get("BENCH_ONLY") == "fragments":
         fragments_only()
+        return
+    if os.environ.get("BENCH_ONLY") == "passkeys":
+        passkeys_only()
         return
     argon = argon2_limit()
     print(f"raw argon2id: {argon['raw_verifies_per_sec_1_thread']:.1f} verifies/s on one thread", file=sys.stderr)

@@ -61,6 +61,25 @@ async fn insert(
     Ok(())
 }
 
+/// Records that an operator at the command line did `kind` to account
+/// `user_id` (no administrator account, no address).
+///
+/// # Errors
+/// When the database fails.
+pub async fn record_by_operator(conn: &impl ConnectionTrait, kind: &str, user_id: Uuid) -> AppResult<()> {
+    ActiveModel {
+        id: Set(Uuid::new_v4()),
+        kind: Set(kind.to_owned()),
+        user_id: Set(Some(user_id)),
+        actor_id: Set(None),
+        ip: Set(None),
+        at: Set(db::now()),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
 /// A page of the log.
 pub struct Page {
     pub entries: Vec<Model>,

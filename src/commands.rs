@@ -103,6 +103,7 @@ pub async fn create_admin(config: &Config, email: &str) -> anyhow::Result<()> {
 
 /// `authql reset-mfa EMAIL`: turns MFA off for an owner who lost both
 /// factors; every session ends, the event is recorded and the owner is told.
+/// Passkeys stay (`remove-passkeys` removes them).
 ///
 /// # Errors
 /// When the database fails or no account has this email.
@@ -113,6 +114,29 @@ pub async fn reset_mfa(config: &Config, email: &str) -> anyhow::Result<()> {
         println!("two-step verification is off for {email}; its sessions ended and its owner was told");
     } else {
         println!("{email} had no two-step verification on; nothing changed");
+    }
+    Ok(())
+}
+
+/// `authql remove-passkeys EMAIL`: removes every passkey of an owner who
+/// lost one (or whose passkey was stolen); every session ends, the removal
+/// is recorded (the account's events and the audit log) and the owner is
+/// told. `reset-mfa` leaves passkeys alone.
+///
+/// # Errors
+/// When the database fails or no account has this email.
+pub async fn remove_passkeys(config: &Config, email: &str) -> anyhow::Result<()> {
+    let (services, email, account) = services_for(config, email).await?;
+    let user = account.ok_or_else(|| anyhow::anyhow!("email: no account has this address"))?;
+    let removed = services
+        .passkeys
+        .remove_by_operator(user.id)
+        .await
+        .map_err(for_operator)?;
+    if removed == 0 {
+        println!("{email} had no passkey; nothing changed");
+    } else {
+        println!("removed {removed} passkey(s) of {email}; its sessions ended and its owner was told");
     }
     Ok(())
 }

@@ -106,6 +106,7 @@ pub enum Field {
     CeremonyId,
     Credential,
     Name,
+    Method,
     Url,
     Events,
     EndpointId,

@@ -48,6 +48,7 @@ pub enum EventKind {
     PasskeyAdded,
     PasskeyRemoved,
     PasskeyCloneDetected,
+    PasskeysRemovedByOperator,
 }
 
 impl EventKind {
@@ -88,6 +89,7 @@ impl EventKind {
             Self::PasskeyAdded => "PASSKEY_ADDED",
             Self::PasskeyRemoved => "PASSKEY_REMOVED",
             Self::PasskeyCloneDetected => "PASSKEY_CLONE_DETECTED",
+            Self::PasskeysRemovedByOperator => "PASSKEYS_REMOVED_BY_OPERATOR",
         }
     }
 }

@@ -67,6 +67,12 @@ enum Command {
         /// The account's email address.
         email: String,
     },
+    /// Remove every passkey of EMAIL, whose owner lost one or had one
+    /// stolen (check who they are first); its sessions end.
+    RemovePasskeys {
+        /// The account's email address.
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -150,6 +156,7 @@ fn run(command: Option<Command>, settings: Settings, listed: &[String]) -> ExitC
             }) => authql::commands::rotate_key(&config, now, revoke_previous).await,
             Some(Command::CreateAdmin { email }) => authql::commands::create_admin(&config, &email).await,
             Some(Command::ResetMfa { email }) => authql::commands::reset_mfa(&config, &email).await,
+            Some(Command::RemovePasskeys { email }) => authql::commands::remove_passkeys(&config, &email).await,
             Some(Command::CheckConfig { connect }) => authql::commands::check_config(&config, connect, listed).await,
             _ => Application::build(config).await?.run_until(shutdown_signal()).await,
         }

@@ -211,6 +211,18 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         webhooks.clone(),
         &config.mfa,
     );
+    let passkeys = Passkeys::new(PasskeyParts {
+        db: db.clone(),
+        crypto: crypto.clone(),
+        limits: limits.clone(),
+        sessions: sessions.clone(),
+        mfa: mfa.clone(),
+        outbox: outbox.clone(),
+        config: config.webauthn.clone(),
+        rp_name: config.mfa.issuer.clone(),
+        require_confirmation: config.require_email_confirmation,
+    })
+    .context("cannot set up passkeys (WEBAUTHN_*)")?;
     let accounts = Accounts::new(AccountParts {
         db: db.clone(),
         passwords,
@@ -219,6 +231,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         limits: limits.clone(),
         sessions: sessions.clone(),
         mfa: mfa.clone(),
+        passkeys: passkeys.clone(),
         webhooks: webhooks.clone(),
         links: config.links(),
         require_confirmation: config.require_email_confirmation,
@@ -245,17 +258,6 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         &config.oauth,
     )
     .context("cannot set up the sign-in providers")?;
-    let passkeys = Passkeys::new(PasskeyParts {
-        db: db.clone(),
-        crypto: crypto.clone(),
-        limits: limits.clone(),
-        sessions: sessions.clone(),
-        outbox: outbox.clone(),
-        config: config.webauthn.clone(),
-        rp_name: config.mfa.issuer.clone(),
-        require_confirmation: config.require_email_confirmation,
-    })
-    .context("cannot set up passkeys (WEBAUTHN_*)")?;
     let health = Arc::new(Health::new(db.clone(), limits.clone(), outbox.clone()));
     Ok(Services {
         config,

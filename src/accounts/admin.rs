@@ -173,7 +173,7 @@ impl Accounts {
         let user = users::ActiveModel {
             role: Set(Role::Admin),
             email_verified_at: Set(Some(db::now())),
-            ..new_user(email, hash)
+            ..new_user(email, Some(hash))
         }
         .insert(&*tx)
         .await?;

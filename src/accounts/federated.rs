@@ -17,9 +17,8 @@ use crate::error::AppResult;
 /// When the database fails (a unique violation when the address was taken meanwhile).
 pub async fn create_verified(tx: &Tx, email: &Email) -> AppResult<users::Model> {
     Ok(users::ActiveModel {
-        password_hash: Set(None),
         email_verified_at: Set(Some(db::now())),
-        ..new_user(email, String::new())
+        ..new_user(email, None)
     }
     .insert(&**tx)
     .await?)

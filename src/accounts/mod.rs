@@ -1,11 +1,12 @@
-//! Accounts: sign-up, confirmation, password login, password reset and
-//! change, deletion and administration, and the recoveries that take an
-//! account back (an undo of an email change, a claim by the owner of its
-//! address), which remove its other ways in (`identities`, `passkeys`) too.
+//! Accounts: sign-up (with a password or a passkey), confirmation, password
+//! login, password reset and change, deletion and administration, and the
+//! recoveries that take an account back (an undo of an email change, a claim
+//! by the owner of its address), which remove its other ways in
+//! (`identities`, `passkeys`) too.
 //!
 //! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
-//! second step of a login), `sessions`, `tokens`, `mail`, `events`, `limits`,
-//! `webhooks`, `db`, `config`, `entities`.
+//! second step of a login), `passkeys` (a sign-up's passkey), `sessions`, `tokens`, `mail`,
+//! `events`, `limits`, `webhooks`, `db`, `config`, `entities`.
 
 mod admin;
 mod admin_actions;
@@ -16,11 +17,13 @@ mod email;
 mod email_change;
 pub mod federated;
 mod handles;
+mod passkey_signup;
 pub mod password;
 mod password_changes;
 mod screening;
 mod sign_in;
 mod signup;
+mod taken_address;
 pub mod validate;
 mod ways_in;
 mod webhook_admin;
@@ -31,6 +34,7 @@ pub use admin::{MAX_PAGE, MadeAdmin};
 pub use claim::Claimant;
 pub use email::Email;
 pub(crate) use handles::{ensure_free, taken_field};
+pub use passkey_signup::NewPasskeyAccount;
 pub use screening::PasswordScreen;
 pub use sign_in::{LoginAttempt, LoginName, LoginOutcome};
 pub use signup::{NewAccount, SignupOutcome};
@@ -46,6 +50,7 @@ use crate::events::{self, EventKind};
 use crate::limits::{Key, Limit, Limits};
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
+use crate::passkeys::Passkeys;
 use crate::sessions::{Principal, Sessions};
 use crate::webhooks::Webhooks;
 use password::PasswordHasher;
@@ -64,6 +69,7 @@ pub struct AccountParts {
     pub limits: Arc<Limits>,
     pub sessions: Sessions,
     pub mfa: Mfa,
+    pub passkeys: Passkeys,
     /// Events for the app's backend.
     pub webhooks: Webhooks,
     pub links: Links,

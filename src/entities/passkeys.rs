@@ -33,3 +33,12 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Whether `user_id` has a passkey: what decides whether a passkey may be
+/// the second factor of a login, and satisfies REQUIRE_MFA.
+///
+/// # Errors
+/// When the database fails.
+pub async fn any_for(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<bool, DbErr> {
+    Ok(Entity::find().filter(Column::UserId.eq(user_id)).count(conn).await? > 0)
+}

@@ -52,6 +52,12 @@ pub enum SignInMethod {
     /// A passkey with user verification: something held and the person's own check on it.
     #[sea_orm(string_value = "passkey")]
     Passkey,
+    /// A password, then a passkey.
+    #[sea_orm(string_value = "password_passkey")]
+    PasswordAndPasskey,
+    /// A provider, then a passkey.
+    #[sea_orm(string_value = "provider_passkey")]
+    ProviderAndPasskey,
 }
 
 /// Authentication method references (RFC 8176), as access tokens carry them in `amr`.
@@ -85,6 +91,8 @@ impl SignInMethod {
             Self::ProviderAndTotp => &[Amr::Fed, Amr::Otp, Amr::Mfa],
             Self::ProviderAndRecoveryCode => &[Amr::Fed, Amr::Mfa],
             Self::Passkey => &[Amr::Pop, Amr::User, Amr::Mfa],
+            Self::PasswordAndPasskey => &[Amr::Pwd, Amr::Pop, Amr::Mfa],
+            Self::ProviderAndPasskey => &[Amr::Fed, Amr::Pop, Amr::Mfa],
         }
     }
 }

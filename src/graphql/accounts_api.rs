@@ -5,14 +5,26 @@ use async_graphql::{Context, InputObject, Object};
 use super::context::{client, principal, principal_enrolling, state};
 use super::delivery::deliver;
 use super::errors::GqlResult;
+use super::passkeys_api::PasskeyCeremony;
 use super::types::{SignupPayload, User};
-use crate::accounts::{Email, NewAccount};
+use crate::accounts::{Email, NewAccount, NewPasskeyAccount, SignupOutcome};
 use crate::error::Field;
 
 #[derive(InputObject)]
 pub struct SignupInput {
     pub email: String,
     pub password: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<String>,
+}
+
+/// A sign-up without a password: its credential is a passkey.
+#[derive(InputObject)]
+pub struct PasskeySignupInput {
+    pub email: String,
     pub username: Option<String>,
     pub display_name: Option<String>,
     pub first_name: Option<String>,
@@ -60,10 +72,37 @@ impl AccountsMutation {
             phone_number: input.phone_number,
         };
         let outcome = state(ctx)?.accounts.signup(account, client(ctx)?).await?;
-        Ok(SignupPayload {
-            confirmation_required: outcome.confirmation_required,
-            auth: outcome.auth.map(|bundle| deliver(ctx, bundle)).transpose()?,
-        })
+        signup_payload(ctx, outcome)
+    }
+
+    /// Starts a sign-up whose credential is a passkey: the options for the
+    /// authenticator. The same checks and answers as `signup`.
+    async fn start_passkey_signup(&self, ctx: &Context<'_>, input: PasskeySignupInput) -> GqlResult<PasskeyCeremony> {
+        let account = NewPasskeyAccount {
+            email: Email::parse(Field::Email, &input.email)?,
+            username: input.username,
+            display_name: input.display_name,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            phone_number: input.phone_number,
+        };
+        let started = state(ctx)?.accounts.start_passkey_signup(account, client(ctx)?).await?;
+        Ok(started.into())
+    }
+
+    /// Finishes a passkey sign-up with what `PublicKeyCredential.toJSON()`
+    /// returned. With confirmation on, the answer is the same whether or not the email was taken.
+    async fn finish_passkey_signup(
+        &self,
+        ctx: &Context<'_>,
+        ceremony_id: async_graphql::ID,
+        credential: async_graphql::Json<serde_json::Value>,
+    ) -> GqlResult<SignupPayload> {
+        let outcome = state(ctx)?
+            .accounts
+            .finish_passkey_signup(&ceremony_id, credential.0, client(ctx)?)
+            .await?;
+        signup_payload(ctx, outcome)
     }
 
     /// Confirms an email address with the mailed token.
@@ -129,4 +168,12 @@ impl AccountsMutation {
             .await?;
         Ok(true)
     }
+}
+
+/// The answer to a sign-up, its tokens delivered as the request asks.
+fn signup_payload(ctx: &Context<'_>, outcome: SignupOutcome) -> GqlResult<SignupPayload> {
+    Ok(SignupPayload {
+        confirmation_required: outcome.confirmation_required,
+        auth: outcome.auth.map(|bundle| deliver(ctx, bundle)).transpose()?,
+    })
 }

@@ -62,6 +62,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::CeremonyId => "ceremonyId",
         Field::Credential => "credential",
         Field::Name => "name",
+        Field::Method => "method",
         Field::Url => "url",
         Field::Events => "events",
         Field::EndpointId => "endpointId",

@@ -1,12 +1,13 @@
 //! Resolvers for passkeys: the caller's list, adding, renaming and deleting
-//! one, and signing in with one. Ceremony options and the authenticator's
-//! answers travel as `JSON` (the WebAuthn Level 3 JSON forms).
+//! one, signing in with one (or finishing a login with one as its second
+//! factor), and stepping up with one. Ceremony options and the
+//! authenticator's answers travel as `JSON` (the WebAuthn Level 3 JSON forms).
 
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::context::{client, principal, state};
+use super::context::{client, principal, principal_enrolling, state};
 use super::delivery::deliver;
 use super::errors::GqlResult;
 use super::types::LoginPayload;
@@ -83,9 +84,10 @@ pub struct PasskeysMutation;
 
 #[Object]
 impl PasskeysMutation {
-    /// Starts adding a passkey to the caller's account (sensitive: needs a recent sign-in or step-up).
+    /// Starts adding a passkey to the caller's account (sensitive: needs a
+    /// recent sign-in or step-up). A passkey is a second factor REQUIRE_MFA accepts.
     async fn start_passkey_registration(&self, ctx: &Context<'_>) -> GqlResult<PasskeyCeremony> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         Ok(state(ctx)?
             .passkeys
             .start_registration(caller, client(ctx)?)
@@ -101,7 +103,7 @@ impl PasskeysMutation {
         credential: Json<serde_json::Value>,
         name: Option<String>,
     ) -> GqlResult<Passkey> {
-        let caller = principal(ctx).await?;
+        let caller = principal_enrolling(ctx).await?;
         let name = name.as_deref().map(PasskeyName::parse).transpose()?;
         let added = state(ctx)?
             .passkeys
@@ -110,9 +112,16 @@ impl PasskeysMutation {
         Ok(added.into())
     }
 
-    /// Starts a passkey sign-in: without `email` any passkey of this site
-    /// (discoverable: browser autofill works), with it only that account's.
-    async fn start_passkey_sign_in(&self, ctx: &Context<'_>, email: Option<String>) -> GqlResult<PasskeyCeremony> {
+    /// Starts a passkey sign-in: without arguments any passkey of this site
+    /// (discoverable: browser autofill works), with `email` only that
+    /// account's; with `mfaToken`, the second factor of that login (its
+    /// account's passkeys).
+    async fn start_passkey_sign_in(
+        &self,
+        ctx: &Context<'_>,
+        email: Option<String>,
+        mfa_token: Option<String>,
+    ) -> GqlResult<PasskeyCeremony> {
         let email = email
             .as_deref()
             .filter(|e| !e.trim().is_empty())
@@ -120,12 +129,13 @@ impl PasskeysMutation {
             .transpose()?;
         let started = state(ctx)?
             .passkeys
-            .start_sign_in(email.as_ref().map(Email::as_str), client(ctx)?)
+            .start_sign_in(email.as_ref().map(Email::as_str), mfa_token.as_deref(), client(ctx)?)
             .await?;
         Ok(started.into())
     }
 
-    /// Finishes a passkey sign-in: a session at once (a passkey with user verification is two factors).
+    /// Finishes a passkey sign-in: a session at once (a passkey with user
+    /// verification is two factors), or the login whose `mfaToken` started it.
     async fn finish_passkey_sign_in(
         &self,
         ctx: &Context<'_>,
@@ -137,6 +147,27 @@ impl PasskeysMutation {
             .finish_sign_in(&ceremony_id, credential.0, client(ctx)?)
             .await?;
         Ok(LoginPayload::signed_in(deliver(ctx, bundle)?))
+    }
+
+    /// Starts a step-up with one of the caller's passkeys.
+    async fn start_passkey_step_up(&self, ctx: &Context<'_>) -> GqlResult<PasskeyCeremony> {
+        let caller = principal(ctx).await?;
+        Ok(state(ctx)?.passkeys.start_step_up(caller, client(ctx)?).await?.into())
+    }
+
+    /// Finishes a step-up: the caller's session may do sensitive things for STEP_UP_WINDOW.
+    async fn finish_passkey_step_up(
+        &self,
+        ctx: &Context<'_>,
+        ceremony_id: ID,
+        credential: Json<serde_json::Value>,
+    ) -> GqlResult<bool> {
+        let caller = principal(ctx).await?;
+        state(ctx)?
+            .passkeys
+            .finish_step_up(caller, &ceremony_id, credential.0, client(ctx)?)
+            .await?;
+        Ok(true)
     }
 
     /// Renames one of the caller's passkeys.

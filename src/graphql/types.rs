@@ -23,6 +23,8 @@ pub enum MfaMethod {
     Totp,
     EmailOtp,
     RecoveryCode,
+    /// A passkey: `startPasskeySignIn(mfaToken:)`, then `finishPasskeySignIn`.
+    Passkey,
 }
 
 /// An account as its owner (or an admin) sees it.

@@ -43,7 +43,7 @@ impl Mfa {
         device: Option<Uuid>,
         client: &ClientInfo,
     ) -> AppResult<Option<Challenge>> {
-        let methods = self.methods_for(user);
+        let methods = self.offered(user, self.methods_for(user)).await?;
         if methods.is_empty() {
             return Ok(None);
         }
@@ -66,8 +66,9 @@ impl Mfa {
     }
 
     /// Opens the second step for `user`, who signed in with provider
-    /// `provider`, or `None` without TOTP. A provider proved the mailbox
-    /// already, so a mailed code is never the second step here.
+    /// `provider`, or `None` when none is due (no TOTP, and no passkey
+    /// REQUIRE_MFA asks for). A provider proved the mailbox already, so a
+    /// mailed code is never the second step here.
     ///
     /// # Errors
     /// `INVALID_CREDENTIALS` when the account's credentials changed since
@@ -77,7 +78,13 @@ impl Mfa {
         user: &users::Model,
         provider: &str,
     ) -> AppResult<Option<Challenge>> {
-        if user.totp_enabled_at.is_none() {
+        let codes = if user.totp_enabled_at.is_some() {
+            vec![Method::Totp, Method::RecoveryCode]
+        } else {
+            Vec::new()
+        };
+        let methods = self.offered(user, codes).await?;
+        if methods.is_empty() {
             return Ok(None);
         }
         let payload = Some(format!("{PROVIDER_PREFIX}{provider}"));
@@ -85,17 +92,22 @@ impl Mfa {
         self.sessions.hold_stamp(&tx, user).await?;
         let token = one_time::create_carrying(&*tx, user.id, Purpose::MfaLogin, payload).await?;
         tx.commit().await?;
-        Ok(Some(Challenge {
-            token,
-            methods: vec![Method::Totp, Method::RecoveryCode],
-        }))
+        Ok(Some(Challenge { token, methods }))
     }
 
     /// The account behind a live MFA token that has attempts left.
-    async fn pending(&self, mfa_token: &str) -> AppResult<(one_time_tokens::Model, users::Model)> {
+    pub(super) async fn pending(&self, mfa_token: &str) -> AppResult<(one_time_tokens::Model, users::Model)> {
         // Read on the read pool (committed rows are seen there); the spend
         // that follows checks the token is still unspent in its own statement.
         let row = one_time::find(&self.db.read, mfa_token, Purpose::MfaLogin).await?;
+        self.pending_row(row).await
+    }
+
+    /// The account behind the live MFA token `row`, if it has attempts left.
+    pub(super) async fn pending_row(
+        &self,
+        row: one_time_tokens::Model,
+    ) -> AppResult<(one_time_tokens::Model, users::Model)> {
         if row.attempts >= MAX_ATTEMPTS {
             return Err(AppError::InvalidToken);
         }
@@ -141,6 +153,12 @@ impl Mfa {
         method: Method,
         client: &ClientInfo,
     ) -> AppResult<AuthBundle> {
+        if method == Method::Passkey {
+            return Err(AppError::bad_input(
+                Field::Method,
+                "a passkey finishes the login with startPasskeySignIn(mfaToken) and finishPasskeySignIn",
+            ));
+        }
         self.limits.check(Limit::Code, client.ip, None).await?;
         let (row, user) = self.pending(mfa_token).await?;
         self.limits.check(Limit::Code, None, Some(Key::Owner(user.id))).await?;
@@ -165,6 +183,7 @@ impl Mfa {
                     codes::spend_mailed(db, &self.crypto, user.id, Purpose::LoginOtp, code, MAX_ATTEMPTS).await?
                 }
                 Method::RecoveryCode => recovery_codes::spend(db, &self.crypto, user.id, code).await?,
+                Method::Passkey => false,
             };
         if !right {
             events::record(db, user.id, EventKind::MfaFailed, client).await?;
@@ -174,19 +193,35 @@ impl Mfa {
         }
         one_time::consume(db, mfa_token, Purpose::MfaLogin).await?;
         self.give_back_on_commit(&mut tx, attempt);
+        if method == Method::RecoveryCode {
+            self.recovery_code_used(&mut tx, &user).await?;
+        }
+        self.open_login(tx, &row, user, method, client).await
+    }
+
+    /// Opens the session of the login `row` (an MFA token spent in `tx`)
+    /// that `user` finished with `method`, on the device its password was
+    /// given from, and commits `tx`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub(super) async fn open_login(
+        &self,
+        mut tx: crate::db::Tx,
+        row: &one_time_tokens::Model,
+        user: users::Model,
+        method: Method,
+        client: &ClientInfo,
+    ) -> AppResult<AuthBundle> {
         let by_provider = row.payload.as_deref().is_some_and(|p| p.starts_with(PROVIDER_PREFIX));
         let signed_in_by = match (method, by_provider) {
             (Method::Totp, false) => SignInMethod::PasswordAndTotp,
             (Method::Totp, true) => SignInMethod::ProviderAndTotp,
             (Method::EmailOtp, _) => SignInMethod::PasswordAndMailedCode,
-            (Method::RecoveryCode, by_provider) => {
-                self.recovery_code_used(&mut tx, &user).await?;
-                if by_provider {
-                    SignInMethod::ProviderAndRecoveryCode
-                } else {
-                    SignInMethod::PasswordAndRecoveryCode
-                }
-            }
+            (Method::RecoveryCode, false) => SignInMethod::PasswordAndRecoveryCode,
+            (Method::RecoveryCode, true) => SignInMethod::ProviderAndRecoveryCode,
+            (Method::Passkey, false) => SignInMethod::PasswordAndPasskey,
+            (Method::Passkey, true) => SignInMethod::ProviderAndPasskey,
         };
         if by_provider {
             let (session, refresh_token) = self.sessions.open(&mut tx, &user, client, signed_in_by).await?;

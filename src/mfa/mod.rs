@@ -1,13 +1,16 @@
 //! Multi-factor authentication: TOTP enrolment, recovery codes, the second
-//! step of a login (TOTP, a mailed code or a recovery code), and step-up codes.
+//! step of a login (TOTP, a mailed code, a recovery code, or a passkey whose
+//! ceremony `passkeys` runs), and step-up codes.
 //!
 //! Owns the TOTP columns of `users` and the code purposes of
-//! `one_time_tokens`. May call: `sessions`, `tokens`, `mail`, `events`,
-//! `webhooks`, `limits`, `db`, `crypto`, `entities`.
+//! `one_time_tokens`; reads whether an account has a passkey. May call:
+//! `sessions`, `tokens`, `mail`, `events`, `webhooks`, `limits`, `db`,
+//! `crypto`, `config`, `entities`.
 
 mod budget;
 pub mod challenge;
 pub mod manage;
+pub mod passkey_step;
 pub mod recovery_codes;
 pub mod step_up;
 pub mod totp;
@@ -15,14 +18,15 @@ pub mod totp;
 use std::sync::Arc;
 
 use crate::client::ClientInfo;
-use crate::config::{LoginEmailOtp, MfaConfig};
+use crate::config::{LoginEmailOtp, MfaConfig, RequireMfa};
 use crate::crypto::Crypto;
 use crate::db::Db;
-use crate::entities::users;
+use crate::entities::{passkeys, users};
 use crate::error::AppResult;
 use crate::limits::{Key, Limit, Limits};
 use crate::mail::{Mail, Outbox};
 use crate::sessions::Sessions;
+use crate::sessions::auth::second_factor_required;
 use crate::tokens::codes;
 use crate::tokens::one_time::{self, Purpose};
 use crate::webhooks::Webhooks;
@@ -33,6 +37,8 @@ pub enum Method {
     Totp,
     EmailOtp,
     RecoveryCode,
+    /// A passkey (`startPasskeySignIn(mfaToken:)`), never a code for `verifyMfa`.
+    Passkey,
 }
 
 /// Codes one login (one MFA token), or one mailed code, may be tried with
@@ -50,6 +56,8 @@ pub struct Mfa {
     /// The issuer authenticator apps show beside the account.
     issuer: Arc<str>,
     login_email_otp: LoginEmailOtp,
+    /// REQUIRE_MFA: an account it asks for a second factor, with a passkey, is asked for the passkey.
+    require: RequireMfa,
     /// Second factors switched on and off are events for the app's backend.
     webhooks: Webhooks,
 }
@@ -73,6 +81,7 @@ impl Mfa {
             sessions,
             issuer: config.issuer.as_str().into(),
             login_email_otp: config.login_email_otp,
+            require: config.require,
             webhooks,
         }
     }
@@ -90,6 +99,24 @@ impl Mfa {
         } else {
             Vec::new()
         }
+    }
+
+    /// The second factors that finish a login of `user` whose first factor
+    /// was `codes` would ask for (a password's [`Mfa::methods_for`], or
+    /// TOTP's after a provider), with a passkey among them when the account
+    /// has one. A passkey alone makes no factor due; a passkey under
+    /// REQUIRE_MFA does, since it is what satisfies it.
+    ///
+    /// # Errors
+    /// When the database fails.
+    async fn offered(&self, user: &users::Model, mut codes: Vec<Method>) -> AppResult<Vec<Method>> {
+        if codes.is_empty() && !second_factor_required(self.require, user) {
+            return Ok(codes);
+        }
+        if passkeys::any_for(&self.db.read, user.id).await? {
+            codes.push(Method::Passkey);
+        }
+        Ok(codes)
     }
 
     /// Queues a notice to `user` about a change to their account. Notices

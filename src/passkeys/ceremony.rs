@@ -29,6 +29,12 @@ pub enum Kind {
     SignIn,
     /// A sign-in for a named email: only that account's passkeys (none if no account has it).
     SignInNamed,
+    /// A new account's first passkey; its state carries the sign-up.
+    Signup,
+    /// The second factor of a login whose password was right; its state names the login's MFA token.
+    SecondFactor,
+    /// A step-up of the signed-in session that started it, with one of its account's passkeys.
+    StepUp,
 }
 
 impl Kind {
@@ -37,6 +43,9 @@ impl Kind {
             Self::Registration => "registration",
             Self::SignIn => "sign_in",
             Self::SignInNamed => "sign_in_named",
+            Self::Signup => "signup",
+            Self::SecondFactor => "second_factor",
+            Self::StepUp => "step_up",
         }
     }
 }
@@ -118,6 +127,14 @@ pub async fn spend<S: DeserializeOwned>(
     }
     let state = serde_json::from_str(&row.state).map_err(|e| AppError::internal(format!("ceremony state: {e}")))?;
     Ok((row, state))
+}
+
+/// A ceremony's state spent as JSON (by a finish that takes several kinds), read as `S`.
+///
+/// # Errors
+/// When it is not an `S`: a ceremony of another kind or version.
+pub fn state<S: DeserializeOwned>(state: serde_json::Value) -> AppResult<S> {
+    serde_json::from_value(state).map_err(|e| AppError::internal(format!("ceremony state: {e}")))
 }
 
 /// Whether `row` was started as `kind`.

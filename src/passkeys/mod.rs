@@ -1,17 +1,27 @@
 //! Passkeys (WebAuthn): adding one to a signed-in account, listing, renaming
-//! and deleting them, and signing in with one, discoverable (no email typed)
-//! or for a named email. A passkey sign-in with user verification is two
-//! factors and opens a session directly.
+//! and deleting them; signing in with one, discoverable (no email typed) or
+//! for a named email; a passkey as the second factor of a login and for
+//! step-up; the passkey of a sign-up without a password; an operator's
+//! removal. A passkey sign-in with user verification is two factors and
+//! opens a session directly.
 //!
-//! Owns `passkeys` and `passkey_ceremonies`. May call: `sessions` (the
-//! session a sign-in opens, the step-up rule, the security stamp), `mail`,
-//! `events`, `limits`, `crypto`, `db`, `config`, `entities`.
+//! Owns `passkeys` and `passkey_ceremonies`. May call: `mfa` (a login's
+//! second step, its tries and budget), `sessions` (the session a sign-in
+//! opens, the step-up rule, the security stamp), `mail`, `events`, `audit`,
+//! `webhooks` (why an operator's removal ends sessions), `limits`, `crypto`,
+//! `db`, `config`, `entities`.
 
 mod aaguid;
+mod assertion;
 mod ceremony;
 mod manage;
+mod operator;
 mod register;
+mod second_factor;
 mod sign_in;
+mod signup;
+mod step_up;
+mod store;
 mod wire;
 
 use std::sync::Arc;
@@ -20,6 +30,8 @@ use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
 
 pub use ceremony::purge_expired;
 pub use manage::PasskeyName;
+pub use signup::SignedUp;
+pub use store::{NewPasskey, attach, remove_all};
 
 use crate::config::webauthn::{Attestation, WebauthnConfig};
 use crate::crypto::Crypto;
@@ -27,6 +39,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::limits::Limits;
 use crate::mail::Outbox;
+use crate::mfa::Mfa;
 use crate::sessions::Sessions;
 
 /// What [`Passkeys`] is built from.
@@ -35,6 +48,7 @@ pub struct PasskeyParts {
     pub crypto: Arc<Crypto>,
     pub limits: Arc<Limits>,
     pub sessions: Sessions,
+    pub mfa: Mfa,
     pub outbox: Arc<Outbox>,
     /// The relying party and attestation (WEBAUTHN_*).
     pub config: WebauthnConfig,

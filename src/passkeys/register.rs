@@ -4,20 +4,16 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use uuid::Uuid;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use webauthn_rs::prelude::{Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
 use super::ceremony::{self, Binding, Kind};
 use super::manage::PasskeyName;
-use super::{Passkeys, Started, aaguid, wire};
+use super::{Passkeys, Started, store, wire};
 use crate::client::ClientInfo;
-use crate::config::webauthn::Attestation;
-use crate::crypto::token_hash;
-use crate::db;
 use crate::entities::passkeys;
 use crate::entities::users::reread_from_writer;
-use crate::error::{AppError, AppResult, Field, unique_violation};
+use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
 use crate::limits::Limit;
 use crate::mail::templates;
@@ -80,11 +76,9 @@ impl Passkeys {
         name: Option<PasskeyName>,
         client: &ClientInfo,
     ) -> AppResult<passkeys::Model> {
-        let webauthn = self.webauthn()?;
+        self.webauthn()?;
         let parts = self.parts();
-        let answer: RegisterPublicKeyCredential = serde_json::from_value(credential).map_err(|_| {
-            AppError::bad_input(Field::Credential, "expected what PublicKeyCredential.toJSON() returns")
-        })?;
+        let answer: RegisterPublicKeyCredential = wire::answer(credential)?;
         let (user_id, session_id) = (caller.user().id, caller.session().id);
         let (row, state): (_, PasskeyRegistration) =
             ceremony::spend(parts.db.writer(), ceremony_id, &[Kind::Registration], |row| {
@@ -95,49 +89,11 @@ impl Passkeys {
         if row.stamp != Some(user.security_stamp) {
             return Err(AppError::InvalidToken);
         }
-        let passkey = webauthn.finish_passkey_registration(&answer, &state).map_err(|e| {
-            tracing::info!(error = %e, "passkey registration refused");
-            AppError::bad_input(Field::Credential, "the authenticator's answer does not verify")
-        })?;
-        let facts = wire::registered(&answer.response.attestation_object)?;
-        let credential_id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
-        let name = name.map_or_else(
-            || aaguid::default_name(facts.aaguid.as_deref()).to_owned(),
-            PasskeyName::into_inner,
-        );
-        let serialised =
-            serde_json::to_string(&passkey).map_err(|e| AppError::internal(format!("passkey serialisation: {e}")))?;
+        let new = self.verified(&answer, &state, name)?;
         let mut tx = parts.db.begin().await?;
         // What was checked is the account's credentials as they are now (see `hold_stamp`).
         parts.sessions.hold_stamp(&tx, &user).await?;
-        let inserted = passkeys::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            user_id: Set(user.id),
-            credential_key: Set(token_hash(&credential_id)),
-            credential_id: Set(credential_id),
-            credential: Set(serialised),
-            name: Set(name),
-            aaguid: Set(facts.aaguid),
-            backup_eligible: Set(facts.backup_eligible),
-            backed_up: Set(facts.backed_up),
-            sign_count: Set(i64::from(facts.sign_count)),
-            attestation: Set((self.attestation() == Attestation::Direct)
-                .then(|| URL_SAFE_NO_PAD.encode(&answer.response.attestation_object))),
-            created_at: Set(db::now()),
-            last_used_at: Set(None),
-        }
-        .insert(&*tx)
-        .await;
-        let added = match inserted {
-            Ok(added) => added,
-            Err(e) if unique_violation(&e).is_some() => {
-                return Err(AppError::bad_input(
-                    Field::Credential,
-                    "this passkey is already registered",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let added = store::attach(&*tx, user.id, &new).await?;
         events::record(&*tx, user.id, EventKind::PasskeyAdded, client).await?;
         // A new way in: every other proof issued before it stops counting.
         parts.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;

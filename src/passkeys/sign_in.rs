@@ -6,36 +6,48 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use webauthn_rs::fake::{FakePasskeyDistribution, WebauthnFakeCredentialGenerator};
-use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential, WebauthnError};
+use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential};
 
+use super::assertion::{self, Verdict};
 use super::ceremony::{self, Binding, Kind};
-use super::register::stored;
 use super::{Passkeys, Started, wire};
 use crate::client::ClientInfo;
-use crate::crypto::token_hash;
-use crate::db;
 use crate::entities::{passkeys, users};
 use crate::error::{AppError, AppResult, Field};
-use crate::events::{self, EventKind};
 use crate::limits::{Key, Limit};
-use crate::mail::templates;
 use crate::sessions::{AuthBundle, SignInMethod};
 
 impl Passkeys {
     /// Starts a sign-in: discoverable without `email`, else limited to the
-    /// passkeys of the account with that (normalised) address. Counts in the
-    /// client's PASSWORD bucket.
+    /// passkeys of the account with that (normalised) address; or, with
+    /// `mfa_token`, the second factor of that login. Counts in the client's
+    /// PASSWORD bucket.
     ///
     /// # Errors
-    /// `FORBIDDEN` when passkeys are off; `RATE_LIMITED`.
+    /// `BAD_USER_INPUT` on `mfaToken` with an email too, or for a login of an
+    /// account without a passkey; `INVALID_TOKEN` for an MFA token that is
+    /// not live; `FORBIDDEN` when passkeys are off; `RATE_LIMITED`.
     #[tracing::instrument(skip_all)]
-    pub async fn start_sign_in(&self, email: Option<&str>, client: &ClientInfo) -> AppResult<Started> {
+    pub async fn start_sign_in(
+        &self,
+        email: Option<&str>,
+        mfa_token: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<Started> {
         let webauthn = self.webauthn()?;
         let parts = self.parts();
         parts.limits.check(Limit::Password, client.ip, None).await?;
+        if let Some(mfa_token) = mfa_token {
+            if email.is_some() {
+                return Err(AppError::bad_input(
+                    Field::MfaToken,
+                    "give either an email or an mfaToken, not both",
+                ));
+            }
+            return self.start_second_factor(mfa_token).await;
+        }
         let (rcr, state) = webauthn
             .start_discoverable_authentication()
             .map_err(|e| AppError::internal(format!("passkey sign-in start: {e}")))?;
@@ -54,14 +66,7 @@ impl Passkeys {
             .one(&parts.db.read)
             .await?;
         let own = match &user {
-            Some(user) => passkeys::Entity::find()
-                .filter(passkeys::Column::UserId.eq(user.id))
-                .order_by_asc(passkeys::Column::CreatedAt)
-                .all(&parts.db.read)
-                .await?
-                .into_iter()
-                .map(|p| p.credential_id)
-                .collect(),
+            Some(user) => self.credential_ids(user.id).await?,
             None => Vec::new(),
         };
         // An account without passkeys gets decoys too, or the options would tell it exists.
@@ -74,6 +79,18 @@ impl Passkeys {
         };
         let id = ceremony::create(parts.db.writer(), Kind::SignInNamed, binding, &state).await?;
         Ok(Started { id, options })
+    }
+
+    /// The credential ids of `user_id`'s passkeys, oldest first, as `allowCredentials` lists them.
+    pub(super) async fn credential_ids(&self, user_id: uuid::Uuid) -> AppResult<Vec<String>> {
+        Ok(passkeys::Entity::find()
+            .filter(passkeys::Column::UserId.eq(user_id))
+            .order_by_asc(passkeys::Column::CreatedAt)
+            .all(&self.parts().db.read)
+            .await?
+            .into_iter()
+            .map(|p| p.credential_id)
+            .collect())
     }
 
     /// Credential ids that look like an account's and are the same every
@@ -95,6 +112,8 @@ impl Passkeys {
     /// go back. A failure counts per client and per passkey, never in the
     /// account's bucket. Nothing is written on a failure but the spent
     /// ceremony (and, for a counter that went back, the event and the mail).
+    /// A ceremony of a login's second factor finishes that login
+    /// ([`Passkeys::finish_second_factor`]).
     ///
     /// # Errors
     /// `INVALID_TOKEN` for a ceremony that is spent, expired, of another
@@ -109,23 +128,23 @@ impl Passkeys {
         credential: serde_json::Value,
         client: &ClientInfo,
     ) -> AppResult<AuthBundle> {
-        let webauthn = self.webauthn()?;
+        self.webauthn()?;
         let parts = self.parts();
-        let answer: PublicKeyCredential = serde_json::from_value(credential).map_err(|_| {
-            AppError::bad_input(Field::Credential, "expected what PublicKeyCredential.toJSON() returns")
-        })?;
-        let (row, state): (_, DiscoverableAuthentication) = ceremony::spend(
+        let answer: PublicKeyCredential = wire::answer(credential)?;
+        let (row, state): (_, serde_json::Value) = ceremony::spend(
             parts.db.writer(),
             ceremony_id,
-            &[Kind::SignIn, Kind::SignInNamed],
+            &[Kind::SignIn, Kind::SignInNamed, Kind::SecondFactor],
             |_| true,
         )
         .await?;
-        let credential_key = token_hash(&URL_SAFE_NO_PAD.encode(answer.get_credential_id()));
-        let found = passkeys::Entity::find()
-            .filter(passkeys::Column::CredentialKey.eq(credential_key))
-            .one(parts.db.writer())
-            .await?;
+        if ceremony::is(&row, Kind::SecondFactor) {
+            return self
+                .finish_second_factor(&row, ceremony::state(state)?, &answer, client)
+                .await;
+        }
+        let state: DiscoverableAuthentication = ceremony::state(state)?;
+        let found = assertion::find(parts.db.writer(), &answer).await?;
         let taken = parts
             .limits
             .take(Limit::Password, client.ip, found.as_ref().map(|p| Key::Passkey(p.id)))
@@ -143,17 +162,13 @@ impl Passkeys {
         if row.stamp.is_some_and(|stamp| stamp != user.security_stamp) {
             return Err(AppError::InvalidToken);
         }
-        let mut credential = stored(&passkey)?;
-        let result = match webauthn.finish_discoverable_authentication_v2(&answer, state, &credential) {
-            Ok(result) => result,
-            Err(WebauthnError::CredentialPossibleCompromise) => {
+        let verified = match self.verify(&answer, state, &passkey)? {
+            Verdict::Verified(verified) => verified,
+            Verdict::Cloned => {
                 self.cloned(&user, &passkey, client).await?;
                 return Err(AppError::InvalidCredentials);
             }
-            Err(e) => {
-                tracing::info!(error = %e, "passkey sign-in refused");
-                return Err(AppError::InvalidCredentials);
-            }
+            Verdict::Refused => return Err(AppError::InvalidCredentials),
         };
         if !user.active {
             return Err(AppError::Forbidden("this account is disabled"));
@@ -161,22 +176,8 @@ impl Passkeys {
         if parts.require_confirmation && user.email_verified_at.is_none() {
             return Err(AppError::EmailNotConfirmed);
         }
-        credential.update_credential(&result);
-        let serialised = serde_json::to_string(&credential)
-            .map_err(|e| AppError::internal(format!("passkey serialisation: {e}")))?;
         let mut tx = parts.db.begin().await?;
-        // Conditional on the counter read: of two sign-ins racing with one counter value, one wins.
-        let updated = passkeys::Entity::update_many()
-            .col_expr(passkeys::Column::Credential, Expr::value(serialised))
-            .col_expr(passkeys::Column::SignCount, Expr::value(i64::from(result.counter())))
-            .col_expr(passkeys::Column::BackupEligible, Expr::value(result.backup_eligible()))
-            .col_expr(passkeys::Column::BackedUp, Expr::value(result.backup_state()))
-            .col_expr(passkeys::Column::LastUsedAt, Expr::value(db::now()))
-            .filter(passkeys::Column::Id.eq(passkey.id))
-            .filter(passkeys::Column::SignCount.eq(passkey.sign_count))
-            .exec(&*tx)
-            .await?;
-        if updated.rows_affected != 1 {
+        if !assertion::record_use(&*tx, &passkey, &verified).await? {
             return Err(AppError::InvalidCredentials);
         }
         let (session, refresh) = parts
@@ -186,20 +187,5 @@ impl Passkeys {
         tx.commit().await?;
         parts.limits.give_back(taken).await;
         parts.sessions.bundle(user, &session, refresh)
-    }
-
-    /// Records and tells the owner that `passkey` answered with a counter
-    /// lower than one seen before: a copy of it may be in use.
-    async fn cloned(&self, user: &users::Model, passkey: &passkeys::Model, client: &ClientInfo) -> AppResult<()> {
-        tracing::warn!(user_id = %user.id, passkey = %passkey.id, "a passkey's signature counter went back: refused");
-        let parts = self.parts();
-        let mut tx = parts.db.begin().await?;
-        events::record(&*tx, user.id, EventKind::PasskeyCloneDetected, client).await?;
-        parts
-            .outbox
-            .enqueue(&mut tx, templates::passkey_cloned(&user.email, &passkey.name))
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

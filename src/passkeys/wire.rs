@@ -40,6 +40,19 @@ pub fn request_options(rcr: &RequestChallengeResponse, allowed: Option<&[String]
     Ok(options)
 }
 
+/// The authenticator's answer, as `PublicKeyCredential.toJSON()` gives it.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `credential` for anything else.
+pub fn answer<T: serde::de::DeserializeOwned>(credential: Value) -> AppResult<T> {
+    serde_json::from_value(credential).map_err(|_| {
+        AppError::bad_input(
+            crate::error::Field::Credential,
+            "expected what PublicKeyCredential.toJSON() returns",
+        )
+    })
+}
+
 fn to_json(value: &impl serde::Serialize) -> AppResult<Value> {
     let mut value = serde_json::to_value(value).map_err(|e| AppError::internal(format!("WebAuthn options: {e}")))?;
     drop_nulls(&mut value);

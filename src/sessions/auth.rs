@@ -11,7 +11,7 @@ use super::Sessions;
 use super::cache::LiveSession;
 use crate::config::RequireMfa;
 use crate::entities::users::Role;
-use crate::entities::{sessions, users};
+use crate::entities::{passkeys, sessions, users};
 use crate::error::{AppError, AppResult};
 use crate::tokens::jwt::Claims;
 
@@ -24,8 +24,8 @@ pub struct Principal {
 }
 
 /// Why an account that must have a second factor, and has none, is refused.
-pub const ENROL_FIRST: &str =
-    "turn on two-step verification first (setupMfa, then enableMfa): this account must have a second factor";
+pub const ENROL_FIRST: &str = "turn on two-step verification first (setupMfa, then enableMfa; or add a passkey): \
+     this account must have a second factor";
 
 impl Principal {
     /// Whether REQUIRE_MFA asks this account for a second factor it does not
@@ -71,7 +71,9 @@ impl Sessions {
             return Err(AppError::Unauthenticated);
         }
         self.activity.touch(live.session.id, live.user.id);
-        let must_enrol = needs_second_factor(self.require_mfa, &live.user);
+        let must_enrol = second_factor_required(self.require_mfa, &live.user)
+            && live.user.totp_enabled_at.is_none()
+            && !live.has_passkey;
         Ok(Principal {
             claims,
             live,
@@ -95,18 +97,22 @@ impl Sessions {
         let Some((session, Some(user))) = found else {
             return Ok(None);
         };
-        let live = Arc::new(LiveSession::new(session, user));
+        // Read only where it decides something: a passkey satisfies REQUIRE_MFA.
+        let has_passkey = second_factor_required(self.require_mfa, &user)
+            && user.totp_enabled_at.is_none()
+            && passkeys::any_for(&self.db.read, user.id).await?;
+        let live = Arc::new(LiveSession::new(session, user, has_passkey));
         self.cache.put(live.clone());
         Ok(Some(live))
     }
 }
 
-/// Whether `policy` asks `user` for a second factor it does not have.
-fn needs_second_factor(policy: RequireMfa, user: &users::Model) -> bool {
-    let required = match policy {
+/// Whether `policy` (REQUIRE_MFA) asks `user` to have a second factor: a
+/// TOTP authenticator or a passkey.
+pub fn second_factor_required(policy: RequireMfa, user: &users::Model) -> bool {
+    match policy {
         RequireMfa::Off => false,
         RequireMfa::Admins => user.role == Role::Admin,
         RequireMfa::All => true,
-    };
-    required && user.totp_enabled_at.is_none()
+    }
 }

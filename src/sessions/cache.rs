@@ -20,15 +20,19 @@ const SWEEP_ABOVE: usize = 10_000;
 pub struct LiveSession {
     pub session: sessions::Model,
     pub user: users::Model,
+    /// Whether the user had a passkey; read only when REQUIRE_MFA asks
+    /// the account for a second factor and it has no TOTP.
+    pub has_passkey: bool,
     fetched: Instant,
 }
 
 impl LiveSession {
     /// Wraps a freshly read session and user.
-    pub fn new(session: sessions::Model, user: users::Model) -> Self {
+    pub fn new(session: sessions::Model, user: users::Model, has_passkey: bool) -> Self {
         Self {
             session,
             user,
+            has_passkey,
             fetched: Instant::now(),
         }
     }

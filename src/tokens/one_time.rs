@@ -215,16 +215,25 @@ async fn find_any(conn: &impl ConnectionTrait, token: &str, purposes: &[Purpose]
 /// [`AppError::InvalidToken`] as for [`consume`].
 pub async fn consume_any(conn: &impl ConnectionTrait, token: &str, purposes: &[Purpose]) -> AppResult<Model> {
     let row = find_any(conn, token, purposes).await?;
+    spend(conn, row.id).await?;
+    Ok(row)
+}
+
+/// Spends the token row `id`; of two concurrent spends exactly one succeeds.
+///
+/// # Errors
+/// [`AppError::InvalidToken`] when it was spent already.
+pub async fn spend(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
     let spent = Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(db::now()))
-        .filter(Column::Id.eq(row.id))
+        .filter(Column::Id.eq(id))
         .filter(Column::UsedAt.is_null())
         .exec(conn)
         .await?;
     if spent.rows_affected != 1 {
         return Err(AppError::InvalidToken);
     }
-    Ok(row)
+    Ok(())
 }
 
 /// Spends `token`; of two concurrent spends exactly one succeeds.

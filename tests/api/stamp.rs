@@ -46,6 +46,8 @@ enum CredentialChange {
     AddPasskey,
     /// `deletePasskey` of a passkey added before the proofs (the account keeps its password).
     DeletePasskey,
+    /// `authql remove-passkeys` (the service it calls) of a passkey added before the proofs.
+    RemovePasskeysByOperator,
 }
 
 impl CredentialChange {
@@ -293,6 +295,18 @@ async fn make(
             ok(&r);
             true
         }
+        CredentialChange::RemovePasskeysByOperator => {
+            let id = app.me(&access).await["data"]["me"]["id"].as_str().unwrap().to_owned();
+            let removed = app
+                .state
+                .passkeys
+                .remove_by_operator(id.parse().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(removed, 1);
+            // The operator's removal ends every session.
+            false
+        }
     }
 }
 
@@ -315,6 +329,7 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
         Claim,
         AddPasskey,
         DeletePasskey,
+        RemovePasskeysByOperator,
     ];
     for change in rows {
         let provider = match change.needs_provider() {
@@ -356,7 +371,7 @@ async fn every_change_of_credentials_makes_earlier_proofs_stale() {
             account.address = ANN_NEW;
             account.other = app.login_tokens(ANN_NEW, PASSWORD).await;
         }
-        if matches!(change, DeletePasskey) {
+        if matches!(change, DeletePasskey | RemovePasskeysByOperator) {
             // The passkey to delete, added first; the proofs come after it.
             let r = add_passkey(&app, &account.changer.access, &mut Device::new()).await;
             ok(&r);

@@ -4,6 +4,9 @@
 
 #[path = "../api/db.rs"]
 mod db;
+#[path = "../api/passkey_device.rs"]
+#[allow(dead_code)]
+mod passkey_device;
 #[path = "../api/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;

@@ -1,4 +1,5 @@
-//! The mails about passkeys: one added, one removed, one that looks cloned.
+//! The mails about passkeys: one added, one removed, one that looks cloned,
+//! all removed by an operator.
 
 use super::{Mail, notice};
 
@@ -30,6 +31,19 @@ pub fn passkey_cloned(to: &str, name: &str) -> Mail {
             "A sign-in with your passkey \"{name}\" was refused: the security key answered with a counter lower \
              than it had before, which happens when a copy of it is in use. If you did not copy it, delete this \
              passkey from your account and add it again, or use another."
+        ),
+    )
+}
+
+/// An operator removed the account's `count` passkeys (one was lost or stolen).
+pub fn passkeys_removed_by_operator(to: &str, count: u64) -> Mail {
+    notice(
+        to,
+        "Your passkeys were removed",
+        &format!(
+            "An administrator removed the {count} passkey(s) of your account, as asked when one was lost or stolen. \
+             Every session was ended. Sign in with your password (or set one with \"Forgot password\"), then add a \
+             passkey again."
         ),
     )
 }
