@@ -39,9 +39,6 @@ pub enum Key<'a> {
     /// An account whose owner proved who they are (a session, or a password
     /// for a second step): anonymous callers cannot spend this bucket.
     Owner(Uuid),
-    /// A passkey a sign-in presents: its id is public (options for a named
-    /// email list it), so its failures count here, never in its account's bucket.
-    Passkey(Uuid),
 }
 
 /// Longest account name kept (emails are at most 254 characters, usernames 32).
@@ -58,7 +55,6 @@ impl Key<'_> {
             }
             Self::Device(id) => format!("d:{id}"),
             Self::Owner(id) => format!("u:{id}"),
-            Self::Passkey(id) => format!("p:{id}"),
         }
     }
 }

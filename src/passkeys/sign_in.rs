@@ -16,7 +16,7 @@ use super::{Passkeys, Started, wire};
 use crate::client::ClientInfo;
 use crate::entities::{passkeys, users};
 use crate::error::{AppError, AppResult, Field};
-use crate::limits::{Key, Limit};
+use crate::limits::Limit;
 use crate::sessions::{AuthBundle, SignInMethod};
 
 impl Passkeys {
@@ -109,7 +109,7 @@ impl Passkeys {
     /// be registered (to the named account, for a sign-in that named one),
     /// answer the ceremony's challenge for authql's RP ID from one of its
     /// origins, with user verification, and a signature counter that did not
-    /// go back. A failure counts per client and per passkey, never in the
+    /// go back. A failure counts per client, never per passkey or in the
     /// account's bucket. Nothing is written on a failure but the spent
     /// ceremony (and, for a counter that went back, the event and the mail).
     /// A ceremony of a login's second factor finishes that login
@@ -145,10 +145,10 @@ impl Passkeys {
         }
         let state: DiscoverableAuthentication = ceremony::state(state)?;
         let found = assertion::find(parts.db.writer(), &answer).await?;
-        let taken = parts
-            .limits
-            .take(Limit::Password, client.ip, found.as_ref().map(|p| Key::Passkey(p.id)))
-            .await?;
+        // Per client only: credential ids are public and an assertion cannot
+        // be guessed, so a bucket per passkey would only let strangers lock
+        // its owner out (and tell a real id from a decoy by which runs out).
+        let taken = parts.limits.take(Limit::Password, client.ip, None).await?;
         let Some(passkey) = found else {
             return Err(AppError::InvalidCredentials);
         };

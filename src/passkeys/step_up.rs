@@ -79,9 +79,11 @@ impl Passkeys {
             return Err(AppError::InvalidToken);
         }
         let found = assertion::find(parts.db.writer(), &answer).await?;
+        // The caller's own bucket, which only its sessions spend: never one
+        // keyed by the passkey an answer names, since ids are public.
         let taken = parts
             .limits
-            .take(Limit::Password, client.ip, found.as_ref().map(|p| Key::Passkey(p.id)))
+            .take(Limit::Password, client.ip, Some(Key::Owner(user_id)))
             .await?;
         let Some(passkey) = found.filter(|p| p.user_id == user_id) else {
             return Err(AppError::InvalidCredentials);

@@ -6,7 +6,8 @@ use serde_json::json;
 use crate::helpers::{TestApp, code};
 use crate::passkey_device::Device;
 use crate::passkeys::{
-    FINISH_REGISTRATION, FINISH_SIGN_IN, add_passkey, passkey_app, sign_in, start_registration, start_sign_in,
+    FINISH_REGISTRATION, FINISH_SIGN_IN, START_SIGN_IN, add_passkey, passkey_app, sign_in, start_registration,
+    start_sign_in,
 };
 
 /// What a refused attempt must leave as it was.
@@ -160,5 +161,39 @@ async fn a_signature_counter_that_went_back_is_refused_recorded_and_mailed() {
     assert!(
         mails.contains(&"A sign-in with a copy of your passkey was refused".to_owned()),
         "{mails:?}"
+    );
+}
+
+/// Credential ids are public (options for a named email list them), and an
+/// assertion cannot be guessed: failures naming a passkey must not take from
+/// a bucket of that passkey's, or strangers could lock its owner out (and
+/// tell a real id from a decoy by which one runs out).
+#[tokio::test]
+async fn strangers_naming_a_passkey_cannot_lock_its_owner_out() {
+    let app = passkey_app().await;
+    let mut device = Device::new();
+    ann_with_passkey(&app, &mut device).await;
+    let (_, options) = start_sign_in(&app, None).await;
+    // An answer to another ceremony: it names Ann's passkey and verifies nowhere else.
+    let stale = device.get(&options).await;
+    for i in 0..11 {
+        let from = format!("203.0.113.{i}");
+        let headers = [("x-forwarded-for", from.as_str())];
+        let started = app
+            .post_with(&headers, &json!({ "query": START_SIGN_IN, "variables": {} }))
+            .await;
+        let id = started["data"]["startPasskeySignIn"]["id"].clone();
+        let r = app
+            .post_with(
+                &headers,
+                &json!({ "query": FINISH_SIGN_IN, "variables": { "c": id, "cred": stale } }),
+            )
+            .await;
+        assert_eq!(code(&r), Some("INVALID_CREDENTIALS"), "attempt {i}: {r}");
+    }
+    let r = sign_in(&app, None, &mut device).await;
+    assert!(
+        r["data"]["finishPasskeySignIn"]["auth"]["accessToken"].is_string(),
+        "the owner still signs in: {r}"
     );
 }
