@@ -286,5 +286,6 @@ pub(super) fn new_user(email: &Email, password_hash: String) -> users::ActiveMod
         updated_at: Set(now),
         last_active_at: Set(None),
         security_stamp: Set(0),
+        app_metadata: Set(None),
     }
 }

@@ -147,6 +147,8 @@ impl Sessions {
             session: session.id,
             role: user.role,
             amr: session.amr.amr(),
+            app_metadata: user.app_metadata(),
+            extra: serde_json::Map::new(),
         };
         let access_token = jwt::issue(&self.keys, &self.policy, &self.issuer, &subject)?;
         Ok(AuthBundle {

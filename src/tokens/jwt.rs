@@ -38,6 +38,14 @@ pub struct Claims {
     /// registry: every app of a deployment is the one client the audience
     /// names, so this is the audience.
     pub client_id: String,
+    /// The object administrators set on the account (`setAppMetadata`), as
+    /// it was when this token was issued.
+    #[serde(default)]
+    pub app_metadata: serde_json::Value,
+    /// Claims the access-token hook added when the session was opened
+    /// (never one of the above: those are refused before they get here).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Who a token is for and how they signed in.
@@ -46,6 +54,10 @@ pub struct Subject<'a> {
     pub session: Uuid,
     pub role: Role,
     pub amr: &'a [Amr],
+    /// The account's app metadata (an object).
+    pub app_metadata: serde_json::Value,
+    /// The session's claims from the access-token hook.
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Signs an access token for `subject`, issued by `issuer` under `policy`.
@@ -65,6 +77,8 @@ pub fn issue(keys: &KeyStore, policy: &TokenConfig, issuer: &str, subject: &Subj
         exp: now.saturating_add(lifetime_secs(policy)),
         jti: Uuid::new_v4(),
         client_id: policy.audience.clone(),
+        app_metadata: subject.app_metadata.clone(),
+        extra: subject.extra.clone(),
     };
     keys.with_signer(|signer| signer.sign(policy.access_typ, &claims))?
 }
@@ -220,6 +234,8 @@ mod tests {
             exp,
             jti: Uuid::nil(),
             client_id: "a".into(),
+            app_metadata: serde_json::Value::Null,
+            extra: serde_json::Map::new(),
         })
     }
 

@@ -6,6 +6,7 @@ mod account_deletion;
 mod account_security;
 mod addresses;
 mod admin;
+mod app_metadata;
 mod avatar;
 mod bad_input;
 mod breached;
