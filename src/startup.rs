@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::health::Health;
+use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
@@ -173,6 +174,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         config.links(),
     )
     .context("cannot set up webhooks")?;
+    let hooks = Hooks::new(config.hooks.clone()).context("cannot set up the hooks")?;
     let redis = config
         .redis_url
         .as_ref()
@@ -198,6 +200,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         device_max_failures: config.limits.device_max_failures,
         require_mfa: config.mfa.require,
         webhooks: webhooks.clone(),
+        hooks: hooks.clone(),
     });
     let mfa = Mfa::new(
         db.clone(),
@@ -217,6 +220,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         sessions: sessions.clone(),
         mfa: mfa.clone(),
         webhooks: webhooks.clone(),
+        hooks: hooks.clone(),
         links: config.links(),
         require_confirmation: config.require_email_confirmation,
     });
@@ -237,6 +241,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
             links: config.links(),
             outbox: outbox.clone(),
             webhooks: webhooks.clone(),
+            hooks: hooks.clone(),
         },
         &config.oauth,
     )

@@ -4,15 +4,16 @@ use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use uuid::Uuid;
 
 use super::handles::{ensure_free, taken_field};
+use super::new_user::new_user;
 use super::{Accounts, Email, find_by_email, validate};
 use crate::client::ClientInfo;
 use crate::db;
-use crate::entities::users::{self, Role};
+use crate::entities::users;
 use crate::error::{AppError, AppResult, Field, unique_violation, violates};
 use crate::events::{self, EventKind};
+use crate::hooks::SignupFacts;
 use crate::limits::{Key, Limit};
 use crate::mail::{MailKind, templates};
 use crate::sessions::{AuthBundle, SignInMethod};
@@ -61,7 +62,8 @@ impl Accounts {
     ///
     /// # Errors
     /// `BAD_USER_INPUT` for invalid fields or a taken username or phone number;
-    /// `EMAIL_TAKEN` only when confirmation is off.
+    /// `EMAIL_TAKEN` only when confirmation is off; `FORBIDDEN` or
+    /// `SERVICE_UNAVAILABLE` from the sign-up hook (nothing written then).
     #[tracing::instrument(skip_all)]
     pub async fn signup(&self, input: NewAccount, client: &ClientInfo) -> AppResult<SignupOutcome> {
         let email = input.email;
@@ -82,6 +84,16 @@ impl Accounts {
         let first_name = validate::name(Field::FirstName, input.first_name.as_deref())?;
         let last_name = validate::name(Field::LastName, input.last_name.as_deref())?;
         validate::password(Field::Password, &input.password, email.as_str(), username.as_deref())?;
+        let facts = SignupFacts {
+            email: email.as_str(),
+            username: username.as_deref(),
+            display_name: display_name.as_deref(),
+            first_name: first_name.as_deref(),
+            last_name: last_name.as_deref(),
+            phone_number: phone.as_deref(),
+            provider: "password",
+        };
+        self.before_signup(&facts, client).await?;
         self.screen.check(Field::Password, &input.password).await?;
         ensure_free(&self.db, username.as_deref(), phone.as_deref(), None).await?;
         // Every sign-up mails the address (a link, or "this address is
@@ -147,9 +159,10 @@ impl Accounts {
             )
         };
         tx.commit().await?;
-        let auth = session
-            .map(|(session, refresh)| self.sessions.bundle(user, &session, refresh))
-            .transpose()?;
+        let auth = match session {
+            Some((session, refresh)) => Some(self.sessions.first_bundle(user, &session, refresh).await?),
+            None => None,
+        };
         Ok(SignupOutcome {
             confirmation_required: self.require_confirmation,
             auth,
@@ -260,32 +273,5 @@ impl Accounts {
         }
         tx.commit().await?;
         Ok(true)
-    }
-}
-
-/// A new, unconfirmed, active USER account with a password and nothing else.
-pub(super) fn new_user(email: &Email, password_hash: String) -> users::ActiveModel {
-    let now = db::now();
-    users::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        email: Set(email.as_str().to_owned()),
-        username: Set(None),
-        password_hash: Set(Some(password_hash)),
-        email_verified_at: Set(None),
-        display_name: Set(None),
-        first_name: Set(None),
-        last_name: Set(None),
-        phone_number: Set(None),
-        avatar_key: Set(None),
-        role: Set(Role::User),
-        active: Set(true),
-        totp_secret: Set(None),
-        totp_enabled_at: Set(None),
-        totp_last_step: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        last_active_at: Set(None),
-        security_stamp: Set(0),
-        app_metadata: Set(None),
     }
 }

@@ -160,6 +160,7 @@ mod tests {
             amr: Set(SignInMethod::Password),
             step_up_until: Set(None),
             proof_stamp: Set(0),
+            extra_claims: Set(None),
         }
         .insert(db.writer())
         .await

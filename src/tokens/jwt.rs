@@ -65,8 +65,13 @@ pub struct Subject<'a> {
 /// # Errors
 /// Only if signing fails, which means a corrupt key.
 pub fn issue(keys: &KeyStore, policy: &TokenConfig, issuer: &str, subject: &Subject<'_>) -> AppResult<String> {
+    sign(keys, policy, &claims_for(policy, issuer, subject))
+}
+
+/// The claims of a new access token for `subject`.
+pub fn claims_for(policy: &TokenConfig, issuer: &str, subject: &Subject<'_>) -> Claims {
     let now = chrono::Utc::now().timestamp();
-    let claims = Claims {
+    Claims {
         sub: subject.user,
         sid: subject.session,
         role: subject.role,
@@ -79,8 +84,15 @@ pub fn issue(keys: &KeyStore, policy: &TokenConfig, issuer: &str, subject: &Subj
         client_id: policy.audience.clone(),
         app_metadata: subject.app_metadata.clone(),
         extra: subject.extra.clone(),
-    };
-    keys.with_signer(|signer| signer.sign(policy.access_typ, &claims))?
+    }
+}
+
+/// Signs `claims` as an access token.
+///
+/// # Errors
+/// Only if signing fails, which means a corrupt key.
+pub fn sign(keys: &KeyStore, policy: &TokenConfig, claims: &Claims) -> AppResult<String> {
+    keys.with_signer(|signer| signer.sign(policy.access_typ, claims))?
 }
 
 /// Checks access tokens: type, signature, issuer, audience and expiry.

@@ -283,6 +283,12 @@ mod tests {
             webhook_retention: Duration::from_secs(1),
             webhook_timeout: Duration::from_secs(1),
             webhook_poll_interval: Duration::from_secs(1),
+            hook_before_signup_url: None,
+            hook_access_token_url: None,
+            hook_secret: None,
+            hook_timeout: Duration::from_secs(1),
+            hook_before_signup_on_failure: crate::config::integrations::OnFailure::Deny,
+            hook_access_token_on_failure: crate::config::integrations::OnFailure::Allow,
         }
         .webhooks(false);
         c.https_only = https_only;

@@ -24,6 +24,7 @@ mod github_double;
 mod graphql_http;
 mod health;
 mod helpers;
+mod hooks;
 mod id_tokens;
 mod instances;
 mod jwks;
