@@ -206,7 +206,9 @@ mod tests {
             let refused = settings(url, Some(bad)).hooks().unwrap_err();
             assert!(refused.0.starts_with("HOOK_SECRET: expected"), "{bad}: {refused}");
         }
-        let ok = settings(url, Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).hooks().unwrap();
+        let ok = settings(url, Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+            .hooks()
+            .unwrap();
         assert_eq!(ok.key.len(), 24);
     }
 }

@@ -60,14 +60,6 @@ pub struct Subject<'a> {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Signs an access token for `subject`, issued by `issuer` under `policy`.
-///
-/// # Errors
-/// Only if signing fails, which means a corrupt key.
-pub fn issue(keys: &KeyStore, policy: &TokenConfig, issuer: &str, subject: &Subject<'_>) -> AppResult<String> {
-    sign(keys, policy, &claims_for(policy, issuer, subject))
-}
-
 /// The claims of a new access token for `subject`.
 pub fn claims_for(policy: &TokenConfig, issuer: &str, subject: &Subject<'_>) -> Claims {
     let now = chrono::Utc::now().timestamp();
