@@ -167,6 +167,8 @@ check "Subscriptions: npm graphql-ws hears SESSION_ENDED within a second of a lo
 check "Webhooks: PyPI standardwebhooks verifies real deliveries and refuses a tampered body, id, timestamp or secret" \
   env AUTHQL_URL="$AUTHQL_HOOKS_URL" "$WORK/venv/bin/python" webhook_check.py
 check "Webhooks: npm svix verifies the same deliveries and refuses a tampered body" node_check svix_check.mjs
+check "App metadata: PyJWT verifies the app_metadata claim an administrator set, from the next refresh, with the JWKS alone" \
+  env AUTHQL_URL="$AUTHQL_HOOKS_URL" "$WORK/venv/bin/python" app_metadata_check.py
 
 [ "$failures" -eq 0 ] || { echo "$failures interop check(s) failed; logs in $RUN"; exit 1; }
 echo "all interop checks passed"

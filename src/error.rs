@@ -121,6 +121,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A refusal in the words of the app's own backend (the sign-up hook).
+    #[error("{0}")]
+    Refused(String),
     #[error("{message}")]
     BadInput { field: Field, message: String },
     #[error("invalid credentials")]
@@ -172,7 +175,7 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Unauthenticated => ErrorCode::Unauthenticated,
-            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Forbidden(_) | Self::Refused(_) => ErrorCode::Forbidden,
             Self::BadInput { .. } => ErrorCode::BadUserInput,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::EmailNotConfirmed => ErrorCode::EmailNotConfirmed,

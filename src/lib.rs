@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod health;
+pub mod hooks;
 pub mod http;
 pub mod jobs;
 pub mod limits;

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::health::Health;
+use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
@@ -176,6 +177,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         config.links(),
     )
     .context("cannot set up webhooks")?;
+    let hooks = Hooks::new(config.hooks.clone()).context("cannot set up the hooks")?;
     let redis = config
         .redis_url
         .as_ref()
@@ -201,6 +203,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         device_max_failures: config.limits.device_max_failures,
         require_mfa: config.mfa.require,
         webhooks: webhooks.clone(),
+        hooks: hooks.clone(),
     });
     let mfa = Mfa::new(
         db.clone(),
@@ -213,6 +216,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
     );
     let passkeys = Passkeys::new(PasskeyParts {
         db: db.clone(),
+        webhooks: webhooks.clone(),
         crypto: crypto.clone(),
         limits: limits.clone(),
         sessions: sessions.clone(),
@@ -233,6 +237,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         mfa: mfa.clone(),
         passkeys: passkeys.clone(),
         webhooks: webhooks.clone(),
+        hooks: hooks.clone(),
         links: config.links(),
         require_confirmation: config.require_email_confirmation,
     });
@@ -254,6 +259,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
             links: config.links(),
             outbox: outbox.clone(),
             webhooks: webhooks.clone(),
+            hooks: hooks.clone(),
         },
         &config.oauth,
     )

@@ -16,6 +16,8 @@ mod m20261205_000010_exact_emails;
 mod m20261205_000011_longer_token_payload;
 mod m20261206_000012_passkeys;
 mod m20261207_000014_webhooks;
+mod m20261207_000015_app_metadata;
+mod m20261207_000016_session_claims;
 
 /// Every migration of authql, oldest first.
 pub struct Migrator;
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_longer_token_payload::Migration),
             Box::new(m20261206_000012_passkeys::Migration),
             Box::new(m20261207_000014_webhooks::Migration),
+            Box::new(m20261207_000015_app_metadata::Migration),
+            Box::new(m20261207_000016_session_claims::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::signup::new_user;
+use super::new_user::new_user;
 use super::{Accounts, Email, find_by_email, validate};
 use crate::audit;
 use crate::client::ClientInfo;

@@ -1,6 +1,6 @@
 //! What administrators do to one account besides switching it off and on:
 //! read it, end its sessions, delete it, change its role, mail it a reset
-//! link. Each is recorded on the account (while it exists) and in the audit
+//! link, set its app metadata. Each is recorded on the account (while it exists) and in the audit
 //! log with the acting administrator. Callers check that `admin` is one;
 //! what changes an account is sensitive here (a recent proof of identity),
 //! mailing the owner a reset link is not (it gives the administrator nothing).
@@ -17,6 +17,10 @@ use crate::entities::users::{self, Role};
 use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
 use crate::sessions::Principal;
+
+/// Largest app metadata, as compact JSON: an access token carrying it stays
+/// well under the 8 KiB many servers allow a header.
+pub const MAX_APP_METADATA: usize = 2048;
 use crate::webhooks::{Event, RevokeReason};
 
 impl Accounts {
@@ -117,6 +121,56 @@ impl Accounts {
         audit::record(&*tx, EventKind::RoleChangedByAdmin.as_str(), id, admin, client).await?;
         tx.commit().await?;
         Ok(users::Model { role, ..user })
+    }
+
+    /// Replaces account `id`'s app metadata with `metadata`, a JSON object
+    /// of at most [`MAX_APP_METADATA`] bytes. Access tokens carry it from the
+    /// session's next refresh; nothing else changes (no stamp, no session
+    /// ends). Sensitive: the metadata grants the app's own roles.
+    ///
+    /// # Errors
+    /// `STEP_UP_REQUIRED`; `BAD_USER_INPUT` on `id` for an unknown account, on
+    /// `metadata` for anything but an object or one too large; database errors.
+    #[tracing::instrument(skip(self, admin, metadata, client), fields(admin_id = %admin.user().id))]
+    pub async fn set_app_metadata(
+        &self,
+        admin: &Principal,
+        id: Uuid,
+        metadata: serde_json::Value,
+        client: &ClientInfo,
+    ) -> AppResult<users::Model> {
+        self.sessions.require_recent_proof(admin)?;
+        let admin = admin.user().id;
+        if !metadata.is_object() {
+            return Err(AppError::bad_input(Field::Metadata, "must be a JSON object"));
+        }
+        let text = metadata.to_string();
+        if text.len() > MAX_APP_METADATA {
+            return Err(AppError::bad_input(
+                Field::Metadata,
+                format!(
+                    "must be at most {MAX_APP_METADATA} bytes as JSON (it is {})",
+                    text.len()
+                ),
+            ));
+        }
+        let user = self.existing(id).await?;
+        let mut tx = self.db.begin().await?;
+        users::Entity::update_many()
+            .col_expr(users::Column::AppMetadata, Expr::value(Some(text.clone())))
+            .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+            .filter(users::Column::Id.eq(id))
+            .exec(&*tx)
+            .await?;
+        let change = Event::user_updated(id, serde_json::json!({ "appMetadata": metadata }));
+        self.webhooks.emit(&mut tx, change).await?;
+        audit::record(&*tx, "APP_METADATA_SET", id, admin, client).await?;
+        self.sessions.evict_user_on_commit(&mut tx, id);
+        tx.commit().await?;
+        Ok(users::Model {
+            app_metadata: Some(text),
+            ..user
+        })
     }
 
     /// Mails account `id` a password reset link, as `forgotPassword` would.

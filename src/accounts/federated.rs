@@ -5,7 +5,7 @@
 use sea_orm::{ActiveModelTrait, Set};
 
 use super::Email;
-use super::signup::new_user;
+use super::new_user::new_user;
 use crate::db::{self, Tx};
 use crate::entities::users;
 use crate::error::AppResult;

@@ -5,8 +5,9 @@
 //! (`identities`, `passkeys`) too.
 //!
 //! Owns `users` (but its TOTP and profile columns). May call: `mfa` (the
-//! second step of a login), `passkeys` (a sign-up's passkey), `sessions`, `tokens`, `mail`,
-//! `events`, `limits`, `webhooks`, `db`, `config`, `entities`.
+//! second step of a login), `passkeys` (a sign-up's passkey), `sessions`,
+//! `tokens`, `mail`, `events`, `limits`, `webhooks`, `hooks` (the sign-up
+//! hook), `db`, `config`, `entities`.
 
 mod admin;
 mod admin_actions;
@@ -17,6 +18,7 @@ mod email;
 mod email_change;
 pub mod federated;
 mod handles;
+mod new_user;
 mod passkey_signup;
 pub mod password;
 mod password_changes;
@@ -47,6 +49,7 @@ use crate::db::Db;
 use crate::entities::users::{self, reread_from_writer};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
+use crate::hooks::{Hooks, SignupFacts};
 use crate::limits::{Key, Limit, Limits};
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
@@ -72,6 +75,8 @@ pub struct AccountParts {
     pub passkeys: Passkeys,
     /// Events for the app's backend.
     pub webhooks: Webhooks,
+    /// The sign-up hook (HOOK_BEFORE_SIGNUP_URL).
+    pub hooks: Hooks,
     pub links: Links,
     /// REQUIRE_EMAIL_CONFIRMATION.
     pub require_confirmation: bool,
@@ -107,6 +112,20 @@ impl Accounts {
             return Err(AppError::InvalidCredentials);
         }
         Ok(user)
+    }
+
+    /// Asks the sign-up hook (HOOK_BEFORE_SIGNUP_URL) whether a sign-up may
+    /// go ahead. Every way of signing up calls it before it looks anything
+    /// up or writes anything, alike for taken and free addresses, so the
+    /// answer tells nothing of registered ones: password sign-ups here,
+    /// provider sign-ups in `oauth`, and a passkey sign-up that goes through
+    /// accounts does too.
+    ///
+    /// # Errors
+    /// `FORBIDDEN` with the hook's message; `SERVICE_UNAVAILABLE` when the
+    /// hook fails under its `deny` policy.
+    pub async fn before_signup(&self, facts: &SignupFacts<'_>, client: &ClientInfo) -> AppResult<()> {
+        self.hooks.before_signup(facts, client).await
     }
 
     /// Whether `email` may still get mail anyone can ask for today

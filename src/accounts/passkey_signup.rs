@@ -50,7 +50,7 @@ impl Accounts {
             phone: input.phone_number,
         };
         let profile = self.check_profile(raw, client).await?;
-        self.check_free(&input.email, &profile, client).await?;
+        self.check_free(&input.email, &profile, "passkey", client).await?;
         let display = profile.display_name.clone();
         let carried = Carried {
             email: input.email.as_str().to_owned(),

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::handles::{ensure_free, taken_field};
+use super::new_user::new_user;
 use super::{Accounts, Email, validate};
 use crate::client::ClientInfo;
-use crate::db;
-use crate::entities::users::{self, Role};
+use crate::entities::users;
 use crate::error::{AppResult, Field, unique_violation, violates};
 use crate::events::{self, EventKind};
+use crate::hooks::SignupFacts;
 use crate::limits::{Key, Limit};
 use crate::mail::templates;
 use crate::passkeys::{self, NewPasskey};
@@ -74,7 +75,8 @@ impl Accounts {
     ///
     /// # Errors
     /// `BAD_USER_INPUT` for invalid fields or a taken username or phone number;
-    /// `EMAIL_TAKEN` only when confirmation is off.
+    /// `EMAIL_TAKEN` only when confirmation is off; `FORBIDDEN` or
+    /// `SERVICE_UNAVAILABLE` from the sign-up hook (nothing written then).
     #[tracing::instrument(skip_all)]
     pub async fn signup(&self, input: NewAccount, client: &ClientInfo) -> AppResult<SignupOutcome> {
         let email = input.email;
@@ -97,7 +99,7 @@ impl Accounts {
             profile.username.as_deref(),
         )?;
         self.screen.check(Field::Password, &input.password).await?;
-        self.check_free(&email, &profile, client).await?;
+        self.check_free(&email, &profile, "password", client).await?;
         let mail = self.daily_mail_left(&email).await;
         let password_hash = self.passwords.hash(&input.password).await?;
         let pending = Pending {
@@ -137,12 +139,32 @@ impl Accounts {
     }
 
     /// The last checks of every sign-up, once its credential is acceptable:
-    /// a username or phone number nobody has, and the client's mail limit
-    /// for the address.
+    /// the app's sign-up hook (HOOK_BEFORE_SIGNUP_URL, asked alike whether or
+    /// not the address is registered), a username or phone number nobody
+    /// has, and the client's mail limit for the address. `provider` is how
+    /// the account will sign in: `password` or `passkey`.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` for a taken username or phone number; `RATE_LIMITED`.
-    pub(super) async fn check_free(&self, email: &Email, profile: &Profile, client: &ClientInfo) -> AppResult<()> {
+    /// `FORBIDDEN` when the hook refuses; `SERVICE_UNAVAILABLE` when it fails
+    /// under a `deny` policy; `BAD_USER_INPUT` for a taken username or phone
+    /// number; `RATE_LIMITED`.
+    pub(super) async fn check_free(
+        &self,
+        email: &Email,
+        profile: &Profile,
+        provider: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let facts = SignupFacts {
+            email: email.as_str(),
+            username: profile.username.as_deref(),
+            display_name: profile.display_name.as_deref(),
+            first_name: profile.first_name.as_deref(),
+            last_name: profile.last_name.as_deref(),
+            phone_number: profile.phone.as_deref(),
+            provider,
+        };
+        self.before_signup(&facts, client).await?;
         ensure_free(&self.db, profile.username.as_deref(), profile.phone.as_deref(), None).await?;
         // Every sign-up mails the address (a link, or "this address is
         // registered"), so it counts in the client's mail limit for the
@@ -200,7 +222,9 @@ impl Accounts {
         let (signed_in_by, provider) = match &pending.credential {
             Credential::Password(_) => (SignInMethod::Password, "password"),
             Credential::Passkey(_, passkey) => {
-                passkeys::attach(&*tx, user.id, passkey).await?;
+                let added = passkeys::attach(&*tx, user.id, passkey).await?;
+                let told = Event::passkey_added(user.id, added.id, &added.name);
+                self.webhooks.emit(&mut tx, told).await?;
                 (SignInMethod::Passkey, "passkey")
             }
         };
@@ -219,38 +243,13 @@ impl Accounts {
             Some(self.sessions.open(&mut tx, &user, client, signed_in_by).await?)
         };
         tx.commit().await?;
-        let auth = session
-            .map(|(session, refresh)| self.sessions.bundle(user, &session, refresh))
-            .transpose()?;
+        let auth = match session {
+            Some((session, refresh)) => Some(self.sessions.first_bundle(user, &session, refresh).await?),
+            None => None,
+        };
         Ok(SignupOutcome {
             confirmation_required: self.require_confirmation,
             auth,
         })
-    }
-}
-
-/// A new, unconfirmed, active USER account with a password (or none) and nothing else.
-pub(super) fn new_user(email: &Email, password_hash: Option<String>) -> users::ActiveModel {
-    let now = db::now();
-    users::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        email: Set(email.as_str().to_owned()),
-        username: Set(None),
-        password_hash: Set(password_hash),
-        email_verified_at: Set(None),
-        display_name: Set(None),
-        first_name: Set(None),
-        last_name: Set(None),
-        phone_number: Set(None),
-        avatar_key: Set(None),
-        role: Set(Role::User),
-        active: Set(true),
-        totp_secret: Set(None),
-        totp_enabled_at: Set(None),
-        totp_last_step: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        last_active_at: Set(None),
-        security_stamp: Set(0),
     }
 }

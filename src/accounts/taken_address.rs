@@ -118,10 +118,13 @@ impl Accounts {
             return Ok(false);
         }
         // The earlier sign-up's passkey, if it left one, is no way in any more.
-        passkeys::remove_all(&*tx, user_id).await?;
+        let gone = passkeys::remove_all(&*tx, user_id).await?;
+        let mut told: Vec<_> = gone.iter().map(|id| Event::passkey_removed(user_id, *id)).collect();
         if let Some(passkey) = &passkey {
-            passkeys::attach(&*tx, user_id, passkey).await?;
+            let added = passkeys::attach(&*tx, user_id, passkey).await?;
+            told.push(Event::passkey_added(user_id, added.id, &added.name));
         }
+        self.webhooks.emit_all(&mut tx, told).await?;
         // New credentials: whatever the earlier sign-up was mailed or started is over.
         self.sessions.renew_stamp(&mut tx, user_id, None).await?;
         let token = one_time::create(&*tx, user_id, Purpose::ConfirmEmail).await?;

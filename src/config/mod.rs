@@ -154,6 +154,8 @@ pub struct Config {
     pub webauthn: webauthn::WebauthnConfig,
     /// Webhooks to the app's backend.
     pub webhooks: integrations::WebhookConfig,
+    /// Hooks the app's backend answers (HOOK_*).
+    pub hooks: integrations::HookConfig,
     pub log_format: LogFormat,
 }
 
@@ -321,6 +323,7 @@ impl Settings {
             },
             webauthn,
             webhooks: self.integrations.webhooks(production),
+            hooks: self.integrations.hooks()?,
             log_format: self.log_format,
         })
     }

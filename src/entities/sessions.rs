@@ -22,6 +22,24 @@ pub struct Model {
     /// The account's security stamp at the session's last proof of identity
     /// (its sign-in or a step-up): once the stamp moves on, neither counts.
     pub proof_stamp: i64,
+    /// Claims the access-token hook added at sign-in (a JSON object), copied
+    /// into every access token of the session.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub extra_claims: Option<String>,
+}
+
+impl Model {
+    /// The hook's claims, empty when there are none.
+    pub fn extra_claims(&self) -> serde_json::Map<String, serde_json::Value> {
+        match self
+            .extra_claims
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Value>)
+        {
+            Some(Ok(serde_json::Value::Object(claims))) => claims,
+            _ => serde_json::Map::new(),
+        }
+    }
 }
 
 /// How a session's user proved who they are.

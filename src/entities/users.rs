@@ -30,6 +30,10 @@ pub struct Model {
     /// Changes with every change of credentials or address; proofs issued
     /// under an older value are refused (`sessions::stamp`).
     pub security_stamp: i64,
+    /// A JSON object only administrators write, copied into access tokens
+    /// (`app_metadata`); `None` is `{}`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub app_metadata: Option<String>,
 }
 
 /// What an account may do, stored as `USER` or `ADMIN`.
@@ -41,6 +45,17 @@ pub enum Role {
     User,
     #[sea_orm(string_value = "ADMIN")]
     Admin,
+}
+
+impl Model {
+    /// The app metadata as a JSON object (`{}` when none, or unreadable).
+    pub fn app_metadata(&self) -> serde_json::Value {
+        self.app_metadata
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()))
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

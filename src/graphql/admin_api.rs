@@ -1,6 +1,7 @@
-//! Resolvers for administrators: listing accounts and switching them off and on.
+//! Resolvers for administrators: listing accounts, switching them off and on,
+//! their roles, sessions and app metadata.
 
-use async_graphql::{Context, Guard, ID, Object, SimpleObject};
+use async_graphql::{Context, Guard, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -156,6 +157,18 @@ impl AdminMutation {
         let user = state(ctx)?
             .accounts
             .set_role(admin, id, role.into(), client(ctx)?)
+            .await?;
+        Ok(User::from(&user))
+    }
+
+    /// Replaces an account's app metadata (a JSON object of at most 2 KiB),
+    /// which access tokens carry from their next refresh. Sensitive.
+    #[graphql(guard = "AdminOnly")]
+    async fn set_app_metadata(&self, ctx: &Context<'_>, id: ID, metadata: Json<serde_json::Value>) -> GqlResult<User> {
+        let (admin, id) = admin_and_target(ctx, &id).await?;
+        let user = state(ctx)?
+            .accounts
+            .set_app_metadata(admin, id, metadata.0, client(ctx)?)
             .await?;
         Ok(User::from(&user))
     }

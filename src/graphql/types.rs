@@ -48,6 +48,9 @@ pub struct User {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub last_active_at: Option<DateTime<Utc>>,
+    /// Set by administrators, read-only to the owner; access tokens carry it
+    /// (claim `app_metadata`) from their next refresh.
+    pub app_metadata: async_graphql::Json<serde_json::Value>,
 }
 
 impl User {
@@ -77,6 +80,7 @@ impl From<&users::Model> for User {
             active: u.active,
             created_at: u.created_at,
             last_active_at: u.last_active_at,
+            app_metadata: async_graphql::Json(u.app_metadata()),
         }
     }
 }

@@ -226,7 +226,7 @@ impl Mfa {
         if by_provider {
             let (session, refresh_token) = self.sessions.open(&mut tx, &user, client, signed_in_by).await?;
             tx.commit().await?;
-            return self.sessions.bundle(user, &session, refresh_token);
+            return self.sessions.first_bundle(user, &session, refresh_token).await;
         }
         let device = row
             .payload
@@ -238,6 +238,6 @@ impl Mfa {
             .open_on_device(&mut tx, &user, client, signed_in_by, device)
             .await?;
         tx.commit().await?;
-        self.sessions.bundle_on_device(user, opened)
+        self.sessions.bundle_on_device(user, opened).await
     }
 }

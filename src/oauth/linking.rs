@@ -24,6 +24,7 @@ use crate::db;
 use crate::entities::{identities, users};
 use crate::error::{AppError, AppResult, Field, unique_violation};
 use crate::events::{self, EventKind};
+use crate::hooks::SignupFacts;
 use crate::mail::templates;
 use crate::webhooks::Event;
 
@@ -41,6 +42,8 @@ impl OAuth {
         client: &ClientInfo,
     ) -> AppResult<users::Model> {
         let parts = self.parts();
+        // Asked before the transaction: a hook's answer may take seconds.
+        self.ask_signup_hook(provider, claims, client).await?;
         let mut tx = parts.db.begin().await?;
         let linked = identities::Entity::find()
             .filter(identities::Column::Provider.eq(provider))
@@ -126,6 +129,41 @@ impl OAuth {
             .ok_or(AppError::InvalidToken)?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// Asks the sign-up hook when this sign-in would make an account: an
+    /// identity not linked yet, with a verified address no confirmed account
+    /// has (a new account, or a claim of an unconfirmed one).
+    ///
+    /// # Errors
+    /// `FORBIDDEN` or `SERVICE_UNAVAILABLE` from the hook; database errors.
+    async fn ask_signup_hook(&self, provider: &str, claims: &ProviderClaims, client: &ClientInfo) -> AppResult<()> {
+        let parts = self.parts();
+        let linked = identities::Entity::find()
+            .filter(identities::Column::Provider.eq(provider))
+            .filter(identities::Column::Subject.eq(claims.subject.as_str()))
+            .one(&parts.db.read)
+            .await?;
+        let address = claims.email.as_deref().and_then(|e| Email::parse(Field::Email, e).ok());
+        let (None, Some(email), true) = (linked, address, claims.email_verified) else {
+            return Ok(());
+        };
+        if find_by_email(&parts.db.read, &email)
+            .await?
+            .is_some_and(|user| user.email_verified_at.is_some())
+        {
+            return Ok(());
+        }
+        let facts = SignupFacts {
+            email: email.as_str(),
+            username: None,
+            display_name: None,
+            first_name: None,
+            last_name: None,
+            phone_number: None,
+            provider,
+        };
+        parts.hooks.before_signup(&facts, client).await
     }
 
     /// Whether `provider` is trusted to verify addresses (`*_LINK_BY_EMAIL`).

@@ -4,8 +4,8 @@
 //!
 //! Owns `identities`, `used_id_tokens` and the login-code purpose of `one_time_tokens`. May
 //! call: `accounts` (accounts a provider vouches for, and claims), `sessions`, `mfa`,
-//! `tokens`, `mail`, `events`, `webhooks`, `limits`, `crypto`, `db`, `config`,
-//! `entities`.
+//! `tokens`, `mail`, `events`, `webhooks`, `hooks`, `limits`, `crypto`, `db`,
+//! `config`, `entities`.
 
 mod code_exchange;
 mod flow;
@@ -30,6 +30,7 @@ use crate::config::oauth::OAuthConfig;
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
@@ -54,6 +55,8 @@ pub struct OAuthParts {
     pub outbox: Arc<Outbox>,
     /// Accounts made and identities linked are events for the app's backend.
     pub webhooks: Webhooks,
+    /// The sign-up hook, asked before a provider's sign-in makes an account.
+    pub hooks: Hooks,
 }
 
 struct Inner {

@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult, Field};
 use crate::events::{self, EventKind};
 use crate::mail::templates;
 use crate::sessions::Principal;
+use crate::webhooks::Event;
 
 /// Longest name a passkey may have, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -123,6 +124,8 @@ impl Passkeys {
         }
         passkeys::Entity::delete_by_id(passkey.id).exec(&*tx).await?;
         events::record(&*tx, user.id, EventKind::PasskeyRemoved, client).await?;
+        let told = Event::passkey_removed(user.id, passkey.id);
+        parts.webhooks.emit(&mut tx, told).await?;
         // The caller's own proof carries over; every other one dies.
         parts.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;
         parts

@@ -41,10 +41,13 @@ use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
 use crate::sessions::Sessions;
+use crate::webhooks::Webhooks;
 
 /// What [`Passkeys`] is built from.
 pub struct PasskeyParts {
     pub db: Db,
+    /// The app's backend hears of passkeys added and removed.
+    pub webhooks: Webhooks,
     pub crypto: Arc<Crypto>,
     pub limits: Arc<Limits>,
     pub sessions: Sessions,

@@ -11,7 +11,7 @@ use crate::entities::users::reread_from_writer;
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
 use crate::mail::templates;
-use crate::webhooks::RevokeReason;
+use crate::webhooks::{Event, RevokeReason};
 
 impl Passkeys {
     /// Removes every passkey of `user_id`: the security stamp moves on,
@@ -29,10 +29,13 @@ impl Passkeys {
         let user = reread_from_writer(&parts.db, user_id).await?;
         let mut tx = parts.db.begin().await?;
         let removed = store::remove_all(&*tx, user_id).await?;
-        if removed == 0 {
+        if removed.is_empty() {
             tx.rollback().await?;
             return Ok(0);
         }
+        let told = removed.iter().map(|id| Event::passkey_removed(user_id, *id)).collect();
+        parts.webhooks.emit_all(&mut tx, told).await?;
+        let removed = removed.len() as u64;
         parts.sessions.renew_stamp(&mut tx, user_id, None).await?;
         parts
             .sessions

@@ -18,6 +18,7 @@ use crate::events::{self, EventKind};
 use crate::limits::Limit;
 use crate::mail::templates;
 use crate::sessions::Principal;
+use crate::webhooks::Event;
 
 impl Passkeys {
     /// Starts adding a passkey to the caller's account. Sensitive: it needs a
@@ -95,6 +96,8 @@ impl Passkeys {
         parts.sessions.hold_stamp(&tx, &user).await?;
         let added = store::attach(&*tx, user.id, &new).await?;
         events::record(&*tx, user.id, EventKind::PasskeyAdded, client).await?;
+        let told = Event::passkey_added(user.id, added.id, &added.name);
+        parts.webhooks.emit(&mut tx, told).await?;
         // A new way in: every other proof issued before it stops counting.
         parts.sessions.renew_stamp(&mut tx, user.id, Some(caller)).await?;
         parts

@@ -186,6 +186,6 @@ impl Passkeys {
             .await?;
         tx.commit().await?;
         parts.limits.give_back(taken).await;
-        parts.sessions.bundle(user, &session, refresh)
+        parts.sessions.first_bundle(user, &session, refresh).await
     }
 }

@@ -101,14 +101,23 @@ pub async fn attach(conn: &impl ConnectionTrait, user_id: Uuid, new: &NewPasskey
 }
 
 /// Removes every passkey of `user_id`, in the caller's transaction (which
-/// renews the security stamp); returns how many there were.
+/// renews the security stamp); returns the ids of those there were.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn remove_all(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<u64> {
-    let removed = passkeys::Entity::delete_many()
+pub async fn remove_all(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<Vec<Uuid>> {
+    let ids: Vec<Uuid> = passkeys::Entity::find()
         .filter(passkeys::Column::UserId.eq(user_id))
-        .exec(conn)
-        .await?;
-    Ok(removed.rows_affected)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    if !ids.is_empty() {
+        passkeys::Entity::delete_many()
+            .filter(passkeys::Column::Id.is_in(ids.clone()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(ids)
 }

@@ -143,6 +143,7 @@ mod tests {
             updated_at: Set(now),
             last_active_at: Set(None),
             security_stamp: Set(0),
+            app_metadata: Set(None),
         }
         .insert(db.writer())
         .await
@@ -159,6 +160,7 @@ mod tests {
             amr: Set(SignInMethod::Password),
             step_up_until: Set(None),
             proof_stamp: Set(0),
+            extra_claims: Set(None),
         }
         .insert(db.writer())
         .await

@@ -62,7 +62,7 @@ impl Sessions {
         let mut tx = self.db.begin().await?;
         let opened = self.open_on_device(&mut tx, &user, client, method, known).await?;
         tx.commit().await?;
-        self.bundle_on_device(user, opened)
+        self.bundle_on_device(user, opened).await
     }
 
     /// [`Sessions::start_on_device`] in `tx`, for a caller with more to
@@ -91,9 +91,9 @@ impl Sessions {
     /// The answer to a sign-in opened by [`Sessions::open_on_device`].
     ///
     /// # Errors
-    /// Only if signing fails.
-    pub fn bundle_on_device(&self, user: users::Model, opened: OpenedOnDevice) -> AppResult<AuthBundle> {
-        let mut bundle = self.bundle(user, &opened.session, opened.refresh_token)?;
+    /// As [`Sessions::first_bundle`].
+    pub async fn bundle_on_device(&self, user: users::Model, opened: OpenedOnDevice) -> AppResult<AuthBundle> {
+        let mut bundle = self.first_bundle(user, &opened.session, opened.refresh_token).await?;
         bundle.device_token = Some(opened.credential);
         Ok(bundle)
     }

@@ -3,7 +3,7 @@
 //!
 //! Owns `sessions`, `refresh_tokens` and `devices`, and the in-process session cache.
 //! May call: `tokens`, `events`, `mail` (new-device notices), `webhooks`,
-//! `limits`, `db`, `crypto`, `config`, `entities`.
+//! `hooks` (the access-token hook), `limits`, `db`, `crypto`, `config`, `entities`.
 
 pub mod activity;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod revoke;
 pub mod stamp;
 pub mod store;
 pub mod successors;
+pub mod tokens;
 pub mod watch;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 use crate::config::{RequireMfa, TokenConfig};
 use crate::crypto::Crypto;
 use crate::db::{Db, Tx};
+use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::tokens::jwt::Verifier;
@@ -56,6 +58,8 @@ pub struct SessionParts {
     pub require_mfa: RequireMfa,
     /// Sessions opened and ended are events for the app's backend.
     pub webhooks: Webhooks,
+    /// The access-token hook, asked when a session opens.
+    pub hooks: Hooks,
 }
 
 /// The sessions service: everything a session's life touches. Cheap to clone.
@@ -83,6 +87,7 @@ pub struct Sessions {
     /// Which accounts must have a second factor before anything else.
     require_mfa: RequireMfa,
     webhooks: Webhooks,
+    hooks: Hooks,
 }
 
 impl Sessions {
@@ -100,6 +105,7 @@ impl Sessions {
             device_max_failures,
             require_mfa,
             webhooks,
+            hooks,
         } = parts;
         let db_for_writer = db.clone();
         Self {
@@ -119,6 +125,7 @@ impl Sessions {
             successors: successors::SuccessorWriter::start(db_for_writer).map(Arc::new),
             require_mfa,
             webhooks,
+            hooks,
         }
     }
 

@@ -14,7 +14,6 @@ use crate::entities::{refresh_tokens, sessions, users};
 use crate::error::AppResult;
 use crate::events::{self, EventKind};
 use crate::mail::templates;
-use crate::tokens::jwt::{self, Subject};
 use crate::webhooks::Event;
 
 /// What a successful sign-in returns.
@@ -38,7 +37,7 @@ impl Sessions {
         let mut tx = self.db.begin().await?;
         let (session, refresh_token) = self.open(&mut tx, &user, client, method).await?;
         tx.commit().await?;
-        self.bundle(user, &session, refresh_token)
+        self.first_bundle(user, &session, refresh_token).await
     }
 
     /// Inserts a session, its first refresh token and the login event in
@@ -94,6 +93,7 @@ impl Sessions {
             amr: Set(method),
             step_up_until: Set(None),
             proof_stamp: Set(user.security_stamp),
+            extra_claims: Set(None),
         }
         .insert(&**tx)
         .await?;
@@ -130,32 +130,6 @@ impl Sessions {
     /// never after its session ends.
     pub(super) fn refresh_expiry(&self, session_ends: DateTime<Utc>) -> DateTime<Utc> {
         db::after(self.policy.refresh_ttl).min(session_ends)
-    }
-
-    /// Signs an access token for `session` and packs the answer.
-    ///
-    /// # Errors
-    /// Only if signing fails.
-    pub fn bundle(
-        &self,
-        user: users::Model,
-        session: &sessions::Model,
-        refresh_token: String,
-    ) -> AppResult<AuthBundle> {
-        let subject = Subject {
-            user: user.id,
-            session: session.id,
-            role: user.role,
-            amr: session.amr.amr(),
-        };
-        let access_token = jwt::issue(&self.keys, &self.policy, &self.issuer, &subject)?;
-        Ok(AuthBundle {
-            access_token,
-            refresh_token,
-            expires_in: jwt::lifetime_secs(&self.policy),
-            user,
-            device_token: None,
-        })
     }
 
     /// Whether `session` of `user` may still be used, given its latest activity.

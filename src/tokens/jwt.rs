@@ -38,6 +38,14 @@ pub struct Claims {
     /// registry: every app of a deployment is the one client the audience
     /// names, so this is the audience.
     pub client_id: String,
+    /// The object administrators set on the account (`setAppMetadata`), as
+    /// it was when this token was issued.
+    #[serde(default)]
+    pub app_metadata: serde_json::Value,
+    /// Claims the access-token hook added when the session was opened
+    /// (never one of the above: those are refused before they get here).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Who a token is for and how they signed in.
@@ -46,15 +54,16 @@ pub struct Subject<'a> {
     pub session: Uuid,
     pub role: Role,
     pub amr: &'a [Amr],
+    /// The account's app metadata (an object).
+    pub app_metadata: serde_json::Value,
+    /// The session's claims from the access-token hook.
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Signs an access token for `subject`, issued by `issuer` under `policy`.
-///
-/// # Errors
-/// Only if signing fails, which means a corrupt key.
-pub fn issue(keys: &KeyStore, policy: &TokenConfig, issuer: &str, subject: &Subject<'_>) -> AppResult<String> {
+/// The claims of a new access token for `subject`.
+pub fn claims_for(policy: &TokenConfig, issuer: &str, subject: &Subject<'_>) -> Claims {
     let now = chrono::Utc::now().timestamp();
-    let claims = Claims {
+    Claims {
         sub: subject.user,
         sid: subject.session,
         role: subject.role,
@@ -65,8 +74,17 @@ pub fn issue(keys: &KeyStore, policy: &TokenConfig, issuer: &str, subject: &Subj
         exp: now.saturating_add(lifetime_secs(policy)),
         jti: Uuid::new_v4(),
         client_id: policy.audience.clone(),
-    };
-    keys.with_signer(|signer| signer.sign(policy.access_typ, &claims))?
+        app_metadata: subject.app_metadata.clone(),
+        extra: subject.extra.clone(),
+    }
+}
+
+/// Signs `claims` as an access token.
+///
+/// # Errors
+/// Only if signing fails, which means a corrupt key.
+pub fn sign(keys: &KeyStore, policy: &TokenConfig, claims: &Claims) -> AppResult<String> {
+    keys.with_signer(|signer| signer.sign(policy.access_typ, claims))?
 }
 
 /// Checks access tokens: type, signature, issuer, audience and expiry.
@@ -220,6 +238,8 @@ mod tests {
             exp,
             jti: Uuid::nil(),
             client_id: "a".into(),
+            app_metadata: serde_json::Value::Null,
+            extra: serde_json::Map::new(),
         })
     }
 

@@ -8,7 +8,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use super::{Webhooks, event, seal_purpose, sender, signing};
+use super::{Webhooks, address, event, seal_purpose, signing};
 use crate::audit;
 use crate::client::ClientInfo;
 use crate::db;
@@ -222,7 +222,7 @@ impl Webhooks {
     }
 
     async fn checked_url(&self, url: &str) -> AppResult<String> {
-        sender::check_url(url, &self.0.config)
+        address::check_url(url, &self.0.config)
             .await
             .map(String::from)
             .map_err(|message| AppError::bad_input(Field::Url, message))

@@ -51,6 +51,8 @@ pub enum RevokeReason {
     /// The account was taken back: an email change undone, a claim by the
     /// address's owner, or second factors reset by the operator.
     Recovered,
+    /// The access-token hook failed under the `deny` policy as it opened.
+    HookFailed,
 }
 
 impl RevokeReason {
@@ -67,6 +69,7 @@ impl RevokeReason {
             Self::PasswordChanged => "password_changed",
             Self::Deactivated => "deactivated",
             Self::Recovered => "recovered",
+            Self::HookFailed => "hook_failed",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! (notices to administrators), `audit`, `client`, `db`, `crypto`,
 //! `config`, `entities`, `error`.
 
+pub mod address;
 pub mod deliveries;
 pub mod endpoints;
 pub mod event;

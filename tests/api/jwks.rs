@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::helpers::spawn_app;
 
-async fn verify_with_jwks(app: &crate::helpers::TestApp, token: &str) -> Value {
+pub async fn verify_with_jwks(app: &crate::helpers::TestApp, token: &str) -> Value {
     // Everything an offline verifier needs: the JWKS, the issuer and the audience.
     let jwks: JwkSet = app.get_json("/.well-known/jwks.json").await;
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid header");

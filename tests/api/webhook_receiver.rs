@@ -59,8 +59,12 @@ impl Hit {
     }
 }
 
+/// Works out an answer (status and JSON body) from a request's JSON body.
+type Responder = Box<dyn Fn(&Value) -> (u16, Value) + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
+    responder: Mutex<Option<Responder>>,
     hits: Mutex<Vec<Hit>>,
     status: AtomicU16,
     /// How long each answer takes, in milliseconds.
@@ -68,7 +72,7 @@ struct Shared {
 }
 
 #[handler]
-async fn hook(headers: &HeaderMap, body: String, shared: Data<&Arc<Shared>>) -> StatusCode {
+async fn hook(headers: &HeaderMap, body: String, shared: Data<&Arc<Shared>>) -> poem::Response {
     let header = |name: &str| {
         headers
             .get(name)
@@ -76,6 +80,10 @@ async fn hook(headers: &HeaderMap, body: String, shared: Data<&Arc<Shared>>) -> 
             .unwrap_or_default()
             .to_owned()
     };
+    let answer = shared.responder.lock().unwrap().as_ref().map(|respond| {
+        let request = serde_json::from_str(&body).unwrap_or(Value::Null);
+        respond(&request)
+    });
     shared.hits.lock().unwrap().push(Hit {
         id: header("webhook-id"),
         timestamp: header("webhook-timestamp"),
@@ -86,7 +94,15 @@ async fn hook(headers: &HeaderMap, body: String, shared: Data<&Arc<Shared>>) -> 
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+    match answer {
+        Some((status, json)) => poem::Response::builder()
+            .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+            .content_type("application/json")
+            .body(json.to_string()),
+        None => poem::Response::builder()
+            .status(StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK))
+            .finish(),
+    }
 }
 
 /// A running receiver; it stops when dropped.
@@ -130,6 +146,11 @@ impl Receiver {
     /// Answers `status` from now on.
     pub fn answer(&self, status: u16) {
         self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answers every request with what `respond` makes of its JSON body.
+    pub fn respond_with(&self, respond: impl Fn(&Value) -> (u16, Value) + Send + Sync + 'static) {
+        *self.shared.responder.lock().unwrap() = Some(Box::new(respond));
     }
 
     /// Takes `delay` over every answer from now on.
