@@ -46,7 +46,6 @@ mod passkey_attacks;
 mod passkey_device;
 mod passkey_mfa;
 mod passkey_signup;
-mod passkey_takeover;
 mod passkeys;
 mod persisted;
 mod profile;
