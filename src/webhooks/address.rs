@@ -38,6 +38,7 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (b & 0xc0) == 64)
         || (a == 192 && b == 0 && c == 0)
+        || (a == 192 && b == 88 && c == 99)
         || (a == 198 && (b & 0xfe) == 18)
         || a >= 240)
 }
@@ -53,11 +54,11 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         let o = ip.octets();
         return public_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
     }
-    !(s[..6].iter().all(|&x| x == 0)
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00
-        || (s[0] & 0xffc0) == 0xfe80
-        || (s[0] == 0x2001 && s[1] == 0x0db8))
+    // Only global unicast (2000::/3) is public, less the IETF's special
+    // purposes in 2001::/23 (Teredo, benchmarking, ORCHID) and documentation:
+    // what lies outside it (site-local, discard, IPv4-translated, unique
+    // local, link-local, multicast) is never a receiver's.
+    (s[0] & 0xe000) == 0x2000 && !((s[0] == 0x2001 && s[1] < 0x0200) || (s[0] == 0x2001 && s[1] == 0x0db8))
 }
 
 /// Checks an endpoint address as an administrator gives it: absolute http(s)
@@ -143,6 +144,13 @@ mod tests {
             "fe80::1",
             "64:ff9b::7f00:1",
             "2002:7f00:1::",
+            // Round 3 of the attacks: forms that looked public.
+            "::ffff:0:7f00:1",
+            "fec0::1",
+            "100::1",
+            "2001::7f00:1",
+            "2001:2::1",
+            "192.88.99.1",
         ] {
             assert!(!public(ip), "{ip} passed for public");
         }
