@@ -58,7 +58,8 @@ fn public_v6(ip: Ipv6Addr) -> bool {
     // purposes in 2001::/23 (Teredo, benchmarking, ORCHID) and documentation:
     // what lies outside it (site-local, discard, IPv4-translated, unique
     // local, link-local, multicast) is never a receiver's.
-    (s[0] & 0xe000) == 0x2000 && !((s[0] == 0x2001 && s[1] < 0x0200) || (s[0] == 0x2001 && s[1] == 0x0db8))
+    let special = s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8);
+    (s[0] & 0xe000) == 0x2000 && !special
 }
 
 /// Checks an endpoint address as an administrator gives it: absolute http(s)
