@@ -82,6 +82,14 @@ impl Accounts {
             pending: carried,
             passkey,
         } = self.passkeys.finish_signup::<Carried>(ceremony_id, credential).await?;
+        // Refused before the address is looked at, so that a sign-up naming
+        // an id registered already answers alike for a taken and a free one.
+        if passkey.is_registered(self.db.writer()).await? {
+            return Err(AppError::bad_input(
+                Field::Credential,
+                "this passkey is already registered",
+            ));
+        }
         let email = Email::parse(Field::Email, &carried.email)?;
         let mail = self.daily_mail_left(&email).await;
         let pending = Pending {

@@ -100,6 +100,21 @@ pub async fn attach(conn: &impl ConnectionTrait, user_id: Uuid, new: &NewPasskey
     }
 }
 
+impl NewPasskey {
+    /// Whether a passkey with this credential id is registered already, to
+    /// any account.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn is_registered(&self, conn: &impl ConnectionTrait) -> AppResult<bool> {
+        let found = passkeys::Entity::find()
+            .filter(passkeys::Column::CredentialKey.eq(token_hash(&self.credential_id)))
+            .one(conn)
+            .await?;
+        Ok(found.is_some())
+    }
+}
+
 /// Removes every passkey of `user_id`, in the caller's transaction (which
 /// renews the security stamp); returns the ids of those there were.
 ///

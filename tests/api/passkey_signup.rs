@@ -303,3 +303,65 @@ async fn without_confirmation_a_passkey_sign_up_signs_in_at_once() {
     assert_eq!(code(&r), Some("EMAIL_TAKEN"), "{r}");
     assert_eq!(app.count("passkeys").await, 1);
 }
+
+/// `credential` (what `toJSON()` gives for a "none" attestation, which signs
+/// nothing) made to name `id` instead of the credential it made: what an
+/// attacker's own authenticator can send.
+fn naming(credential: &Value, id: &str) -> Value {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let raw = URL_SAFE_NO_PAD
+        .decode(credential["response"]["attestationObject"].as_str().unwrap())
+        .unwrap();
+    let mut object: ciborium::Value = ciborium::from_reader(raw.as_slice()).unwrap();
+    let wanted = URL_SAFE_NO_PAD.decode(id).unwrap();
+    for (key, value) in object.as_map_mut().unwrap() {
+        if key.as_text() == Some("authData") {
+            let data = value.as_bytes().unwrap().clone();
+            // rpIdHash 32, flags 1, counter 4, AAGUID 16, then the id's length and the id.
+            let len = usize::from(u16::from_be_bytes([data[53], data[54]]));
+            let mut forged = data[..53].to_vec();
+            forged.extend_from_slice(&u16::try_from(wanted.len()).unwrap().to_be_bytes());
+            forged.extend_from_slice(&wanted);
+            forged.extend_from_slice(&data[55 + len..]);
+            *value = ciborium::Value::Bytes(forged);
+        }
+    }
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&object, &mut bytes).unwrap();
+    let mut forged = credential.clone();
+    forged["id"] = json!(id);
+    forged["rawId"] = json!(id);
+    forged["response"]["attestationObject"] = json!(URL_SAFE_NO_PAD.encode(bytes));
+    forged
+}
+
+/// A sign-up naming a credential id that is registered already gets one
+/// answer whether or not its address is taken: otherwise an attacker who
+/// registered an id of their own could tell taken addresses by it.
+#[tokio::test]
+async fn a_sign_up_naming_a_registered_passkey_answers_alike_for_taken_and_free_addresses() {
+    let app = app_with_passkeys().await;
+    app.confirmed_user("known@example.com").await;
+    let mut device = Device::new();
+    let (id, options) = start_signup(&app, "throwaway@example.com").await;
+    let theirs = device.create(&options).await;
+    let r = app.gql(FINISH_SIGNUP, json!({ "c": id, "cred": theirs })).await;
+    assert!(r["errors"].is_null(), "{r}");
+    let taken_id = theirs["id"].as_str().unwrap();
+
+    let mut answers = Vec::new();
+    for email in ["known@example.com", "free@example.com"] {
+        let (id, options) = start_signup(&app, email).await;
+        let forged = naming(&Device::new().create(&options).await, taken_id);
+        let before = written(&app).await;
+        let r = app.gql(FINISH_SIGNUP, json!({ "c": id, "cred": forged })).await;
+        assert_eq!(written(&app).await, before, "{email}: nothing written: {r}");
+        answers.push((
+            code(&r).map(str::to_owned),
+            r["errors"][0]["message"].clone(),
+            r["data"].clone(),
+        ));
+    }
+    assert_eq!(answers[0], answers[1], "taken and free addresses answered alike");
+}
