@@ -229,3 +229,28 @@ async fn a_provider_sign_up_asks_the_signup_hook_and_a_sign_in_does_not() {
     assert!(crate::oauth::sign_in(&app).await.is_ok());
     assert_eq!(hook.hits().len(), 2, "asked for the two sign-ups only");
 }
+
+/// A passkey sign-up asks the sign-up hook at its start, before anyone
+/// touches an authenticator, with `provider: "passkey"`.
+#[tokio::test]
+async fn a_passkey_sign_up_asks_the_signup_hook_at_its_start() {
+    let hook = Receiver::start().await;
+    hook.respond_with(|_| (200, json!({ "allow": false, "message": "Not today." })));
+    let app = spawn_app_with(|c| {
+        hooks(c, Some(&hook), None);
+        c.webauthn = crate::passkeys::passkey_config();
+    })
+    .await;
+    let r = app
+        .gql(
+            crate::passkey_signup::START_SIGNUP,
+            json!({ "i": { "email": "pia@example.com" } }),
+        )
+        .await;
+    assert_eq!(code(&r), Some("FORBIDDEN"), "{r}");
+    assert_eq!(r["errors"][0]["message"], "Not today.");
+    assert_eq!(app.count("passkey_ceremonies").await, 0, "no ceremony started");
+    let asked = hook.hits();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].json()["data"]["provider"], "passkey", "{}", asked[0].body);
+}
