@@ -17,6 +17,10 @@ use crate::entities::sessions::Amr;
 use crate::entities::users::Role;
 use crate::error::{AppError, AppResult};
 
+/// Longest access token accepted: above the longest authql signs, and
+/// within the 8 KiB most proxies allow a header.
+const MAX_TOKEN_BYTES: usize = 8000;
+
 /// The claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -130,8 +134,9 @@ impl Verifier {
     /// # Errors
     /// [`AppError::Unauthenticated`] for any token that does not verify.
     pub async fn verify(&self, keys: &KeyStore, db: &Db, crypto: &Crypto, token: &str) -> AppResult<Arc<Claims>> {
-        // A JWT is three short base64 parts; anything long is not ours.
-        if token.len() > 4096 {
+        // Past what authql signs (its claims with app metadata and a hook's
+        // claims at their caps, in base64), a token is not ours.
+        if token.len() > MAX_TOKEN_BYTES {
             return Err(AppError::Unauthenticated);
         }
         let now = chrono::Utc::now().timestamp();

@@ -254,3 +254,35 @@ async fn a_passkey_sign_up_asks_the_signup_hook_at_its_start() {
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].json()["data"]["provider"], "passkey", "{}", asked[0].body);
 }
+
+/// App metadata and a token hook's claims, each at its cap, still make a
+/// token authql accepts: the caps are what an access token may carry.
+#[tokio::test]
+async fn a_token_with_metadata_and_hook_claims_at_their_caps_is_accepted() {
+    let hook = Receiver::start().await;
+    // About a kilobyte of claims, just under the hook's cap.
+    hook.respond_with(|_| (200, json!({ "claims": { "perms": "p".repeat(1000) } })));
+    let app = spawn_app_with(|c| hooks(c, None, Some(&hook))).await;
+    let root = crate::admin::admin(&app).await.access;
+    app.confirmed_user("ann@example.com").await;
+    let ann = app.login_tokens("ann@example.com", PASSWORD).await;
+    let id = app.me(&ann.access).await["data"]["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // About two kilobytes of metadata, just under its cap.
+    let metadata = json!({ "notes": "m".repeat(2030) });
+    let set = app
+        .gql_as(
+            &root,
+            "mutation($id: ID!, $m: JSON!) { setAppMetadata(id: $id, metadata: $m) { id } }",
+            json!({ "id": id, "m": metadata }),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+    let refreshed = app.refresh(&ann.refresh).await;
+    let access = refreshed["data"]["refreshToken"]["accessToken"].as_str().unwrap();
+    assert!(access.len() > 4096, "a large token: {} bytes", access.len());
+    let me = app.me(access).await;
+    assert_eq!(me["data"]["me"]["id"], id.as_str(), "the token is accepted: {me}");
+}
