@@ -11,7 +11,7 @@ use super::new_user::new_user;
 use super::{Accounts, Email, validate};
 use crate::client::ClientInfo;
 use crate::entities::users;
-use crate::error::{AppResult, Field, unique_violation, violates};
+use crate::error::{AppError, AppResult, Field, unique_violation, violates};
 use crate::events::{self, EventKind};
 use crate::hooks::SignupFacts;
 use crate::limits::{Key, Limit};
@@ -62,7 +62,8 @@ pub(super) struct Pending {
 /// The answer to a sign-up.
 pub struct SignupOutcome {
     pub confirmation_required: bool,
-    /// Set only when confirmation is switched off.
+    /// Set only when confirmation is switched off (and then not when the
+    /// token hook fails under `deny`: the app signs in later).
     pub auth: Option<AuthBundle>,
 }
 
@@ -244,7 +245,14 @@ impl Accounts {
         };
         tx.commit().await?;
         let auth = match session {
-            Some((session, refresh)) => Some(self.sessions.first_bundle(user, &session, refresh).await?),
+            Some((session, refresh)) => match self.sessions.first_bundle(user, &session, refresh).await {
+                Ok(bundle) => Some(bundle),
+                // The token hook failed under `deny` and its session was
+                // ended: the account is made all the same, and the app signs
+                // in once the hook answers again.
+                Err(AppError::Unavailable(_)) => None,
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         Ok(SignupOutcome {

@@ -286,3 +286,35 @@ async fn a_token_with_metadata_and_hook_claims_at_their_caps_is_accepted() {
     let me = app.me(access).await;
     assert_eq!(me["data"]["me"]["id"], id.as_str(), "the token is accepted: {me}");
 }
+
+/// Without confirmation a sign-up signs in at once; when the token hook
+/// then fails under `deny`, the account is made all the same and the answer
+/// says so (no tokens: the app logs in), rather than an error that leaves a
+/// retry to find the address taken.
+#[tokio::test]
+async fn a_sign_up_whose_token_hook_fails_under_deny_is_made_without_tokens() {
+    let hook = Receiver::start().await;
+    hook.respond_with(|_| (500, json!({})));
+    let app = spawn_app_with(|c| {
+        hooks(c, None, Some(&hook));
+        c.hooks.token_on_failure = OnFailure::Deny;
+        c.require_email_confirmation = false;
+    })
+    .await;
+    let r = app.gql(SIGNUP, signup_input("cid@example.com")).await;
+    assert!(r["errors"].is_null(), "the account is made: {r}");
+    assert_eq!(r["data"]["signup"]["confirmationRequired"], false, "{r}");
+    assert!(
+        r["data"]["signup"]["auth"].is_null(),
+        "no tokens while the hook fails: {r}"
+    );
+    assert_eq!(app.count("users").await, 1);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL")
+            .await,
+        0,
+        "no session is left open"
+    );
+    hook.respond_with(|_| (200, json!({ "claims": {} })));
+    assert!(app.login("cid@example.com", PASSWORD).await["data"]["login"]["auth"].is_object());
+}
