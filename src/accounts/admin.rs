@@ -161,6 +161,7 @@ impl Accounts {
                 .exec(&*tx)
                 .await?;
             self.sessions.renew_stamp(&mut tx, user.id, None).await?;
+            self.sessions.drop_hook_claims(&mut tx, user.id).await?;
             tx.commit().await?;
             return Ok(MadeAdmin::Promoted);
         }

@@ -115,6 +115,7 @@ impl Accounts {
             .exec(&*tx)
             .await?;
         self.sessions.renew_stamp(&mut tx, id, None).await?;
+        self.sessions.drop_hook_claims(&mut tx, id).await?;
         let change = Event::user_updated(id, serde_json::json!({ "role": role }));
         self.webhooks.emit(&mut tx, change).await?;
         events::record(&*tx, id, EventKind::RoleChangedByAdmin, client).await?;
@@ -125,8 +126,9 @@ impl Accounts {
 
     /// Replaces account `id`'s app metadata with `metadata`, a JSON object
     /// of at most [`MAX_APP_METADATA`] bytes. Access tokens carry it from the
-    /// session's next refresh; nothing else changes (no stamp, no session
-    /// ends). Sensitive: the metadata grants the app's own roles.
+    /// session's next refresh, without the access-token hook's claims (they
+    /// were computed from the old metadata); no stamp changes, no session
+    /// ends. Sensitive: the metadata grants the app's own roles.
     ///
     /// # Errors
     /// `STEP_UP_REQUIRED`; `BAD_USER_INPUT` on `id` for an unknown account, on
@@ -162,6 +164,7 @@ impl Accounts {
             .filter(users::Column::Id.eq(id))
             .exec(&*tx)
             .await?;
+        self.sessions.drop_hook_claims(&mut tx, id).await?;
         let change = Event::user_updated(id, serde_json::json!({ "appMetadata": metadata }));
         self.webhooks.emit(&mut tx, change).await?;
         audit::record(&*tx, "APP_METADATA_SET", id, admin, client).await?;

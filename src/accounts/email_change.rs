@@ -88,6 +88,7 @@ impl Accounts {
             .await?
             .ok_or(AppError::InvalidToken)?;
         move_to(tx, user.id, &new_email).await?;
+        self.sessions.drop_hook_claims(tx, user.id).await?;
         let change = Event::user_updated(user.id, serde_json::json!({ "email": new_email }));
         self.webhooks.emit(tx, change).await?;
         self.sessions.renew_stamp(tx, user.id, None).await?;
@@ -135,6 +136,7 @@ impl Accounts {
                 .await?;
         }
         move_to(tx, link.user_id, &old_email).await?;
+        self.sessions.drop_hook_claims(tx, link.user_id).await?;
         let change = Event::user_updated(link.user_id, serde_json::json!({ "email": old_email }));
         self.webhooks.emit(tx, change).await?;
         spend_later_undo_links(tx, link.user_id, changed_at).await?;

@@ -9,8 +9,12 @@ use super::Hooks;
 use crate::config::integrations::OnFailure;
 use crate::error::{AppError, AppResult};
 
-/// Claims authql sets, which a hook cannot add or replace.
-pub const RESERVED: [&str; 12] = [
+/// Claims authql sets, and registered claims whose meaning verifiers act on
+/// (RFC 9068's `auth_time`, `acr` and `scope`, RFC 7800's `cnf`, OpenID
+/// Connect's `azp` and `nonce`, RFC 8693's `act` and `may_act`): a hook
+/// cannot add or replace them, or a backend checking a token's freshness,
+/// strength, scope or binding would believe the hook instead of authql.
+pub const RESERVED: [&str; 20] = [
     "sub",
     "iss",
     "aud",
@@ -23,6 +27,14 @@ pub const RESERVED: [&str; 12] = [
     "role",
     "client_id",
     "app_metadata",
+    "auth_time",
+    "acr",
+    "scope",
+    "cnf",
+    "azp",
+    "nonce",
+    "act",
+    "may_act",
 ];
 
 /// Largest set of extra claims, as compact JSON.
@@ -89,7 +101,11 @@ mod tests {
 
     #[test]
     fn reserved_claims_are_dropped_and_the_rest_kept() {
-        let answer = json!({ "claims": { "sub": "someone-else", "role": "ADMIN", "tenant": "acme", "scopes": ["a"] } });
+        let answer = json!({ "claims": {
+            "sub": "someone-else", "role": "ADMIN", "tenant": "acme", "scopes": ["a"],
+            "scope": "admin", "auth_time": 4_102_444_800_i64, "acr": "phr", "cnf": { "jkt": "x" },
+            "azp": "other-app", "nonce": "n", "act": { "sub": "x" }, "may_act": { "sub": "x" },
+        } });
         let kept = extra(&answer).unwrap();
         assert_eq!(Value::Object(kept), json!({ "tenant": "acme", "scopes": ["a"] }));
         assert!(extra(&json!({})).unwrap().is_empty());

@@ -1,13 +1,17 @@
 //! The tokens of a session: its first, for which the access-token hook is
 //! asked (once, after the sign-in's transaction committed), and every later
-//! one, which copies the claims the hook gave without asking again.
+//! one, which copies the claims the hook gave without asking again, until a
+//! change of the account drops them.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use super::{AuthBundle, Sessions};
+use crate::db::Tx;
 use crate::entities::{sessions, users};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::tokens::jwt::{self, Claims, Subject};
 use crate::webhooks::RevokeReason;
 
@@ -43,8 +47,23 @@ impl Sessions {
         if !self.hooks.adds_claims() {
             return self.bundle(user, session, refresh_token);
         }
+        // In a task of its own, which runs to its end though the request
+        // is dropped: a client that leaves while the hook is asked must not
+        // leave open a session the hook refuses.
+        let (this, session) = (self.clone(), session.clone());
+        tokio::spawn(async move { this.bundle_with_hook(user, &session, refresh_token).await })
+            .await
+            .map_err(AppError::internal)?
+    }
+
+    async fn bundle_with_hook(
+        &self,
+        user: users::Model,
+        session: &sessions::Model,
+        refresh_token: String,
+    ) -> AppResult<AuthBundle> {
         let mut claims = self.claims(&user, session);
-        let asked = serde_json::to_value(&claims).map_err(crate::error::AppError::internal)?;
+        let asked = serde_json::to_value(&claims).map_err(AppError::internal)?;
         let extra = match self.hooks.extra_claims(&asked, &user.email).await {
             Ok(extra) => extra,
             Err(refused) => {
@@ -56,16 +75,55 @@ impl Sessions {
                 return Err(refused);
             }
         };
-        if !extra.is_empty() {
-            let text = serde_json::Value::Object(extra.clone()).to_string();
-            sessions::Entity::update_many()
-                .col_expr(sessions::Column::ExtraClaims, Expr::value(Some(text)))
-                .filter(sessions::Column::Id.eq(session.id))
-                .exec(self.db.writer())
-                .await?;
+        if !extra.is_empty() && self.keep_hook_claims(&user, session, &extra).await? {
             claims.extra = extra;
         }
         self.pack(user, &claims, refresh_token)
+    }
+
+    /// Stores `extra` on `session` unless `user` changed since it was read
+    /// (the claims were computed from its role, metadata and address then,
+    /// and a change drops the claims of its sessions); whether it did.
+    async fn keep_hook_claims(
+        &self,
+        user: &users::Model,
+        session: &sessions::Model,
+        extra: &Map<String, Value>,
+    ) -> AppResult<bool> {
+        let unchanged = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::Id.eq(user.id))
+            .and_where(users::Column::UpdatedAt.eq(user.updated_at))
+            .to_owned();
+        let text = Value::Object(extra.clone()).to_string();
+        let kept = sessions::Entity::update_many()
+            .col_expr(sessions::Column::ExtraClaims, Expr::value(Some(text)))
+            .filter(sessions::Column::Id.eq(session.id))
+            .filter(Expr::exists(unchanged))
+            .exec(self.db.writer())
+            .await?
+            .rows_affected;
+        Ok(kept == 1)
+    }
+
+    /// Drops the access-token hook's claims from every session of
+    /// `user_id` in `tx`, for a change of what the hook was asked about (the
+    /// role, the app metadata, the address): refreshes copy the claims
+    /// without asking the hook again, so they would outlive what they were
+    /// given for. The next sign-in asks the hook anew.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn drop_hook_claims(&self, tx: &mut Tx, user_id: Uuid) -> AppResult<()> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::ExtraClaims, Expr::value(Option::<String>::None))
+            .filter(sessions::Column::UserId.eq(user_id))
+            .filter(sessions::Column::ExtraClaims.is_not_null())
+            .exec(&**tx)
+            .await?;
+        self.evict_user_on_commit(tx, user_id);
+        Ok(())
     }
 
     fn claims(&self, user: &users::Model, session: &sessions::Model) -> Claims {

@@ -15,9 +15,9 @@ use crate::jwks::verify_with_jwks;
 use crate::webhook_receiver::Receiver;
 
 /// The HOOK_SECRET of these tests.
-const SECRET: &str = "whsec_aG9vay1zZWNyZXQtb2YtdGhlLWhvb2stdGVzdHMtMDEyMzQ1";
+pub const SECRET: &str = "whsec_aG9vay1zZWNyZXQtb2YtdGhlLWhvb2stdGVzdHMtMDEyMzQ1";
 
-fn hooks(config: &mut Config, signup: Option<&Receiver>, token: Option<&Receiver>) {
+pub fn hooks(config: &mut Config, signup: Option<&Receiver>, token: Option<&Receiver>) {
     config.hooks.before_signup = signup.map(|r| r.url().parse().unwrap());
     config.hooks.access_token = token.map(|r| r.url().parse().unwrap());
     config.hooks.key = base64::engine::general_purpose::STANDARD
@@ -264,8 +264,7 @@ async fn a_token_with_metadata_and_hook_claims_at_their_caps_is_accepted() {
     hook.respond_with(|_| (200, json!({ "claims": { "perms": "p".repeat(1000) } })));
     let app = spawn_app_with(|c| hooks(c, None, Some(&hook))).await;
     let root = crate::admin::admin(&app).await.access;
-    app.confirmed_user("ann@example.com").await;
-    let ann = app.login_tokens("ann@example.com", PASSWORD).await;
+    let ann = app.user_with_tokens("ann@example.com").await;
     let id = app.me(&ann.access).await["data"]["me"]["id"]
         .as_str()
         .unwrap()
@@ -280,8 +279,12 @@ async fn a_token_with_metadata_and_hook_claims_at_their_caps_is_accepted() {
         )
         .await;
     assert!(set["errors"].is_null(), "{set}");
-    let refreshed = app.refresh(&ann.refresh).await;
+    // The metadata is in place before the sign-in asks the hook.
+    let signed_in = app.login_tokens("ann@example.com", PASSWORD).await;
+    let refreshed = app.refresh(&signed_in.refresh).await;
     let access = refreshed["data"]["refreshToken"]["accessToken"].as_str().unwrap();
+    let claims = verify_with_jwks(&app, access).await;
+    assert_eq!(claims["perms"].as_str().map(str::len), Some(1000), "both at their caps");
     assert!(access.len() > 4096, "a large token: {} bytes", access.len());
     let me = app.me(access).await;
     assert_eq!(me["data"]["me"]["id"], id.as_str(), "the token is accepted: {me}");

@@ -64,6 +64,7 @@ mod smtp_session;
 mod socket_auth;
 mod stamp;
 mod tls;
+mod token_hook;
 mod webhook_passkeys;
 mod webhook_receiver;
 mod webhooks;
