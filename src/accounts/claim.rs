@@ -3,8 +3,8 @@
 //! reset mailed to it. Anyone can sign up with someone else's address (and
 //! use the account at once without REQUIRE_EMAIL_CONFIRMATION, or hold it
 //! until its owner arrives), so whatever was set up before the proof may be
-//! a squatter's: all of it goes, and the account keeps the claimant's
-//! credential alone.
+//! a squatter's: all of it goes (ways in, devices, pending changes, sessions
+//! and the profile), and the account keeps the claimant's credential alone.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -14,7 +14,7 @@ use super::Accounts;
 use super::ways_in::Added;
 use crate::client::ClientInfo;
 use crate::db::{self, Tx};
-use crate::entities::{devices, users};
+use crate::entities::{avatars, devices, users};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, EventKind};
 use crate::tokens::one_time::{self, Purpose};
@@ -79,6 +79,9 @@ impl Accounts {
             .exec(&**tx)
             .await?;
         removed.extend(self.remove_ways_in(tx, &user, Added::Ever, client).await?);
+        if self.clear_profile(tx, &user).await? {
+            removed.push("the profile (names, username, phone number, avatar)".to_owned());
+        }
         let known_devices = devices::Entity::find()
             .filter(devices::Column::UserId.eq(user_id))
             .count(&**tx)
@@ -108,5 +111,51 @@ impl Accounts {
             .emit(tx, Event::email_confirmed(user_id, &user.email))
             .await?;
         Ok(Some(removed))
+    }
+}
+
+impl Accounts {
+    /// Empties what the profile of `user` holds, in `tx`: a squatter's
+    /// names, username, phone number and avatar are not the owner's, and an
+    /// app may show them, message the number or greet the owner by them.
+    /// Whether there was anything; a `user.updated` event names the fields.
+    async fn clear_profile(&self, tx: &mut Tx, user: &users::Model) -> AppResult<bool> {
+        let set: Vec<&str> = [
+            ("username", user.username.is_some()),
+            ("displayName", user.display_name.is_some()),
+            ("firstName", user.first_name.is_some()),
+            ("lastName", user.last_name.is_some()),
+            ("phoneNumber", user.phone_number.is_some()),
+            ("avatarUrl", user.avatar_key.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, is_set)| is_set.then_some(field))
+        .collect();
+        if set.is_empty() {
+            return Ok(false);
+        }
+        let none = || Expr::value(Option::<String>::None);
+        users::Entity::update_many()
+            .col_expr(users::Column::Username, none())
+            .col_expr(users::Column::DisplayName, none())
+            .col_expr(users::Column::FirstName, none())
+            .col_expr(users::Column::LastName, none())
+            .col_expr(users::Column::PhoneNumber, none())
+            .col_expr(users::Column::AvatarKey, none())
+            .filter(users::Column::Id.eq(user.id))
+            .exec(&**tx)
+            .await?;
+        avatars::Entity::delete_many()
+            .filter(avatars::Column::UserId.eq(user.id))
+            .exec(&**tx)
+            .await?;
+        let cleared: serde_json::Map<_, _> = set
+            .into_iter()
+            .map(|field| (field.to_owned(), serde_json::Value::Null))
+            .collect();
+        self.webhooks
+            .emit(tx, Event::user_updated(user.id, cleared.into()))
+            .await?;
+        Ok(true)
     }
 }

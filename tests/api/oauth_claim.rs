@@ -63,6 +63,20 @@ async fn a_claim_leaves_nothing_of_what_the_squatter_set_up() {
         .await;
     assert_eq!(r["data"]["changeEmail"], true, "{r}");
     let pending_change = app.mail.wait_for("squatter2@evil.example").await.token();
+    let r = app
+        .gql_as(
+            &squatter,
+            "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { id } }",
+            json!({ "i": {
+                "username": "erin",
+                "displayName": "Erin (security: reply with your code)",
+                "firstName": "Not",
+                "lastName": "Erin",
+                "phoneNumber": "+14155552671",
+            } }),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
 
     // The owner signs in with a provider that verified the address.
     provider.sign_in_as("erin-owner", ERIN, true);
@@ -111,12 +125,18 @@ async fn a_claim_leaves_nothing_of_what_the_squatter_set_up() {
     let me = app
         .gql_as(
             &owner,
-            "{ me { email mfaEnabled providers } devices { id } }",
+            "{ me { email mfaEnabled providers username displayName firstName lastName phoneNumber } devices { id } }",
             json!({}),
         )
         .await;
     assert_eq!(me["data"]["me"]["email"], ERIN, "{me}");
     assert_eq!(me["data"]["me"]["providers"], json!(["test"]), "{me}");
+    for field in ["username", "displayName", "firstName", "lastName", "phoneNumber"] {
+        assert!(
+            me["data"]["me"][field].is_null(),
+            "the squatter's {field} is not the owner's: {me}"
+        );
+    }
     assert!(
         device_ids(&me).iter().all(|id| !squatters_devices.contains(id)),
         "the squatter's devices are forgotten: {me}"
@@ -129,6 +149,7 @@ async fn a_claim_leaves_nothing_of_what_the_squatter_set_up() {
         "sign-in with test",
         "two-step verification",
         "pending change",
+        "profile",
     ] {
         assert!(text.contains(removed), "the notice names {removed:?}: {text}");
     }
