@@ -36,6 +36,7 @@ use activity::Activity;
 use cache::SessionCache;
 
 pub use crate::entities::sessions::{Amr, SignInMethod};
+pub use crate::notices::Notice;
 pub use auth::Principal;
 pub use store::AuthBundle;
 
@@ -88,6 +89,8 @@ pub struct Sessions {
     require_mfa: RequireMfa,
     webhooks: Webhooks,
     hooks: Hooks,
+    /// Notices this instance heard, for its watchers.
+    heard: tokio::sync::broadcast::Sender<Notice>,
 }
 
 impl Sessions {
@@ -126,7 +129,14 @@ impl Sessions {
             require_mfa,
             webhooks,
             hooks,
+            heard: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// Notices heard from other instances, and a `Reset` each time the
+    /// listener (re)connects.
+    pub fn heard(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.heard.subscribe()
     }
 
     /// Drops `user_id`'s cached sessions once `tx` commits, so the next
