@@ -33,7 +33,7 @@ ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 TRIALS = int(os.environ.get("BENCH_TRIALS", "30"))
 NOTICES = int(os.environ.get("BENCH_NOTICES", "200"))
-LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { auth { accessToken } } }"
+LOGIN = "mutation($i: LoginInput!) { login(input: $i) { auth { accessToken } } }"
 
 
 def post(server, query, variables=None, token=None):
@@ -51,7 +51,7 @@ def refused(answer):
 
 
 def sign_in(server, email):
-    answer = post(server, LOGIN, {"e": email, "p": run.PASSWORD})
+    answer = post(server, LOGIN, {"i": {"email": email, "password": run.PASSWORD}})
     return answer["data"]["login"]["auth"]["accessToken"]
 
 

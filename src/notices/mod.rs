@@ -161,3 +161,20 @@ fn warn(error: &str) {
         tracing::warn!(%error, "cannot publish a revocation notice: other instances rely on their cache's lifetime");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Notice;
+
+    #[test]
+    fn a_notice_reads_back_what_was_sent_and_nothing_else() {
+        let id = uuid::Uuid::new_v4();
+        for notice in [Notice::Session(id), Notice::Account(id)] {
+            assert_eq!(Notice::parse(&notice.payload().unwrap()), Some(notice));
+        }
+        assert_eq!(Notice::Reset.payload(), None, "a reset is never sent");
+        for junk in ["", "s", "s:", "x:0", &format!("r:{id}"), "a:not-a-uuid"] {
+            assert_eq!(Notice::parse(junk), None, "{junk}");
+        }
+    }
+}
