@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mail;
 pub mod mfa;
+pub mod notices;
 pub mod oauth;
 pub mod passkeys;
 pub mod profile;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::{AccountParts, Accounts, PasswordScreen};
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::health::Health;
@@ -18,6 +18,7 @@ use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::mfa::Mfa;
+use crate::notices::Notices;
 use crate::oauth::{OAuth, OAuthParts};
 use crate::passkeys::{PasskeyParts, Passkeys};
 use crate::profile::Profile;
@@ -86,6 +87,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         tokio::spawn(state.outbox.clone().run(shutdown.clone()));
         tokio::spawn(state.webhooks.clone().run(shutdown.clone()));
+        tokio::spawn(state.sessions.clone().listen_for_notices(shutdown.clone()));
         let mut scheduler = jobs::start(&state).await.context("cannot start the scheduled jobs")?;
         let app = http::app(state.clone(), graphql::schema(state.clone()))
             .map_to_response()
@@ -191,6 +193,12 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         )
         .context("cannot use REDIS_URL")?,
     );
+    let notices = Notices::new(
+        redis,
+        config.database_url.expose(),
+        config.push_database_url.as_ref().map(Secret::expose),
+    )
+    .context("cannot use REDIS_URL for revocation notices")?;
     let sessions = Sessions::new(SessionParts {
         db: db.clone(),
         keys: keys.clone(),
@@ -204,6 +212,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         require_mfa: config.mfa.require,
         webhooks: webhooks.clone(),
         hooks: hooks.clone(),
+        notices: Arc::new(notices),
     });
     let mfa = Mfa::new(
         db.clone(),

@@ -137,6 +137,8 @@ pub struct Config {
     pub sqlite_synchronous: SqliteSync,
     pub redis_url: Option<Secret>,
     pub redis_key_prefix: String,
+    /// PUSH_DATABASE_URL: where a PostgreSQL instance LISTENs for revocation notices.
+    pub push_database_url: Option<Secret>,
     pub avatar_max_bytes: usize,
     pub secret_key: Secret,
     pub require_email_confirmation: bool,
@@ -253,6 +255,7 @@ impl Settings {
             database_url,
             redis_url: self.redis_url.filter(|u| !u.expose().is_empty()),
             redis_key_prefix: self.redis_key_prefix,
+            push_database_url: self.push_database_url.filter(|u| !u.expose().is_empty()),
             avatar_max_bytes: self.avatar_max_bytes,
             database_max_connections: self.database_max_connections.max(1),
             sqlite_synchronous: self.sqlite_synchronous,

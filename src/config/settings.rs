@@ -112,6 +112,15 @@ pub struct Settings {
     /// Redis shared by every instance for rate limits; without it each instance counts alone.
     #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", value_parser = values::redis_url, hide_env_values = true)]
     pub redis_url: Option<Secret>,
+    /// A direct PostgreSQL connection for LISTEN (revocation notices) when DATABASE_URL goes through a transaction-pooling proxy such as PgBouncer; default DATABASE_URL.
+    #[arg(
+        long,
+        env = "PUSH_DATABASE_URL",
+        value_name = "PUSH_DATABASE_URL",
+        value_parser = values::secret,
+        hide_env_values = true
+    )]
+    pub push_database_url: Option<Secret>,
     /// Prefix of every key authql writes to Redis (several deployments may share one Redis).
     #[arg(
         long,

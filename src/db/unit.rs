@@ -8,7 +8,7 @@
 
 use std::ops::Deref;
 
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 
 type Effect = Box<dyn FnOnce() + Send + Sync>;
 
@@ -16,6 +16,8 @@ type Effect = Box<dyn FnOnce() + Send + Sync>;
 pub struct Tx {
     txn: DatabaseTransaction,
     effects: Vec<Effect>,
+    /// PostgreSQL notifications (channel, payload), sent with the commit.
+    notifications: Vec<(&'static str, String)>,
 }
 
 impl Tx {
@@ -23,6 +25,7 @@ impl Tx {
         Self {
             txn,
             effects: Vec::new(),
+            notifications: Vec::new(),
         }
     }
 
@@ -31,11 +34,30 @@ impl Tx {
         self.effects.push(Box::new(effect));
     }
 
+    /// Sends `payload` on PostgreSQL channel `channel` when this transaction
+    /// commits (NOTIFY is delivered only then, and never on rollback); nothing
+    /// on other databases. A payload registered twice is sent once.
+    pub fn notify_on_commit(&mut self, channel: &'static str, payload: String) {
+        if self.txn.get_database_backend() == DbBackend::Postgres
+            && !self.notifications.iter().any(|(c, p)| *c == channel && *p == payload)
+        {
+            self.notifications.push((channel, payload));
+        }
+    }
+
     /// Commits, then runs the registered effects in the order they were registered.
     ///
     /// # Errors
     /// When the commit fails; no effect runs then.
     pub async fn commit(self) -> Result<(), DbErr> {
+        for (channel, payload) in &self.notifications {
+            let notify = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [(*channel).into(), payload.as_str().into()],
+            );
+            self.txn.execute_raw(notify).await?;
+        }
         self.txn.commit().await?;
         for effect in self.effects {
             effect();

@@ -1,7 +1,8 @@
 //! A short-lived in-process cache of sessions and their users for the per-request liveness check.
 //!
 //! Entries live one second: a revocation on this instance removes them at
-//! once, and one on another instance is seen here within that second.
+//! once, one on another instance as soon as its notice arrives, and one
+//! whose notice was lost (or never sent: MariaDB without Redis) within that second.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -72,6 +73,13 @@ impl SessionCache {
     pub fn forget_user(&self, user_id: Uuid) {
         if let Ok(mut map) = self.map.write() {
             map.retain(|_, e| e.user.id != user_id);
+        }
+    }
+
+    /// Drops everything, when notices may have been missed.
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.write() {
+            map.clear();
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Owns `sessions`, `refresh_tokens` and `devices`, and the in-process session cache.
 //! May call: `tokens`, `events`, `mail` (new-device notices), `webhooks`,
-//! `hooks` (the access-token hook), `limits`, `db`, `crypto`, `config`, `entities`.
+//! `hooks` (the access-token hook), `limits`, `notices`, `db`, `crypto`, `config`, `entities`.
 
 pub mod activity;
 pub mod auth;
@@ -29,6 +29,7 @@ use crate::db::{Db, Tx};
 use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
+use crate::notices::Notices;
 use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::KeyStore;
 use crate::webhooks::Webhooks;
@@ -36,6 +37,7 @@ use activity::Activity;
 use cache::SessionCache;
 
 pub use crate::entities::sessions::{Amr, SignInMethod};
+pub use crate::notices::Notice;
 pub use auth::Principal;
 pub use store::AuthBundle;
 
@@ -60,6 +62,8 @@ pub struct SessionParts {
     pub webhooks: Webhooks,
     /// The access-token hook, asked when a session opens.
     pub hooks: Hooks,
+    /// Tells other instances which sessions and accounts changed.
+    pub notices: Arc<Notices>,
 }
 
 /// The sessions service: everything a session's life touches. Cheap to clone.
@@ -88,6 +92,9 @@ pub struct Sessions {
     require_mfa: RequireMfa,
     webhooks: Webhooks,
     hooks: Hooks,
+    notices: Arc<Notices>,
+    /// Every notice this instance acted on (its own commits' and others'), for its watchers.
+    heard: tokio::sync::broadcast::Sender<Notice>,
 }
 
 impl Sessions {
@@ -106,6 +113,7 @@ impl Sessions {
             require_mfa,
             webhooks,
             hooks,
+            notices,
         } = parts;
         let db_for_writer = db.clone();
         Self {
@@ -126,14 +134,49 @@ impl Sessions {
             require_mfa,
             webhooks,
             hooks,
+            notices,
+            heard: tokio::sync::broadcast::channel(256).0,
         }
     }
 
-    /// Drops `user_id`'s cached sessions once `tx` commits, so the next
-    /// request rereads the account (after any change to it or its sessions).
+    /// Every notice this instance acts on: its own commits', other
+    /// instances', and a `Reset` each time its listener (re)connects.
+    pub fn heard(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.heard.subscribe()
+    }
+
+    /// Hears other instances' notices until `stop`: each drops what it names
+    /// from the cache and wakes the watchers.
+    pub async fn listen_for_notices(self, stop: tokio_util::sync::CancellationToken) {
+        let notices = self.notices.clone();
+        notices.listen(move |notice| self.act_on(notice), stop).await;
+    }
+
+    fn act_on(&self, notice: Notice) {
+        act_on(&self.cache, &self.heard, notice);
+    }
+
+    /// Drops `user_id`'s cached sessions once `tx` commits, here and on every
+    /// instance, so the next request rereads the account (after any change
+    /// to it or its sessions).
     pub fn evict_user_on_commit(&self, tx: &mut Tx, user_id: Uuid) {
-        let cache = self.cache.clone();
-        tx.after_commit(move || cache.forget_user(user_id));
+        self.evict_on_commit(tx, Notice::Account(user_id));
+    }
+
+    /// Drops session `sid` from the cache once `tx` commits, here and on every instance.
+    pub fn evict_session_on_commit(&self, tx: &mut Tx, sid: Uuid) {
+        self.evict_on_commit(tx, Notice::Session(sid));
+    }
+
+    fn evict_on_commit(&self, tx: &mut Tx, notice: Notice) {
+        let (cache, heard) = (self.cache.clone(), self.heard.clone());
+        tx.after_commit(move || act_on(&cache, &heard, notice));
+        self.notices.publish_on_commit(tx, notice);
+    }
+
+    /// Whether watchers may wait for notices and look rarely.
+    fn hears_every_change(&self) -> bool {
+        self.notices.hears_every_change()
     }
 
     /// Rereads the signing keys (rotations by any instance or the CLI); when
@@ -156,4 +199,16 @@ impl Sessions {
     pub async fn flush_activity(&self) -> crate::error::AppResult<()> {
         self.activity.flush(&self.db).await
     }
+}
+
+/// Forgets what `notice` names, then wakes the watchers (in that order, so a
+/// woken watcher rereads).
+fn act_on(cache: &SessionCache, heard: &tokio::sync::broadcast::Sender<Notice>, notice: Notice) {
+    match notice {
+        Notice::Session(sid) => cache.forget(sid),
+        Notice::Account(user_id) => cache.forget_user(user_id),
+        Notice::Reset => cache.clear(),
+    }
+    // No receiver is no watcher: nothing to wake.
+    let _ = heard.send(notice);
 }

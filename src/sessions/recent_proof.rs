@@ -51,8 +51,7 @@ impl Sessions {
             .filter(sessions::Column::Id.eq(session))
             .exec(&**tx)
             .await?;
-        let cache = self.cache.clone();
-        tx.after_commit(move || cache.forget(session));
+        self.evict_session_on_commit(tx, session);
         Ok(())
     }
 }

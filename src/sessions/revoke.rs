@@ -40,8 +40,7 @@ impl Sessions {
             self.webhooks
                 .emit(&mut tx, Event::session_revoked(user_id, sid, reason))
                 .await?;
-            let cache = self.cache.clone();
-            tx.after_commit(move || cache.forget(sid));
+            self.evict_session_on_commit(&mut tx, sid);
         }
         tx.commit().await?;
         Ok(ended > 0)

@@ -4,11 +4,13 @@
 //! password change, deactivation, idleness), so an app can leave the page
 //! instead of failing on its next call.
 //!
-//! A watcher looks at its session every quarter second through the session
-//! cache, which every revocation on this instance clears at once and which
-//! rereads the database at most once a second per session: an end on
-//! another instance is heard within about a second, at no more than one
-//! read per second per watched session.
+//! A watcher waits for a notice naming its session or account (a change
+//! committed here or, pushed, on another instance), then looks through the
+//! session cache, which the notice emptied for it. It also looks now and then
+//! on its own, for ends no notice names (expiry, idleness) and for notices
+//! lost while the listener was down: every second where notices reach every
+//! instance, every quarter second where they cannot (MariaDB without Redis),
+//! through the cache, which rereads at most once a second per session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,12 +21,16 @@ use futures_util::Stream;
 use futures_util::future::{self, BoxFuture};
 use uuid::Uuid;
 
-use super::{Principal, Sessions};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{Notice, Principal, Sessions};
 use crate::db;
 use crate::error::{AppError, AppResult};
 
-/// How often a watcher looks.
-const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// How often a watcher looks on its own where notices reach every instance.
+const LOOK_EVERY: Duration = super::cache::TTL;
+/// How often it looks where they cannot.
+const LOOK_OFTEN: Duration = Duration::from_millis(250);
 /// Live watchers one account may hold on one instance (tabs, devices).
 pub const MAX_WATCHERS_PER_USER: usize = 8;
 
@@ -111,23 +117,58 @@ impl Sessions {
     /// Resolves when session `sid` ends, however it ends (logout anywhere,
     /// revocation, expiry, idleness, the account switched off or deleted).
     pub async fn ended(&self, sid: Uuid) {
+        // Listening before the first look, so no notice falls between.
+        let mut heard = self.heard();
+        let every = if self.hears_every_change() {
+            LOOK_EVERY
+        } else {
+            LOOK_OFTEN
+        };
+        let mut user = None;
         loop {
-            tokio::time::sleep(LOOK_EVERY).await;
-            if !self.still_live(sid).await {
-                return;
+            match self.look(sid).await {
+                Look::Ended => return,
+                Look::Live(user_id) => user = Some(user_id),
+                Look::Unknown => {}
+            }
+            let next_look = tokio::time::sleep(every);
+            tokio::pin!(next_look);
+            loop {
+                tokio::select! {
+                    () = &mut next_look => break,
+                    notice = heard.recv() => match notice {
+                        Ok(Notice::Session(id)) if id == sid => break,
+                        Ok(Notice::Account(id)) if Some(id) == user => break,
+                        Ok(Notice::Reset) | Err(RecvError::Lagged(_)) => break,
+                        Ok(_) => {}
+                        // The sender lives as long as `self`: never; look on time then.
+                        Err(RecvError::Closed) => {
+                            (&mut next_look).await;
+                            break;
+                        }
+                    },
+                }
             }
         }
     }
 
-    /// Whether session `sid` is alive; a database that cannot be read says nothing yet.
-    async fn still_live(&self, sid: Uuid) -> bool {
+    /// Whether session `sid` is alive, and whose; a database that cannot be
+    /// read says nothing yet.
+    async fn look(&self, sid: Uuid) -> Look {
         match self.live_session(sid).await {
-            Ok(Some(live)) => self.is_alive(&live.session, &live.user),
-            Ok(None) => false,
+            Ok(Some(live)) if self.is_alive(&live.session, &live.user) => Look::Live(live.user.id),
+            Ok(_) => Look::Ended,
             Err(error) => {
                 tracing::debug!(%error, "cannot look at a watched session; looking again");
-                true
+                Look::Unknown
             }
         }
     }
+}
+
+/// What a watcher saw.
+enum Look {
+    Live(Uuid),
+    Ended,
+    Unknown,
 }

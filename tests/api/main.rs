@@ -50,6 +50,7 @@ mod passkeys;
 mod persisted;
 mod profile;
 mod proxy;
+mod push;
 mod recovery;
 mod require_mfa;
 mod reset_claim;

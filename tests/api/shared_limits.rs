@@ -11,7 +11,7 @@ use crate::proxy::Proxy;
 
 const WRONG: &str = "Not-The-Password-At-All-9";
 
-async fn test_redis() -> Option<url::Url> {
+pub async fn test_redis() -> Option<url::Url> {
     let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let url = url::Url::parse(&url).expect("TEST_REDIS_URL is a URL");
     let addr = (
