@@ -3,7 +3,8 @@
 //!
 //! Owns `sessions`, `refresh_tokens` and `devices`, and the in-process session cache.
 //! May call: `tokens`, `events`, `mail` (new-device notices), `webhooks`,
-//! `hooks` (the access-token hook), `limits`, `db`, `crypto`, `config`, `entities`.
+//! `hooks` (the access-token hook), `limits`, `db`, `crypto`, `config`, `entities`,
+//! `tasks` (the refresh writer and after-answer work run under its tracker).
 
 pub mod activity;
 pub mod auth;
@@ -29,6 +30,7 @@ use crate::db::{Db, Tx};
 use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
+use crate::tasks::Tasks;
 use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::KeyStore;
 use crate::webhooks::Webhooks;
@@ -42,6 +44,8 @@ pub use store::AuthBundle;
 /// What [`Sessions`] is built from.
 pub struct SessionParts {
     pub db: Db,
+    /// The instance's background work, where the refresh writer runs.
+    pub tasks: Tasks,
     pub keys: Arc<KeyStore>,
     pub crypto: Arc<Crypto>,
     pub limits: Arc<Limits>,
@@ -88,6 +92,8 @@ pub struct Sessions {
     require_mfa: RequireMfa,
     webhooks: Webhooks,
     hooks: Hooks,
+    /// The instance's background work.
+    tasks: Tasks,
 }
 
 impl Sessions {
@@ -95,6 +101,7 @@ impl Sessions {
     pub fn new(parts: SessionParts) -> Self {
         let SessionParts {
             db,
+            tasks,
             keys,
             crypto,
             limits,
@@ -122,7 +129,8 @@ impl Sessions {
             new_device_notices,
             device_max_failures,
             watchers: Arc::default(),
-            successors: successors::SuccessorWriter::start(db_for_writer).map(Arc::new),
+            successors: successors::SuccessorWriter::start(db_for_writer, &tasks).map(Arc::new),
+            tasks,
             require_mfa,
             webhooks,
             hooks,
@@ -155,5 +163,19 @@ impl Sessions {
     /// When the database fails; the activity stays pending.
     pub async fn flush_activity(&self) -> crate::error::AppResult<()> {
         self.activity.flush(&self.db).await
+    }
+
+    /// Stops the refresh writer once its queue is written (when stopping,
+    /// after every request is answered).
+    pub async fn stop_writer(&self) {
+        if let Some(writer) = &self.successors {
+            writer.stop().await;
+        }
+    }
+
+    /// The instance's background work, for work a request leaves to run
+    /// after its answer.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
     }
 }

@@ -25,7 +25,7 @@ async fn two_readiness_checks_within_a_second_reach_smtp_once() {
 
 #[tokio::test]
 async fn a_stopping_instance_is_unready_at_once_though_the_last_check_said_ready() {
-    let app = spawn_app_with(|c| c.shutdown_delay = std::time::Duration::from_secs(30)).await;
+    let app = spawn_app_with(|c| c.shutdown_drain = std::time::Duration::from_secs(30)).await;
     assert_eq!(ready(&app).await.0, 200);
     app.begin_shutdown();
     // The next answer, well within the second the last check is kept for.
