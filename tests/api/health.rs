@@ -32,5 +32,5 @@ async fn a_stopping_instance_is_unready_at_once_though_the_last_check_said_ready
     let (status, body) = ready(&app).await;
     assert_eq!((status, body), (503, serde_json::json!({ "status": "stopping" })));
     let alive = app.http.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(alive.status(), 200, "still serving during SHUTDOWN_DELAY");
+    assert_eq!(alive.status(), 200, "still serving during SHUTDOWN_DRAIN");
 }
