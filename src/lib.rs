@@ -31,6 +31,7 @@ pub mod profile;
 pub mod sessions;
 pub mod startup;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod tokens;
 pub mod webhooks;

@@ -158,7 +158,7 @@ fn run(command: Option<Command>, settings: Settings, listed: &[String]) -> ExitC
             Some(Command::ResetMfa { email }) => authql::commands::reset_mfa(&config, &email).await,
             Some(Command::RemovePasskeys { email }) => authql::commands::remove_passkeys(&config, &email).await,
             Some(Command::CheckConfig { connect }) => authql::commands::check_config(&config, connect, listed).await,
-            _ => Application::build(config).await?.run_until(shutdown_signal()).await,
+            _ => serve(config).await,
         }
     });
     match outcome {
@@ -183,24 +183,47 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
+/// Serves until SIGTERM or SIGINT, then stops gracefully; a second signal
+/// ends the process at once.
+async fn serve(config: authql::config::Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let first = tokio_util::sync::CancellationToken::new();
+    let signals = signals(first.clone());
+    tokio::pin!(signals);
     tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        served = app.run_until(first.cancelled_owned()) => served,
+        () = &mut signals => Err(anyhow::anyhow!("a second signal: stopped at once, with work unfinished")),
     }
-    tracing::info!("shutting down");
+}
+
+/// Cancels `first` on the first SIGTERM or SIGINT; resolves on the second.
+async fn signals(first: tokio_util::sync::CancellationToken) {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    for heard in 0..2 {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(unix)]
+        let term = async {
+            match terminate.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = term => {}
+        }
+        if heard == 0 {
+            tracing::info!("shutting down (a second SIGTERM or SIGINT stops at once)");
+            first.cancel();
+        }
+    }
 }

@@ -2,10 +2,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use poem::{EndpointExt, Server};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::password::PasswordHasher;
@@ -24,6 +24,7 @@ use crate::passkeys::{PasskeyParts, Passkeys};
 use crate::profile::Profile;
 use crate::sessions::{SessionParts, Sessions};
 use crate::state::{AppState, Services};
+use crate::tasks::Tasks;
 use crate::tokens::keys::{self, KeyStore};
 use crate::webhooks::Webhooks;
 use crate::{graphql, http, jobs};
@@ -77,57 +78,118 @@ impl Application {
     }
 
     /// Serves requests, sends mail and runs jobs until `stop` resolves; then
-    /// finishes in-flight requests (up to 10 s) and flushes session activity.
+    /// stops as README's "Stopping" says: unready at once, serving for
+    /// SHUTDOWN_DRAIN, then no new connections, requests in flight answered
+    /// and the background work stopped in order, within SHUTDOWN_TIMEOUT.
     ///
     /// # Errors
-    /// When the jobs cannot start or the server fails.
+    /// When the jobs cannot start, the server fails, or the work in flight
+    /// did not finish within SHUTDOWN_TIMEOUT.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let Self { listener, port, state } = self;
         let listener = tokio::net::TcpListener::from_std(listener).context("cannot listen")?;
-        let shutdown = CancellationToken::new();
-        tokio::spawn(state.outbox.clone().run(shutdown.clone()));
-        tokio::spawn(state.webhooks.clone().run(shutdown.clone()));
-        tokio::spawn(state.sessions.clone().listen_for_notices(shutdown.clone()));
+        let workers = Workers::start(&state);
         let mut scheduler = jobs::start(&state).await.context("cannot start the scheduled jobs")?;
         let app = http::app(state.clone(), graphql::schema(state.clone()))
             .map_to_response()
             .boxed();
-        if let Some(addr) = state.config.metrics_addr {
-            let listener = poem::listener::TcpListener::bind(addr);
-            let metrics = http::management_app(state.clone());
-            let stopped = shutdown.clone();
-            tokio::spawn(async move {
-                let served = Server::new(listener)
-                    .run_with_graceful_shutdown(metrics, stopped.cancelled_owned(), None)
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "the metrics listener failed");
-                }
-            });
-        }
         tracing::info!(port, public_url = %state.config.public_url, "authql is serving");
-        // Unready first, then SHUTDOWN_DELAY of serving while load balancers notice.
-        let (health, delay) = (state.health.clone(), state.config.shutdown_delay);
+        // Unready first, then SHUTDOWN_DRAIN of serving while load balancers notice.
+        let (health, drain) = (state.health.clone(), state.config.shutdown_drain);
         let stop = async move {
             stop.await;
             health.stop();
-            if !delay.is_zero() {
-                tracing::info!(delay = %humantime::format_duration(delay), "stopping: not ready, still serving");
-                tokio::time::sleep(delay).await;
-            }
+            tracing::info!(drain = %humantime::format_duration(drain), "stopping: not ready, still serving");
+            tokio::time::sleep(drain).await;
+            tracing::info!("stopping: no new connections; finishing what is in flight");
         };
         let rules = http::listener::ConnectionRules {
             head_timeout: state.config.http.request_timeout,
             per_client: state.config.http.max_connections_per_client,
             trusted_proxies: state.config.http.trusted_proxies.clone(),
         };
-        let served = http::listener::serve(listener, app, rules, stop, Duration::from_secs(10)).await;
-        shutdown.cancel();
+        let timeout = state.config.shutdown_timeout;
+        let served = http::listener::serve(listener, app, rules, stop, timeout).await;
+        let closed_at = tokio::time::Instant::now();
         let _ = scheduler.shutdown().await;
+        let stopped = tokio::time::timeout_at(closed_at + timeout, workers.stop(&state)).await;
+        served.context("the HTTP server failed")?;
+        match stopped {
+            Ok(()) => {
+                tracing::info!("stopped: every request answered and the background work finished");
+                Ok(())
+            }
+            Err(_) => Err(anyhow::anyhow!(
+                "stopped with background work unfinished after SHUTDOWN_TIMEOUT ({} tasks)",
+                state.tasks.len()
+            )),
+        }
+    }
+}
+
+/// The background workers of a serving instance, each under the instance's
+/// tracker and with its own token, so they stop in order.
+struct Workers {
+    outbox: (CancellationToken, JoinHandle<()>),
+    webhooks: (CancellationToken, JoinHandle<()>),
+    /// The listener for other instances' revocation notices.
+    notices: (CancellationToken, JoinHandle<()>),
+    metrics: CancellationToken,
+}
+
+impl Workers {
+    fn start(state: &AppState) -> Self {
+        let tasks = &state.tasks;
+        let (outbox, webhooks, notices, metrics) = (
+            CancellationToken::new(),
+            CancellationToken::new(),
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        let outbox_task = tasks.spawn(state.outbox.clone().run(outbox.clone()));
+        let webhooks_task = tasks.spawn(state.webhooks.clone().run(webhooks.clone()));
+        let notices_task = tasks.spawn(state.sessions.clone().listen_for_notices(notices.clone()));
+        if let Some(addr) = state.config.metrics_addr {
+            let listener = poem::listener::TcpListener::bind(addr);
+            let app = http::management_app(state.clone());
+            let stopped = metrics.clone();
+            tasks.spawn(async move {
+                let served = Server::new(listener)
+                    .run_with_graceful_shutdown(app, stopped.cancelled_owned(), None)
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
+        Self {
+            outbox: (outbox, outbox_task),
+            webhooks: (webhooks, webhooks_task),
+            notices: (notices, notices_task),
+            metrics,
+        }
+    }
+
+    /// Once every request is answered: the refresh writer's last batch,
+    /// the activity, the mail and the webhook delivery being sent (the rest
+    /// stay for any instance), the WebSockets (closed with 1001), the
+    /// listener for revocation notices, then whatever work requests left
+    /// behind.
+    async fn stop(self, state: &AppState) {
+        state.sessions.stop_writer().await;
         if let Err(e) = state.sessions.flush_activity().await {
             e.log();
         }
-        served.context("the HTTP server failed")
+        for (token, task) in [self.outbox, self.webhooks] {
+            token.cancel();
+            let _ = task.await;
+        }
+        state.going_away.cancel();
+        let (notices, listener) = self.notices;
+        notices.cancel();
+        let _ = listener.await;
+        self.metrics.cancel();
+        state.tasks.wait().await;
     }
 }
 
@@ -193,14 +255,17 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         )
         .context("cannot use REDIS_URL")?,
     );
+    let tasks = Tasks::default();
     let notices = Notices::new(
         redis,
         config.database_url.expose(),
         config.push_database_url.as_ref().map(Secret::expose),
+        tasks.clone(),
     )
     .context("cannot use REDIS_URL for revocation notices")?;
     let sessions = Sessions::new(SessionParts {
         db: db.clone(),
+        tasks: tasks.clone(),
         keys: keys.clone(),
         crypto: crypto.clone(),
         limits: limits.clone(),
@@ -290,5 +355,7 @@ pub async fn services(config: Config, db: Db, crypto: Crypto) -> anyhow::Result<
         oauth,
         passkeys,
         webhooks,
+        tasks,
+        going_away: CancellationToken::new(),
     })
 }

@@ -17,8 +17,10 @@ use crate::oauth::OAuth;
 use crate::passkeys::Passkeys;
 use crate::profile::Profile;
 use crate::sessions::Sessions;
+use crate::tasks::Tasks;
 use crate::tokens::keys::KeyStore;
 use crate::webhooks::Webhooks;
+use tokio_util::sync::CancellationToken;
 
 /// The shared state of one authql instance. Cheap to clone.
 #[derive(Clone)]
@@ -43,6 +45,10 @@ pub struct Services {
     pub oauth: OAuth,
     pub passkeys: Passkeys,
     pub webhooks: Webhooks,
+    /// Every background task of the instance.
+    pub tasks: Tasks,
+    /// Cancelled when the open WebSockets are to close with 1001 (stopping).
+    pub going_away: CancellationToken,
 }
 
 impl AppState {

@@ -70,7 +70,7 @@ impl Accounts {
             return Ok(());
         }
         let accounts = self.clone();
-        in_background(move || {
+        in_background(self.sessions.tasks(), move || {
             let (accounts, email) = (accounts.clone(), email.clone());
             async move { accounts.mail_confirmation_link(&email).await }
         });

@@ -156,12 +156,13 @@ pub async fn find_by_email(conn: &impl ConnectionTrait, email: &Email) -> AppRes
 /// failed one leaves nothing behind: while the database is out of reach it
 /// is run again, for about half a minute, so a short outage loses no mail.
 /// Other failures are logged.
-fn in_background<F, Fut>(work: F)
+/// It runs under the instance's tracker, so a stopping instance waits for it.
+fn in_background<F, Fut>(tasks: &crate::tasks::Tasks, work: F)
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = AppResult<()>> + Send + 'static,
 {
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut delay = std::time::Duration::from_millis(250);
         loop {
             match work().await {

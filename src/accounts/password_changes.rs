@@ -34,7 +34,7 @@ impl Accounts {
             return Ok(());
         }
         let (accounts, client) = (self.clone(), client.clone());
-        in_background(move || {
+        in_background(self.sessions.tasks(), move || {
             let (accounts, email, client) = (accounts.clone(), email.clone(), client.clone());
             async move { accounts.mail_reset_link(&email, &client).await }
         });

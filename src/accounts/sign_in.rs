@@ -141,7 +141,7 @@ impl Accounts {
         if !matches {
             // Recorded after the answer, so a known account fails as fast as an unknown one.
             let (sessions, db, client, user_id) = (self.sessions.clone(), self.db.clone(), client.clone(), user.id);
-            in_background(move || {
+            in_background(self.sessions.tasks(), move || {
                 let (sessions, db, client) = (sessions.clone(), db.clone(), client.clone());
                 async move {
                     events::record(db.writer(), user_id, EventKind::LoginFailed, &client).await?;
@@ -196,7 +196,7 @@ impl Accounts {
     /// before the account is looked up, so a flood costs at most one read an hour.
     fn tell_of_lockout(&self, email: &str, client: &ClientInfo) {
         let (accounts, email, client) = (self.clone(), email.to_owned(), client.clone());
-        tokio::spawn(async move {
+        self.sessions.tasks().spawn(async move {
             if accounts
                 .limits
                 .check(Limit::LockoutNotice, None, Some(Key::Account(&email)))

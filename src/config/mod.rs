@@ -127,8 +127,10 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// METRICS_PUBLIC: /metrics on the public listener too.
     pub metrics_public: bool,
-    /// SHUTDOWN_DELAY: how long a stopping instance serves while not ready.
-    pub shutdown_delay: Duration,
+    /// SHUTDOWN_DRAIN: how long a stopping instance serves while not ready.
+    pub shutdown_drain: Duration,
+    /// SHUTDOWN_TIMEOUT: then how long requests in flight and the background work get.
+    pub shutdown_timeout: Duration,
     pub public_url: Url,
     pub frontend_url: Option<Url>,
     pub data_dir: PathBuf,
@@ -248,7 +250,8 @@ impl Settings {
             listen_addr: self.listen_addr,
             metrics_addr: self.metrics_addr,
             metrics_public: self.metrics_public,
-            shutdown_delay: self.shutdown_delay,
+            shutdown_drain: values::shutdown_drain(self.shutdown_drain, self.shutdown_delay),
+            shutdown_timeout: self.shutdown_timeout,
             public_url,
             frontend_url: self.frontend_url,
             data_dir: self.data_dir,

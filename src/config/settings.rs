@@ -43,9 +43,15 @@ pub struct Settings {
     /// Also serve /metrics on the public listener (off: it answers 404 there).
     #[arg(long, env = "METRICS_PUBLIC", value_name = "METRICS_PUBLIC", value_parser = BoolishValueParser::new(), default_value = "false")]
     pub metrics_public: bool,
-    /// On SIGTERM, answer /readyz with 503 and keep serving this long before stopping, so load balancers move away first.
-    #[arg(long, env = "SHUTDOWN_DELAY", value_name = "SHUTDOWN_DELAY", value_parser = values::duration, default_value = "0s")]
-    pub shutdown_delay: Duration,
+    /// On SIGTERM, answer /readyz with 503 and keep serving this long before refusing new connections, so load balancers move away first [default: 5s].
+    #[arg(long, env = "SHUTDOWN_DRAIN", value_name = "SHUTDOWN_DRAIN", value_parser = values::duration)]
+    pub shutdown_drain: Option<Duration>,
+    /// The former name of SHUTDOWN_DRAIN, still read (with a warning) when SHUTDOWN_DRAIN is not set.
+    #[arg(long, env = "SHUTDOWN_DELAY", value_name = "SHUTDOWN_DELAY", value_parser = values::duration, hide = true)]
+    pub shutdown_delay: Option<Duration>,
+    /// After the drain, how long requests in flight and then the background work (mail, webhooks, writes) get before the process ends anyway.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", value_name = "SHUTDOWN_TIMEOUT", value_parser = values::duration, default_value = "20s")]
+    pub shutdown_timeout: Duration,
     /// Address to listen on.
     #[arg(
         long,

@@ -222,6 +222,18 @@ pub fn redis_url(value: &str) -> Result<Secret, String> {
     Ok(Secret::new(value.trim()))
 }
 
+/// SHUTDOWN_DRAIN, else its former name SHUTDOWN_DELAY (with a warning), else 5 s.
+pub fn shutdown_drain(drain: Option<Duration>, delay: Option<Duration>) -> Duration {
+    match (drain, delay) {
+        (Some(drain), _) => drain,
+        (None, Some(delay)) => {
+            tracing::warn!("SHUTDOWN_DELAY is now called SHUTDOWN_DRAIN; the old name will go in a later release");
+            delay
+        }
+        (None, None) => Duration::from_secs(5),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

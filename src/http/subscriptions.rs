@@ -13,7 +13,8 @@
 //! (or the account is switched off), `sessionEvents` tells the client, then
 //! the socket closes with 4401, which graphql-ws clients take as final; when
 //! only the access token expires, it closes with 4403, which they retry with
-//! fresh `connectionParams`.
+//! fresh `connectionParams`. A stopping server closes every connection with
+//! 1001 (Going Away), on which clients reconnect, to another instance.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -27,6 +28,7 @@ use poem::http::header;
 use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::{FromRequest, IntoResponse, Request, Response};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::graphql_endpoint::bearer_token;
 use crate::client::ClientInfo;
@@ -84,6 +86,8 @@ pub async fn upgrade(req: Request, state: &AppState, schema: &AppSchema) -> poem
     let client = super::client_of(&req, state);
     let (schema, sessions) = (schema.clone(), state.sessions.clone());
     let max_bytes = state.config.http.max_body_bytes;
+    // The stopping server waits for the socket (its place in the tracker) and tells it to go.
+    let (place, going_away) = (state.tasks.token(), state.going_away.clone());
     // The library buffers at most twice the limit; `serve` refuses past it.
     let buffered = WebSocketConfig::default()
         .max_message_size(Some(max_bytes.saturating_mul(2)))
@@ -91,7 +95,10 @@ pub async fn upgrade(req: Request, state: &AppState, schema: &AppSchema) -> poem
     Ok(websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .config(buffered)
-        .on_upgrade(move |socket| serve(socket, schema, protocol, client, sessions, max_bytes))
+        .on_upgrade(move |socket| async move {
+            let _place = place;
+            serve(socket, schema, protocol, client, sessions, max_bytes, going_away).await;
+        })
         .into_response())
 }
 
@@ -103,6 +110,7 @@ async fn serve(
     client: ClientInfo,
     sessions: Sessions,
     max_bytes: usize,
+    going_away: CancellationToken,
 ) {
     let (mut sink, stream) = socket.split();
     // A message over MAX_BODY_BYTES ends the input unread, as an HTTP body
@@ -170,6 +178,10 @@ async fn serve(
                 return;
             }
             closing = &mut watchdog => break closing,
+            () = going_away.cancelled() => {
+                let _ = sink.send(Message::close_with(1001u16, "Going Away: the server is stopping")).await;
+                return;
+            }
         }
     };
     let close = match closing {

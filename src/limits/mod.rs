@@ -132,9 +132,15 @@ pub struct Limits {
     ipv6_prefix: u8,
     local: Local,
     shared: Option<Shared>,
-    /// Whether the last Redis call failed, so the log says so once per outage.
+    /// Whether the last Redis call failed, so the log says when it is back.
     degraded: AtomicBool,
+    /// When the log last said Redis cannot be reached: at most once a
+    /// minute, however many requests fall back meanwhile.
+    warned: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often a long Redis outage is repeated in the log.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Limits {
     /// Limits with `quotas`; `enabled = false` lets everything through
@@ -153,6 +159,7 @@ impl Limits {
             local: Local::new(quotas),
             shared,
             degraded: AtomicBool::new(false),
+            warned: std::sync::Mutex::new(None),
         })
     }
 
@@ -245,7 +252,11 @@ impl Limits {
     }
 
     fn redis_failed(&self, error: &str) {
-        if !self.degraded.swap(true, Ordering::Relaxed) {
+        ::metrics::counter!("authql_rate_limit_fallbacks_total").increment(1);
+        self.degraded.store(true, Ordering::Relaxed);
+        let mut warned = self.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            *warned = Some(std::time::Instant::now());
             tracing::warn!(%error, "Redis cannot be reached: rate limits are per instance until it is back");
         }
     }

@@ -2,7 +2,10 @@
 //!
 //! A claim is a conditional update with a lease (`claimed_until`), so every
 //! instance can run the worker and each mail is still sent by one of them.
-//! A mail whose worker died mid-send is picked up again when the lease ends.
+//! A mail whose worker died mid-send is picked up again when the lease ends,
+//! under the same Message-ID (made from the mail's id), so a receiver can
+//! tell the rare double from a new mail. A stopping worker finishes the mail
+//! it is sending and claims no more: the rest stay for any instance.
 
 use std::time::Duration;
 
@@ -24,11 +27,12 @@ const MAX_DELAY: Duration = Duration::from_secs(3600);
 const MAX_ATTEMPTS: i32 = 50;
 
 impl Outbox {
-    /// Sends due mail until `shutdown` resolves; wakes on new mail or every poll interval.
+    /// Sends due mail until `shutdown` resolves; wakes on new mail or every
+    /// poll interval. A mail being sent then is finished first.
     pub async fn run(self: std::sync::Arc<Self>, shutdown: CancellationToken) {
         let poll = self.config.poll_interval;
         loop {
-            match self.deliver_due().await {
+            match self.deliver_until(&shutdown).await {
                 Ok(n) if n == BATCH as usize => continue,
                 Ok(_) => {}
                 Err(e) => e.log(),
@@ -46,6 +50,11 @@ impl Outbox {
     /// # Errors
     /// When the database fails.
     pub async fn deliver_due(&self) -> AppResult<usize> {
+        self.deliver_until(&CancellationToken::new()).await
+    }
+
+    /// [`Outbox::deliver_due`], claiming no more mail once `stop` is cancelled.
+    async fn deliver_until(&self, stop: &CancellationToken) -> AppResult<usize> {
         let now = db::now();
         let due = Entity::find()
             .filter(Column::SentAt.is_null())
@@ -61,6 +70,9 @@ impl Outbox {
             .await?;
         let count = due.len();
         for mail in due {
+            if stop.is_cancelled() {
+                break;
+            }
             if self.claim(&mail).await? {
                 self.deliver(mail).await?;
             }
@@ -139,9 +151,15 @@ impl Outbox {
             .from(self.config.from.clone())
             .to(to)
             .subject(&mail.subject)
-            .message_id(None)
+            .message_id(Some(self.message_id(mail.id)))
             .multipart(MultiPart::alternative_plain_html(open(&mail.text)?, open(&mail.html)?))
             .map_err(|e| format!("building the message: {e}"))
+    }
+
+    /// The Message-ID of mail `id`, the same on every attempt: the mail's id
+    /// at the sender's domain.
+    fn message_id(&self, id: uuid::Uuid) -> String {
+        format!("<{id}@{}>", self.config.from.email.domain())
     }
 
     /// Deletes sent or abandoned mail older than `keep` (MAIL_RETENTION), in

@@ -34,9 +34,9 @@ impl Mfa {
 
     /// The code was right: the try goes back to the budget once `tx` commits.
     pub(super) fn give_back_on_commit(&self, tx: &mut Tx, attempt: Try) {
-        let limits = self.limits.clone();
+        let (limits, tasks) = (self.limits.clone(), self.sessions.tasks().clone());
         tx.after_commit(move || {
-            tokio::spawn(async move { limits.give_back(attempt.0).await });
+            tasks.spawn(async move { limits.give_back(attempt.0).await });
         });
     }
 

@@ -20,6 +20,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use uuid::Uuid;
 
 use crate::db::Tx;
+use crate::tasks::Tasks;
 
 /// The PostgreSQL channel notices travel on (each database has its own).
 const PG_CHANNEL: &str = "authql_revoked";
@@ -76,6 +77,9 @@ enum Channel {
 /// This instance's end of the notices. Built once, shared.
 pub struct Notices {
     channel: Channel,
+    /// Publishes over Redis run under the instance's tracker, so a
+    /// stopping instance sends the last ones before it ends.
+    tasks: Tasks,
 }
 
 impl Notices {
@@ -84,7 +88,12 @@ impl Notices {
     ///
     /// # Errors
     /// When the Redis URL cannot be used.
-    pub fn new(redis: Option<(&str, &str)>, database_url: &str, push_url: Option<&str>) -> redis::RedisResult<Self> {
+    pub fn new(
+        redis: Option<(&str, &str)>,
+        database_url: &str,
+        push_url: Option<&str>,
+        tasks: Tasks,
+    ) -> redis::RedisResult<Self> {
         let channel = if let Some((url, prefix)) = redis {
             let client = redis::Client::open(url)?;
             let config = ConnectionManagerConfig::new()
@@ -106,7 +115,7 @@ impl Notices {
         } else {
             Channel::Off
         };
-        Ok(Self { channel })
+        Ok(Self { channel, tasks })
     }
 
     /// Whether this instance hears every change that matters to it, so its
@@ -126,11 +135,12 @@ impl Notices {
             }
             Channel::Redis { publisher, name, .. } => {
                 let (mut publisher, name) = (publisher.clone(), name.clone());
+                let tasks = self.tasks.clone();
                 tx.after_commit(move || {
-                    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    if tokio::runtime::Handle::try_current().is_err() {
                         return;
-                    };
-                    runtime.spawn(async move {
+                    }
+                    tasks.spawn(async move {
                         let mut command = redis::cmd("PUBLISH");
                         command.arg(&name).arg(&payload);
                         let publish = command.query_async::<i64>(&mut publisher);

@@ -3,7 +3,8 @@
 //!
 //! Owns `sessions`, `refresh_tokens` and `devices`, and the in-process session cache.
 //! May call: `tokens`, `events`, `mail` (new-device notices), `webhooks`,
-//! `hooks` (the access-token hook), `limits`, `notices`, `db`, `crypto`, `config`, `entities`.
+//! `hooks` (the access-token hook), `limits`, `notices`, `db`, `crypto`, `config`, `entities`,
+//! `tasks` (the refresh writer and after-answer work run under its tracker).
 
 pub mod activity;
 pub mod auth;
@@ -30,6 +31,7 @@ use crate::hooks::Hooks;
 use crate::limits::Limits;
 use crate::mail::Outbox;
 use crate::notices::Notices;
+use crate::tasks::Tasks;
 use crate::tokens::jwt::Verifier;
 use crate::tokens::keys::KeyStore;
 use crate::webhooks::Webhooks;
@@ -44,6 +46,8 @@ pub use store::AuthBundle;
 /// What [`Sessions`] is built from.
 pub struct SessionParts {
     pub db: Db,
+    /// The instance's background work, where the refresh writer runs.
+    pub tasks: Tasks,
     pub keys: Arc<KeyStore>,
     pub crypto: Arc<Crypto>,
     pub limits: Arc<Limits>,
@@ -95,6 +99,8 @@ pub struct Sessions {
     notices: Arc<Notices>,
     /// Every notice this instance acted on (its own commits' and others'), for its watchers.
     heard: tokio::sync::broadcast::Sender<Notice>,
+    /// The instance's background work.
+    tasks: Tasks,
 }
 
 impl Sessions {
@@ -102,6 +108,7 @@ impl Sessions {
     pub fn new(parts: SessionParts) -> Self {
         let SessionParts {
             db,
+            tasks,
             keys,
             crypto,
             limits,
@@ -130,7 +137,8 @@ impl Sessions {
             new_device_notices,
             device_max_failures,
             watchers: Arc::default(),
-            successors: successors::SuccessorWriter::start(db_for_writer).map(Arc::new),
+            successors: successors::SuccessorWriter::start(db_for_writer, &tasks).map(Arc::new),
+            tasks,
             require_mfa,
             webhooks,
             hooks,
@@ -198,6 +206,20 @@ impl Sessions {
     /// When the database fails; the activity stays pending.
     pub async fn flush_activity(&self) -> crate::error::AppResult<()> {
         self.activity.flush(&self.db).await
+    }
+
+    /// Stops the refresh writer once its queue is written (when stopping,
+    /// after every request is answered).
+    pub async fn stop_writer(&self) {
+        if let Some(writer) = &self.successors {
+            writer.stop().await;
+        }
+    }
+
+    /// The instance's background work, for work a request leaves to run
+    /// after its answer.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
     }
 }
 

@@ -9,12 +9,20 @@
 //! The guarantees are those of single inserts: a token is spent exactly when
 //! its successor's row exists; racers presenting one token insert the same
 //! row (deduplicated here, and `ON CONFLICT DO NOTHING` across batches).
+//!
+//! Stopping (once every request is answered) writes whatever is queued and
+//! ends the task; a rotation asked for after that is refused as unavailable.
+
+use std::sync::Mutex;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::db::Db;
 use crate::entities::refresh_tokens;
 use crate::error::{AppError, AppResult};
+use crate::tasks::Tasks;
 use sea_orm::EntityTrait;
 
 /// Most rows in one statement (well under every backend's parameter limit).
@@ -31,16 +39,33 @@ struct Job {
 /// The queue of successor inserts and the task that writes them.
 pub struct SuccessorWriter {
     queue: mpsc::Sender<Job>,
+    stop: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SuccessorWriter {
-    /// Starts the writer on the current Tokio runtime; `None` outside one
-    /// (then inserts go straight to the database).
-    pub fn start(db: Db) -> Option<Self> {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
+    /// Starts the writer under `tasks` on the current Tokio runtime; `None`
+    /// outside one (then inserts go straight to the database).
+    pub fn start(db: Db, tasks: &Tasks) -> Option<Self> {
+        tokio::runtime::Handle::try_current().ok()?;
         let (queue, jobs) = mpsc::channel(QUEUE);
-        runtime.spawn(write_batches(db, jobs));
-        Some(Self { queue })
+        let stop = CancellationToken::new();
+        let task = tasks.spawn(write_batches(db, jobs, stop.clone()));
+        Some(Self {
+            queue,
+            stop,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// Writes what is queued, then ends the writer; returns once its last
+    /// batch is committed.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().ok().and_then(|mut task| task.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
 
     /// Inserts `row` (a successor whose hash is `hash`) in the next batch;
@@ -61,8 +86,27 @@ impl SuccessorWriter {
     }
 }
 
-async fn write_batches(db: Db, mut jobs: mpsc::Receiver<Job>) {
+async fn write_batches(db: Db, mut jobs: mpsc::Receiver<Job>, stop: CancellationToken) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            job = jobs.recv() => job,
+            () = stop.cancelled() => None,
+        };
+        let Some(first) = first else { break };
+        write_batch(&db, first, &mut jobs).await;
+    }
+    // Nothing more is queued; what was queued already is written.
+    jobs.close();
     while let Some(first) = jobs.recv().await {
+        write_batch(&db, first, &mut jobs).await;
+    }
+}
+
+/// Writes `first` and whatever else is waiting (up to [`MAX_BATCH`]) in one
+/// statement, and answers each of them.
+async fn write_batch(db: &Db, first: Job, jobs: &mut mpsc::Receiver<Job>) {
+    {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {

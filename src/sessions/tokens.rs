@@ -51,7 +51,8 @@ impl Sessions {
         // is dropped: a client that leaves while the hook is asked must not
         // leave open a session the hook refuses.
         let (this, session) = (self.clone(), session.clone());
-        tokio::spawn(async move { this.bundle_with_hook(user, &session, refresh_token).await })
+        self.tasks
+            .spawn(async move { this.bundle_with_hook(user, &session, refresh_token).await })
             .await
             .map_err(AppError::internal)?
     }

@@ -3,7 +3,9 @@
 //! (`claimed_until`, longer than an attempt's timeout), so every instance
 //! runs the worker and each attempt is still made by one of them; a
 //! delivery whose worker died mid-send goes out again when the lease ends,
-//! under the same `webhook-id` (receivers deduplicate by it).
+//! under the same `webhook-id` (receivers deduplicate by it). A stopping
+//! worker finishes the attempts in flight and gives back its other claims,
+//! so another instance sends them at once instead of after the lease.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -38,7 +40,7 @@ impl Webhooks {
     pub async fn run(self, shutdown: CancellationToken) {
         let poll = self.0.config.poll_interval;
         loop {
-            match self.deliver_due().await {
+            match self.deliver_until(&shutdown).await {
                 Ok(n) if n == BATCH as usize => continue,
                 Ok(_) => {}
                 Err(e) => e.log(),
@@ -57,6 +59,12 @@ impl Webhooks {
     /// # Errors
     /// When the database fails.
     pub async fn deliver_due(&self) -> AppResult<usize> {
+        self.deliver_until(&CancellationToken::new()).await
+    }
+
+    /// [`Webhooks::deliver_due`], starting no attempt once `stop` is
+    /// cancelled: claims not yet attempted are given back.
+    async fn deliver_until(&self, stop: &CancellationToken) -> AppResult<usize> {
         let read = &self.0.db.read;
         let endpoints: HashMap<Uuid, Endpoint> = webhook_endpoints::Entity::find()
             .filter(webhook_endpoints::Column::Enabled.eq(true))
@@ -92,7 +100,12 @@ impl Webhooks {
                     let Some(endpoint) = endpoints.get(&delivery.endpoint_id) else {
                         return;
                     };
-                    if let Err(e) = self.attempt(delivery, endpoint).await {
+                    let attempted = if stop.is_cancelled() {
+                        self.release(&delivery).await
+                    } else {
+                        self.attempt(delivery, endpoint).await
+                    };
+                    if let Err(e) = attempted {
                         e.log();
                     }
                 }
@@ -111,6 +124,17 @@ impl Webhooks {
             .exec(self.0.db.writer())
             .await?;
         Ok(claimed.rows_affected == 1)
+    }
+
+    /// Gives back the claim on `delivery`, unattempted.
+    async fn release(&self, delivery: &Model) -> AppResult<()> {
+        Entity::update_many()
+            .col_expr(Column::ClaimedUntil, Expr::value(None::<chrono::DateTime<chrono::Utc>>))
+            .filter(Column::Id.eq(delivery.id))
+            .filter(Column::Status.eq(DeliveryStatus::Pending))
+            .exec(self.0.db.writer())
+            .await?;
+        Ok(())
     }
 
     /// Signs and sends one claimed delivery, then records how it went.

@@ -183,7 +183,7 @@ pub const REFRESH: &str =
 pub const ME: &str = "{ me { id email emailVerified username role active providers } }";
 
 impl TestApp {
-    /// Asks the server to stop, as SIGTERM does; it keeps serving for SHUTDOWN_DELAY.
+    /// Asks the server to stop, as SIGTERM does; it keeps serving for SHUTDOWN_DRAIN.
     pub fn begin_shutdown(&self) {
         self.stop.cancel();
     }

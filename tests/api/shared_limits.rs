@@ -97,6 +97,15 @@ async fn while_redis_is_down_each_instance_limits_on_its_own() {
         );
     }
 
+    // The recorder is the process's: other tests may add to it, never take away.
+    let fallbacks = || {
+        let text = authql::telemetry::recorder().unwrap().render();
+        text.lines()
+            .find(|l| l.starts_with("authql_rate_limit_fallbacks_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let before = fallbacks();
     proxy.cut();
     // Answers still come, and guesses are still limited: by this instance's own count.
     for _ in 0..10 {
@@ -105,6 +114,7 @@ async fn while_redis_is_down_each_instance_limits_on_its_own() {
             Some("INVALID_CREDENTIALS")
         );
     }
+    assert!(fallbacks() >= before + 10.0, "each fallback is counted");
     assert_eq!(
         code(&app.login("down@example.com", PASSWORD).await),
         Some("RATE_LIMITED")

@@ -33,6 +33,12 @@ impl Received {
         self.parsed().subject().unwrap_or_default().to_owned()
     }
 
+    /// The Message-ID header, without its angle brackets.
+    #[allow(dead_code, reason = "used by the cli tests, which include this file")]
+    pub fn message_id(&self) -> String {
+        self.parsed().message_id().unwrap_or_default().to_owned()
+    }
+
     /// The decoded text part.
     pub fn text(&self) -> String {
         self.parsed().body_text(0).map(|t| t.into_owned()).unwrap_or_default()

@@ -25,6 +25,7 @@ mod config;
 mod readme;
 mod running;
 mod server;
+mod shutdown;
 mod webhooks_kill;
 
 use std::process::Command;

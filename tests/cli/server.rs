@@ -69,6 +69,35 @@ impl Server {
         req.send().await.unwrap().json().await.unwrap()
     }
 
+    /// Sends `signal` (a name `kill` knows: TERM, INT) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// Waits for the process to exit, up to `within`; its exit code, or
+    /// `None` when it is still running then (or ended by a signal).
+    pub fn wait_exit(&mut self, within: Duration) -> Result<Option<i32>, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Ok(status.code());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("still running after {within:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the process wrote so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
     pub fn stop(self) -> String {
         let output = self.output.clone();
         drop(self);
