@@ -177,6 +177,7 @@ impl Workers {
     /// behind.
     async fn stop(self, state: &AppState) {
         state.sessions.stop_writer().await;
+        tracing::info!("stopping: the refresh writer's last batch is written");
         if let Err(e) = state.sessions.flush_activity().await {
             e.log();
         }
@@ -184,11 +185,16 @@ impl Workers {
             token.cancel();
             let _ = task.await;
         }
+        tracing::info!("stopping: the mail and webhook workers ended");
         state.going_away.cancel();
         let (notices, listener) = self.notices;
         notices.cancel();
         let _ = listener.await;
         self.metrics.cancel();
+        tracing::info!(
+            left = state.tasks.len(),
+            "stopping: waiting for the work requests left behind"
+        );
         state.tasks.wait().await;
     }
 }

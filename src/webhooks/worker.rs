@@ -41,7 +41,8 @@ impl Webhooks {
         let poll = self.0.config.poll_interval;
         loop {
             match self.deliver_until(&shutdown).await {
-                Ok(n) if n == BATCH as usize => continue,
+                // A full batch may mean more is due, unless stopping cut it short.
+                Ok(n) if n == BATCH as usize && !shutdown.is_cancelled() => continue,
                 Ok(_) => {}
                 Err(e) => e.log(),
             }
