@@ -37,11 +37,14 @@ pub struct Checks {
 }
 
 impl Checks {
-    /// Ready: the database answers, its migrations are applied and (with
-    /// REDIS_URL) Redis answers. SMTP does not count: mail waits in the
-    /// outbox, and every instance shares the one relay.
+    /// Ready: the database answers and its migrations are applied. Redis
+    /// and SMTP are reported but do not count: every instance shares the one
+    /// Redis and the one relay, so failing on them would take every instance
+    /// out of its load balancer at once, while without Redis the limits fall
+    /// back to each instance's buckets and revocation to the cache's
+    /// lifetime, and mail waits in the outbox.
     pub fn ready(&self) -> bool {
-        self.database && self.migrations && self.redis != Some(false)
+        self.database && self.migrations
     }
 }
 

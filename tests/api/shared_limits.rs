@@ -133,8 +133,11 @@ async fn while_redis_is_down_each_instance_limits_on_its_own() {
     panic!("the limits never went back to Redis");
 }
 
+/// Every instance shares the one Redis, and the limits fall back to each
+/// instance's own buckets without it: a Redis outage is reported, but does
+/// not take every instance out of its load balancer at once.
 #[tokio::test]
-async fn readiness_fails_while_redis_is_cut_and_recovers() {
+async fn readiness_reports_a_redis_cut_but_stays_ready() {
     let Some((app, proxy)) = app_behind_redis_proxy().await else {
         return;
     };
@@ -153,10 +156,10 @@ async fn readiness_fails_while_redis_is_cut_and_recovers() {
         "{body}"
     );
     proxy.cut();
-    // Checks are kept for a second: the next round sees the cut.
+    // Checks are kept for a second: a later round sees the cut.
     let mut answer = ready(&app).await;
     for _ in 0..50 {
-        if answer.0 != 200 {
+        if answer.1["checks"]["redis"] != "ok" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -165,17 +168,17 @@ async fn readiness_fails_while_redis_is_cut_and_recovers() {
     let (status, body) = answer;
     assert_eq!(
         (status, &body["checks"]["redis"]),
-        (503, &serde_json::json!("unavailable")),
-        "{body}"
+        (200, &serde_json::json!("unavailable")),
+        "reported, still ready: {body}"
     );
     proxy.restore();
     for _ in 0..50 {
-        if ready(&app).await.0 == 200 {
+        if ready(&app).await.1["checks"]["redis"] == "ok" {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    panic!("never ready again after Redis came back");
+    panic!("Redis never reported back after it came back");
 }
 
 /// SECOND_FACTOR in Redis: every instance spends one budget, and a right
