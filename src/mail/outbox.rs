@@ -21,7 +21,6 @@ use crate::entities::mail_outbox::{Column, Entity, Model};
 use crate::error::AppResult;
 
 const BATCH: u64 = 20;
-const LEASE: Duration = Duration::from_secs(120);
 const MAX_DELAY: Duration = Duration::from_secs(3600);
 /// About two days of retries at the longest delay.
 const MAX_ATTEMPTS: i32 = 50;
@@ -81,10 +80,17 @@ impl Outbox {
         Ok(count)
     }
 
+    /// How long a claim holds: a send is cut at MAIL_SEND_TIMEOUT, so twice
+    /// that and a margin outlasts any live attempt, and a mail whose sender
+    /// died goes out from another instance soon after.
+    fn lease(&self) -> Duration {
+        self.config.send_timeout * 2 + Duration::from_secs(5)
+    }
+
     async fn claim(&self, mail: &Model) -> AppResult<bool> {
         let now = db::now();
         let claimed = Entity::update_many()
-            .col_expr(Column::ClaimedUntil, Expr::value(db::after(LEASE)))
+            .col_expr(Column::ClaimedUntil, Expr::value(db::after(self.lease())))
             .filter(Column::Id.eq(mail.id))
             .filter(Column::SentAt.is_null())
             .filter(

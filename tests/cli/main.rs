@@ -22,6 +22,7 @@ mod webhook_receiver;
 
 mod commands;
 mod config;
+mod mail_kill;
 mod readme;
 mod running;
 mod server;
