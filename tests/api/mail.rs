@@ -4,6 +4,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::helpers::{PASSWORD, spawn_app_on};
+use crate::scripted_relay::{ScriptedRelay, message_id};
 use crate::smtp::MailSink;
 
 #[tokio::test]
@@ -113,85 +114,33 @@ async fn a_server_that_stops_answering_mid_conversation_only_delays_the_mail() {
     assert_eq!(app.outbox_failures().await, 1, "the stalled attempt counts as failed");
 }
 
-/// An SMTP server that takes each message whole, then refuses the first
-/// with a temporary failure (451) and accepts the rest; returns its URL and
-/// every message it read, refused or not.
-async fn refuses_first_message() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::AsyncBufReadExt;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("smtp://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let messages = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = tokio::io::BufReader::new(read).lines();
-                write.write_all(b"220 refuser ESMTP\r\n").await.unwrap();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
-                    let answer: &[u8] = match verb.as_str() {
-                        "EHLO" | "HELO" => b"250 refuser\r\n",
-                        "DATA" => {
-                            write.write_all(b"354 go on\r\n").await.unwrap();
-                            let mut message = String::new();
-                            while let Ok(Some(line)) = lines.next_line().await {
-                                if line == "." {
-                                    break;
-                                }
-                                message.push_str(&line);
-                                message.push('\n');
-                            }
-                            let mut seen = seen.lock().unwrap();
-                            seen.push(message);
-                            if seen.len() == 1 {
-                                b"451 4.3.0 try again later\r\n"
-                            } else {
-                                b"250 queued\r\n"
-                            }
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => b"250 ok\r\n",
-                    };
-                    if write.write_all(answer).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, messages)
-}
-
 #[tokio::test]
 async fn a_mail_refused_once_goes_out_again_under_the_same_message_id() {
-    let (url, seen) = refuses_first_message().await;
+    // Refuses the first message with a temporary failure, accepts the rest.
+    let relay = ScriptedRelay::start(|n| {
+        Some(if n == 1 {
+            b"451 4.3.0 try again later\r\n"
+        } else {
+            b"250 queued\r\n"
+        })
+    })
+    .await;
     let app = spawn_app_on(MailSink::start().await, |c| {
-        c.mail.smtp_url = Some(authql::config::Secret::new(url));
+        c.mail.smtp_url = Some(authql::config::Secret::new(relay.url.clone()));
         c.mail.retry_base = std::time::Duration::from_millis(100);
         c.mail.poll_interval = std::time::Duration::from_millis(100);
     })
     .await;
     app.signup("twice@example.com", PASSWORD).await;
     for _ in 0..200 {
-        if seen.lock().unwrap().len() >= 2 {
+        if relay.taken().len() >= 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let seen = seen.lock().unwrap().clone();
+    let seen = relay.taken();
     assert_eq!(seen.len(), 2, "refused once, then accepted");
-    let message_id = |raw: &str| {
-        raw.lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
-            .map(str::to_owned)
-            .unwrap_or_default()
-    };
-    assert!(!message_id(&seen[0]).is_empty(), "{}", seen[0]);
+    assert!(message_id(&seen[0]).is_some(), "{}", seen[0]);
     assert_eq!(
         message_id(&seen[0]),
         message_id(&seen[1]),

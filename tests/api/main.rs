@@ -55,6 +55,7 @@ mod recovery;
 mod require_mfa;
 mod reset_claim;
 mod retention;
+mod scripted_relay;
 mod session_events;
 mod sessions;
 mod shared_limits;

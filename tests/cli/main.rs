@@ -7,6 +7,9 @@ mod db;
 #[path = "../api/passkey_device.rs"]
 #[allow(dead_code)]
 mod passkey_device;
+#[path = "../api/scripted_relay.rs"]
+#[allow(dead_code)]
+mod scripted_relay;
 #[path = "../api/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;
