@@ -5,7 +5,7 @@
 //! whose notice was lost (or never sent: MariaDB without Redis) within that second.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -43,6 +43,8 @@ impl LiveSession {
 #[derive(Default)]
 pub struct SessionCache {
     map: RwLock<HashMap<Uuid, Arc<LiveSession>>>,
+    /// When stale entries were last swept; none yet at first.
+    swept_at: Mutex<Option<Instant>>,
 }
 
 impl SessionCache {
@@ -54,12 +56,31 @@ impl SessionCache {
 
     /// Caches an entry.
     pub fn put(&self, entry: Arc<LiveSession>) {
+        // Stale entries are never served, so they go at least once a TTL:
+        // sessions used once (a sign-in, then a logout) hold no memory.
+        let sweep = self.swept_at.lock().is_ok_and(|mut at| {
+            let due = at.is_none_or(|at| at.elapsed() >= TTL);
+            if due {
+                *at = Some(Instant::now());
+            }
+            due
+        });
         if let Ok(mut map) = self.map.write() {
-            if map.len() >= SWEEP_ABOVE {
+            if sweep || map.len() >= SWEEP_ABOVE {
                 map.retain(|_, e| e.fetched.elapsed() < TTL);
             }
             map.insert(entry.session.id, entry);
         }
+    }
+
+    /// How many sessions are cached.
+    pub fn len(&self) -> usize {
+        self.map.read().map_or(0, |map| map.len())
+    }
+
+    /// Whether no session is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Drops one session, after it was revoked.

@@ -1,7 +1,6 @@
 //! Access tokens: EdDSA JWTs with `kid`, verifiable by anyone holding the
 //! JWKS, in RFC 9068's profile (`typ: at+jwt`, `jti`, `client_id`).
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::{Algorithm, Validation};
@@ -10,6 +9,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::keys::KeyStore;
+use super::memo::{Lookup, Memo};
 use crate::config::{AccessTokenTyp, TokenConfig};
 use crate::crypto::Crypto;
 use crate::db::Db;
@@ -96,14 +96,12 @@ pub fn sign(keys: &KeyStore, policy: &TokenConfig, claims: &Claims) -> AppResult
 /// A client sends the same access token with every request until it
 /// expires, and an Ed25519 verification costs about as much as the rest of a
 /// request. Tokens that passed every check (their type too) are therefore
-/// remembered until they expire, keyed by the SHA-256 of their whole text
-/// (never by a part of it, so a token with another header is another
-/// entry): 32 bytes a token instead of its several hundred, so many more fit.
+/// remembered for a while ([`Memo`]).
 pub struct Verifier {
     validation: Validation,
     /// Whether the generic `typ: JWT` passes too (ACCESS_TOKEN_TYP=JWT).
     generic_typ: bool,
-    verified: RwLock<HashMap<[u8; 32], Arc<Claims>>>,
+    verified: RwLock<Memo>,
 }
 
 /// Most tokens remembered at once (a few hundred bytes each). With 10 000
@@ -122,7 +120,7 @@ impl Verifier {
         Self {
             validation,
             generic_typ: typ == AccessTokenTyp::Jwt,
-            verified: RwLock::new(HashMap::new()),
+            verified: RwLock::new(Memo::new(REMEMBERED)),
         }
     }
 
@@ -141,12 +139,10 @@ impl Verifier {
         }
         let now = chrono::Utc::now().timestamp();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = self.verified.read().ok().and_then(|m| m.get(&digest).cloned()) {
-            return if claims.exp > now {
-                Ok(claims)
-            } else {
-                Err(AppError::Unauthenticated)
-            };
+        match self.verified.read().map(|m| m.get(&digest, now)) {
+            Ok(Lookup::Live(claims)) => return Ok(claims),
+            Ok(Lookup::Expired) => return Err(AppError::Unauthenticated),
+            Ok(Lookup::Unknown) | Err(_) => {}
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AppError::Unauthenticated)?;
         if header.alg != Algorithm::EdDSA || !is_access_token(header.typ.as_deref(), self.generic_typ) {
@@ -167,7 +163,7 @@ impl Verifier {
             .map(|data| Arc::new(data.claims))
             .map_err(|_| AppError::Unauthenticated)?;
         if let Ok(mut verified) = self.verified.write() {
-            remember(&mut verified, digest, claims.clone(), now, REMEMBERED);
+            verified.remember(digest, claims.clone(), now);
         }
         Ok(claims)
     }
@@ -198,40 +194,16 @@ fn is_access_token(typ: Option<&str>, generic: bool) -> bool {
     subtype.eq_ignore_ascii_case("at+jwt") || (generic && typ.eq_ignore_ascii_case("JWT"))
 }
 
-/// Keeps `claims` under `digest` in `verified`, which holds at most
-/// `capacity`: when full, expired tokens go first; if it is still full of
-/// live ones, a quarter of them (in the map's own random order), not all, so
-/// a working set a little over the limit is not verified afresh on every
-/// request.
-fn remember(
-    verified: &mut HashMap<[u8; 32], Arc<Claims>>,
-    digest: [u8; 32],
-    claims: Arc<Claims>,
-    now: i64,
-    capacity: usize,
-) {
-    if verified.len() >= capacity {
-        verified.retain(|_, c| c.exp > now);
-        if verified.len() >= capacity {
-            let drop: Vec<[u8; 32]> = verified.keys().take(capacity.div_ceil(4)).copied().collect();
-            for key in drop {
-                verified.remove(&key);
-            }
-        }
-    }
-    verified.insert(digest, claims);
-}
-
 /// Seconds an access token lives, for `expiresIn`.
 pub fn lifetime_secs(policy: &TokenConfig) -> i64 {
     i64::try_from(policy.access_ttl.as_secs()).unwrap_or(i64::MAX / 2)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn claims(exp: i64) -> Arc<Claims> {
+    pub fn claims(exp: i64) -> Arc<Claims> {
         Arc::new(Claims {
             sub: Uuid::nil(),
             sid: Uuid::nil(),
@@ -268,37 +240,5 @@ mod tests {
         assert!(is_access_token(Some("JWT"), true));
         assert!(is_access_token(Some("at+jwt"), true));
         assert!(!is_access_token(Some("logout+jwt"), true));
-    }
-
-    fn key(n: u8) -> [u8; 32] {
-        [n; 32]
-    }
-
-    #[test]
-    fn a_full_cache_of_live_tokens_drops_a_quarter_and_keeps_the_rest() {
-        let mut verified = HashMap::new();
-        for n in 0..8 {
-            remember(&mut verified, key(n), claims(100), 50, 8);
-        }
-        assert_eq!(verified.len(), 8);
-        remember(&mut verified, key(8), claims(100), 50, 8);
-        assert_eq!(verified.len(), 7, "two of eight dropped, the new one kept");
-        assert!(verified.contains_key(&key(8)));
-    }
-
-    #[test]
-    fn a_full_cache_drops_expired_tokens_before_any_live_one() {
-        let mut verified = HashMap::new();
-        for n in 0..4 {
-            remember(&mut verified, key(n), claims(10), 5, 8);
-        }
-        for n in 4..8 {
-            remember(&mut verified, key(n), claims(100), 5, 8);
-        }
-        // Later: the first four have expired.
-        remember(&mut verified, key(8), claims(100), 50, 8);
-        let mut kept: Vec<u8> = verified.keys().map(|k| k[0]).collect();
-        kept.sort_unstable();
-        assert_eq!(kept, vec![4, 5, 6, 7, 8], "only the expired went");
     }
 }

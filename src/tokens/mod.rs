@@ -6,4 +6,5 @@
 pub mod codes;
 pub mod jwt;
 pub mod keys;
+pub mod memo;
 pub mod one_time;
