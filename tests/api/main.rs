@@ -42,6 +42,7 @@ mod oauth_pkce;
 mod oauth_trust;
 mod oidc_provider;
 mod outage;
+mod outage_routes;
 mod passkey_attacks;
 mod passkey_device;
 mod passkey_mfa;
