@@ -11,7 +11,7 @@ use reqwest::{Client, Response, StatusCode};
 
 use crate::avatar::{picture, upload};
 use crate::helpers::{PASSWORD, TestApp};
-use crate::oauth::{outcome, provider_config, sign_in};
+use crate::oauth::{provider_config, sign_in};
 use crate::oidc_provider::Provider;
 use crate::outage::app_behind_proxy_with;
 
@@ -64,14 +64,20 @@ async fn plain_routes_answer_503_during_a_database_cut_and_serve_again_after_it(
     let link = app.mail.wait_for("pending@example.com").await.link();
     let me = app.user_with_tokens("face@example.com").await;
     let r = upload(&app, Some(&me.access), picture(ImageFormat::Png, 64, 64)).await;
-    let avatar = r["data"]["uploadAvatar"]["avatarUrl"].as_str().expect("uploaded").to_owned();
+    let avatar = r["data"]["uploadAvatar"]["avatarUrl"]
+        .as_str()
+        .expect("uploaded")
+        .to_owned();
     provider.sign_in_as("cut-subject", "oauth-cut@example.com", true);
     // The flow starts before the cut, so the callback is what meets it.
     let browser = stepping_browser();
     let to_provider = browser.get(app.url("/auth/test")).send().await.unwrap();
     let to_callback = follow(&browser, &to_provider).await;
     assert!(
-        to_callback.headers()["location"].to_str().unwrap().contains("/auth/test/callback"),
+        to_callback.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/auth/test/callback"),
         "{:?}",
         to_callback.headers()
     );
@@ -84,10 +90,20 @@ async fn plain_routes_answer_503_during_a_database_cut_and_serve_again_after_it(
     assert_eq!(pressed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(pressed.text().await.unwrap().contains("Try again later"));
     let callback = follow(&browser, &to_callback).await;
-    assert_eq!(outcome(&callback), Err("SERVICE_UNAVAILABLE".to_owned()));
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    let to_outcome = url::Url::parse(callback.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(
+        to_outcome
+            .query_pairs()
+            .any(|(k, v)| k == "error" && v == "SERVICE_UNAVAILABLE"),
+        "{to_outcome}"
+    );
     let page = follow(&browser, &callback).await;
-    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(http.get(&avatar).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE, "{}", page.url());
+    assert_eq!(
+        http.get(&avatar).send().await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     assert_eq!(
         readiness_other_than(&app, StatusCode::OK).await,
         StatusCode::SERVICE_UNAVAILABLE
