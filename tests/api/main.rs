@@ -15,6 +15,7 @@ mod concurrency;
 mod cookie_mode;
 mod db;
 mod devices;
+mod disk_full;
 mod document_parts;
 mod email_migration;
 mod email_undo;
