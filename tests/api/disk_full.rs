@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::db::TestDb;
 use crate::helpers::{PASSWORD, TestApp, code, spawn_app_on_db};
@@ -32,7 +33,15 @@ impl LoopMount {
         let steps: [(&str, Vec<&std::ffi::OsStr>); 3] = [
             ("truncate", vec!["-s".as_ref(), "20M".as_ref(), image.as_os_str()]),
             ("mkfs.ext4", vec!["-q".as_ref(), image.as_os_str()]),
-            ("mount", vec!["-o".as_ref(), "loop".as_ref(), image.as_os_str(), dir.path().as_os_str()]),
+            (
+                "mount",
+                vec![
+                    "-o".as_ref(),
+                    "loop".as_ref(),
+                    image.as_os_str(),
+                    dir.path().as_os_str(),
+                ],
+            ),
         ];
         for (program, args) in steps {
             let done = Command::new(program).args(&args).output();
@@ -126,17 +135,34 @@ async fn a_full_disk_answers_unavailable_keeps_reading_and_writes_again_when_spa
     let r = app.signup("after@example.com", PASSWORD).await;
     assert_eq!(r["data"]["signup"]["confirmationRequired"], true, "{r}");
     assert!(app.press_confirm(&link).await.status().is_success());
-    assert!(app.login("pending@example.com", PASSWORD).await["data"]["login"]["auth"].is_object());
+    // Committed for good, not only in the writer's view: another
+    // connection (what a restart would read) sees the confirmation.
+    let other = sea_orm::Database::connect(format!("sqlite://{}/authql.db", disk.path().display()))
+        .await
+        .unwrap();
+    let confirmed = other
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT COUNT(*) AS n FROM users WHERE email = 'pending@example.com' AND email_verified_at IS NOT NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(confirmed.try_get::<i64>("", "n").unwrap(), 1);
+    let r = app.login("pending@example.com", PASSWORD).await;
+    assert!(r["data"]["login"]["auth"].is_object(), "{r}");
     let integrity = integrity_check(&app).await;
     assert_eq!(integrity, "ok");
 }
 
 /// SQLite's own check of the database file.
 async fn integrity_check(app: &TestApp) -> String {
-    use sea_orm::{ConnectionTrait, Statement};
     let db = app.state.db.writer();
     let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), "PRAGMA integrity_check"))
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA integrity_check",
+        ))
         .await
         .unwrap()
         .unwrap();
