@@ -65,7 +65,7 @@ fn is_storage_failure(e: &DbErr) -> bool {
     };
     // Extended codes keep the primary code in their low byte.
     db.try_downcast_ref::<SqliteError>()
-        .and_then(|sqlite| sea_orm::sqlx::error::DatabaseError::code(sqlite))
+        .and_then(sea_orm::sqlx::error::DatabaseError::code)
         .and_then(|code| code.parse::<i32>().ok())
         .is_some_and(|code| matches!(code & 0xff, 8 | 10 | 13))
 }
