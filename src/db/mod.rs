@@ -207,6 +207,21 @@ fn options(url: &str, max_connections: u32, sync: SqliteSync) -> ConnectOptions 
         SqliteSync::Normal => SqliteSynchronous::Normal,
         SqliteSync::Full => SqliteSynchronous::Full,
     };
+    // A transaction that SQLite ended itself (it may on a full disk) leaves
+    // sqlx's count of open ones behind, and later writes on that connection
+    // then nest in a transaction that is never committed: drop it instead.
+    opts.map_sqlx_sqlite_pool_opts(|pool| {
+        pool.after_release(|conn, _| {
+            Box::pin(async move {
+                use sea_orm::sqlx::Connection;
+                let clean = !conn.is_in_transaction();
+                if !clean {
+                    tracing::warn!("a SQLite connection was left inside a transaction; closing it");
+                }
+                Ok(clean)
+            })
+        })
+    });
     opts.map_sqlx_sqlite_opts(move |o| {
         o.create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

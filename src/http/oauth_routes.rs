@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::cookies;
 use super::responses::html_page;
+use super::status::status_of;
 use crate::error::ErrorCode;
 use crate::oauth::{Callback, FLOW_SECONDS, FlowEnd, Refused, StartRequest};
 use crate::state::AppState;
@@ -123,11 +124,22 @@ pub fn outcome(Query(params): Query<OutcomeParams>) -> Response {
         ),
         (_, error) => {
             let code = error.unwrap_or_else(|| ErrorCode::InvalidToken.as_str().to_owned());
-            html_page(
-                StatusCode::BAD_REQUEST,
-                "Sign-in failed",
-                &format!("The sign-in did not finish ({code}). Start again from the app."),
-            )
+            // A passing outage says so in its status too, so monitors and
+            // clients that retry see it for what it is.
+            match ErrorCode::ALL.into_iter().find(|c| c.as_str() == code) {
+                Some(passing @ (ErrorCode::ServiceUnavailable | ErrorCode::RateLimited)) => html_page(
+                    status_of(passing),
+                    "Try again later",
+                    &format!(
+                        "The sign-in could not finish just now ({code}). Start again from the app in a few minutes."
+                    ),
+                ),
+                _ => html_page(
+                    StatusCode::BAD_REQUEST,
+                    "Sign-in failed",
+                    &format!("The sign-in did not finish ({code}). Start again from the app."),
+                ),
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::helpers::{TestApp, code, spawn_app, spawn_app_with};
 const UPLOAD: &str = "mutation($file: Upload!) { uploadAvatar(file: $file) { avatarUrl } }";
 
 /// A `w`×`h` gradient in `format`.
-fn picture(format: ImageFormat, w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn picture(format: ImageFormat, w: u32, h: u32) -> Vec<u8> {
     let rgba = RgbaImage::from_fn(w, h, |x, y| Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255]));
     let image = match format {
         ImageFormat::Jpeg => DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba).to_rgb8()),
@@ -22,7 +22,7 @@ fn picture(format: ImageFormat, w: u32, h: u32) -> Vec<u8> {
 }
 
 /// Sends `bytes` as a GraphQL multipart upload (the spec's operations, map and file parts).
-async fn upload(app: &TestApp, token: Option<&str>, bytes: Vec<u8>) -> Value {
+pub(crate) async fn upload(app: &TestApp, token: Option<&str>, bytes: Vec<u8>) -> Value {
     let operations = json!({ "query": UPLOAD, "variables": { "file": null } });
     let form = reqwest::multipart::Form::new()
         .text("operations", operations.to_string())

@@ -17,7 +17,7 @@ async fn app_behind_proxy() -> Option<(TestApp, Proxy)> {
     app_behind_proxy_with(|_| {}).await
 }
 
-async fn app_behind_proxy_with(tweak: impl FnOnce(&mut authql::config::Config)) -> Option<(TestApp, Proxy)> {
+pub(crate) async fn app_behind_proxy_with(tweak: impl FnOnce(&mut authql::config::Config)) -> Option<(TestApp, Proxy)> {
     let db = TestDb::create().await;
     if db.url.starts_with("sqlite:") {
         eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL or MariaDB)");

@@ -6,7 +6,9 @@
 //! spell it (GraphQL in camelCase). Internal details are logged once, where
 //! the error leaves authql, and never reach a client.
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+mod database;
+
+pub use database::{unique_violation, violates};
 
 /// Machine-readable error codes of the public contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +152,10 @@ pub enum AppError {
     RateLimited { retry_after: u64 },
     #[error("a required service is unavailable; retry later")]
     Unavailable(String),
+    /// The database's storage refuses writes (a full disk, a read-only
+    /// file): a state of the machine, not of the request.
+    #[error("a required service is unavailable; retry later")]
+    StorageUnavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -188,7 +194,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMedia(_) => ErrorCode::UnsupportedMedia,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
-            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Unavailable(_) | Self::StorageUnavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -198,18 +204,31 @@ impl AppError {
         match self {
             Self::Internal(e) => tracing::error!(error = %format!("{e:#}"), "internal error"),
             Self::Unavailable(detail) => tracing::warn!(%detail, "service unavailable"),
+            Self::StorageUnavailable(detail) => storage_warning(detail),
             _ => {}
         }
     }
 }
 
-impl From<DbErr> for AppError {
-    fn from(e: DbErr) -> Self {
-        if is_outage(&e) || is_conflict(&e) {
-            Self::Unavailable(e.to_string())
-        } else {
-            Self::Internal(e.into())
-        }
+/// How often a storage failure is logged: every write fails alike until an
+/// operator frees space, and one line a minute says so without burying the
+/// rest of the log.
+const STORAGE_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When a storage failure was last logged; the storage is the process's.
+static STORAGE_WARNED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+fn storage_warning(detail: &str) {
+    let mut warned = STORAGE_WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if warned.is_none_or(|at| at.elapsed() >= STORAGE_WARN_EVERY) {
+        *warned = Some(std::time::Instant::now());
+        tracing::error!(
+            %detail,
+            "the database cannot write (disk full, read-only or failing storage): writes answer SERVICE_UNAVAILABLE, \
+             reads go on; free space or make it writable and writes resume without a restart"
+        );
+    } else {
+        tracing::debug!(%detail, "service unavailable: the database cannot write");
     }
 }
 
@@ -219,77 +238,9 @@ impl From<tokio::task::JoinError> for AppError {
     }
 }
 
-/// Whether a database error means the database is out of reach (rather than a bug).
-fn is_outage(e: &DbErr) -> bool {
-    match e {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
-            matches!(
-                inner.as_ref(),
-                sea_orm::sqlx::Error::Io(_)
-                    | sea_orm::sqlx::Error::Tls(_)
-                    | sea_orm::sqlx::Error::Protocol(_)
-                    | sea_orm::sqlx::Error::PoolTimedOut
-                    | sea_orm::sqlx::Error::PoolClosed
-                    | sea_orm::sqlx::Error::WorkerCrashed
-            )
-        }
-        _ => false,
-    }
-}
-
-/// Whether the database rolled the transaction back because of another one
-/// (a deadlock, a serialization failure, SQLite busy): running it again works.
-fn is_conflict(e: &DbErr) -> bool {
-    let (DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner))) = e else {
-        return false;
-    };
-    let sea_orm::sqlx::Error::Database(db) = inner.as_ref() else {
-        return false;
-    };
-    // SQLSTATE 40001 (MySQL deadlock, PostgreSQL serialization failure),
-    // 40P01 (PostgreSQL deadlock); SQLite's SQLITE_BUSY and BUSY_SNAPSHOT.
-    matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "517"))
-}
-
-/// The unique index a violation names, if `e` is a unique violation.
-///
-/// Index names follow `idx_<table>_<column>`; SQLite names `<table>.<column>`
-/// instead. Only the end of the message is read, where the backends put the
-/// constraint, so a conflicting value cannot fake another constraint.
-pub fn unique_violation(e: &DbErr) -> Option<String> {
-    let SqlErr::UniqueConstraintViolation(message) = e.sql_err()? else {
-        return None;
-    };
-    let tail = ["for key ", "constraint ", "failed: "]
-        .iter()
-        .filter_map(|marker| message.rfind(marker).map(|at| &message[at + marker.len()..]))
-        .min_by_key(|tail| tail.len())
-        .unwrap_or(&message);
-    Some(
-        tail.trim_matches(|c: char| c == '"' || c == '\'' || c == '`' || c.is_whitespace())
-            .to_owned(),
-    )
-}
-
-/// Whether a unique violation is on `table.column`.
-pub fn violates(constraint: &str, table: &str, column: &str) -> bool {
-    let by_index = format!("idx_{table}_{column}");
-    let by_column = format!("{table}.{column}");
-    constraint == by_index || constraint.ends_with(&format!(".{by_index}")) || constraint == by_column
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constraint_names_are_matched_exactly() {
-        assert!(violates("idx_users_email", "users", "email"));
-        assert!(violates("users.idx_users_email", "users", "email"));
-        assert!(violates("users.email", "users", "email"));
-        assert!(!violates("idx_users_email", "users", "username"));
-    }
 
     #[test]
     fn internal_details_stay_out_of_the_message_but_in_the_chain() {
