@@ -210,10 +210,17 @@ fn options(url: &str, max_connections: u32, sync: SqliteSync) -> ConnectOptions 
     // A transaction that SQLite ended itself (it may on a full disk) leaves
     // sqlx's count of open ones behind, and later writes on that connection
     // then nest in a transaction that is never committed: drop it instead.
+    // A transaction dropped without commit queues its rollback, which a ping
+    // lets run first (sqlx pings only after this check), so such a
+    // connection is not taken for a broken one.
     opts.map_sqlx_sqlite_pool_opts(|pool| {
         pool.after_release(|conn, _| {
             Box::pin(async move {
                 use sea_orm::sqlx::Connection;
+                if !conn.is_in_transaction() {
+                    return Ok(true);
+                }
+                conn.ping().await?;
                 let clean = !conn.is_in_transaction();
                 if !clean {
                     tracing::warn!("a SQLite connection was left inside a transaction; closing it");
